@@ -1,0 +1,149 @@
+"""A fast constructive plan: one pod per unit, replicas placed best-fit with spreading.
+
+It serves three purposes: the fallback answer (status `heuristic`), the CP-SAT
+hint, and an upper bound that sizes the model (how many pool nodes to offer).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from advisor.prepare import Instance
+from models.problem import Spread
+
+
+@dataclass
+class Assignment:
+    """Replica counts per unit and node; `unplaced` counts replicas that found no node."""
+
+    counts: list[dict[int, int]]
+    unplaced: dict[int, int] = field(default_factory=dict)
+    leader: list[int] = field(default_factory=list)  # unit -> unit whose pod it joins
+
+    @property
+    def complete(self) -> bool:
+        return not any(self.unplaced.values())
+
+    def used_nodes(self) -> set[int]:
+        return {k for per_node in self.counts for k, n in per_node.items() if n > 0}
+
+
+def _order(inst: Instance) -> list[int]:
+    """Critical and large units first; within a sameNode group, more replicas first."""
+    max_cap = [max((c.capacity[r] for c in inst.candidates), default=1) or 1
+               for r in range(len(inst.resources))]
+
+    def size(u: int) -> float:
+        unit = inst.units[u]
+        return max(d / max_cap[r] for r, d in enumerate(unit.demand))
+
+    group = list(range(len(inst.units)))
+    for small, big, _ in inst.same_node:
+        a, b = group[small], group[big]
+        for i, g in enumerate(group):
+            if g == b:
+                group[i] = a
+    members: dict[int, list[int]] = {}
+    for u, g in enumerate(group):
+        members.setdefault(g, []).append(u)
+    group_size = {g: max(size(u) for u in us) for g, us in members.items()}
+    group_critical = {g: any(inst.units[u].critical_components for u in us)
+                      for g, us in members.items()}
+    # A whole sameNode group is placed together, its pod with most replicas first.
+    return sorted(
+        range(len(inst.units)),
+        key=lambda u: (not group_critical[group[u]], -group_size[group[u]], group[u],
+                       -inst.units[u].replicas, -size(u), u),
+    )
+
+
+def greedy(inst: Instance) -> Assignment:
+    n_res = len(inst.resources)
+    free = [list(c.capacity) for c in inst.candidates]
+    hosting: list[int] = [0] * len(inst.candidates)
+    counts: list[dict[int, int]] = [{} for _ in inst.units]
+    unplaced: dict[int, int] = {}
+    partners_same: dict[int, list[int]] = {}
+    for small, big, _ in inst.same_node:
+        partners_same.setdefault(small, []).append(big)
+        partners_same.setdefault(big, []).append(small)
+    apart: dict[int, set[int]] = {}
+    for a, b, _ in inst.separate_nodes:
+        apart.setdefault(a, set()).add(b)
+        apart.setdefault(b, set()).add(a)
+    placed_units: set[int] = set()
+    zone_of = [c.zone for c in inst.candidates]
+
+    for u in _order(inst):
+        unit = inst.units[u]
+        # sameNode with an already placed partner of at least as many replicas: follow it.
+        limit: dict[int, int] | None = None
+        for p in partners_same.get(u, []):
+            if p in placed_units and inst.units[p].replicas >= unit.replicas:
+                cap = counts[p]
+                limit = cap if limit is None else {k: min(v, limit.get(k, 0)) for k, v in cap.items()}
+        for _ in range(unit.replicas):
+            k = _choose(inst, u, free, hosting, counts, limit, apart, placed_units, zone_of)
+            if k is None:
+                unplaced[u] = unplaced.get(u, 0) + 1
+                continue
+            counts[u][k] = counts[u].get(k, 0) + 1
+            hosting[k] += 1
+            for r in range(n_res):
+                free[k][r] -= unit.demand[r]
+        placed_units.add(u)
+    return Assignment(counts=counts, unplaced=unplaced, leader=list(range(len(inst.units))))
+
+
+def _choose(inst: Instance, u: int, free: list[list[int]], hosting: list[int],
+            counts: list[dict[int, int]], limit: dict[int, int] | None,
+            apart: dict[int, set[int]], placed: set[int], zone_of: list[str | None]) -> int | None:
+    unit = inst.units[u]
+    mine = counts[u]
+    spread = inst.spread
+    zone_load: dict[str | None, int] = {}
+    for k, n in mine.items():
+        zone_load[zone_of[k]] = zone_load.get(zone_of[k], 0) + n
+    zone_cap = None
+    if spread == Spread.ZONE and inst.zones:
+        zone_cap = -(-unit.replicas // len(inst.zones))
+    best: tuple[tuple[float, ...], int] | None = None
+    opened_pool_ranks: set[tuple[str | None, str | None]] = set()
+    for k, cand in enumerate(inst.candidates):
+        if not unit.eligible[k]:
+            continue
+        if any(unit.demand[r] > free[k][r] for r in range(len(free[k]))):
+            continue
+        if spread != Spread.NONE and mine.get(k, 0) >= 1:
+            continue
+        if zone_cap is not None and zone_load.get(cand.zone, 0) >= zone_cap:
+            continue
+        if limit is not None and mine.get(k, 0) >= limit.get(k, 0):
+            continue
+        if any(counts[v].get(k, 0) for v in apart.get(u, ()) if v in placed):
+            continue
+        if cand.pool is not None and hosting[k] == 0:
+            # Of identical unopened pool nodes, only the first of each zone is worth trying,
+            # which also keeps the plan consistent with the model's symmetry breaking.
+            key = (cand.pool, cand.zone)
+            if key in opened_pool_ranks:
+                continue
+            opened_pool_ranks.add(key)
+        is_open = hosting[k] > 0 or cand.pool is None
+        # Prefer: no replica of this pod yet (availability), a zone with fewer of them,
+        # an already used node (packing), then the tightest fit (best fit by normalised room).
+        room = sum(
+            (free[k][r] - unit.demand[r]) / cand.capacity[r]
+            for r in range(len(free[k])) if cand.capacity[r] > 0
+        )
+        key_tuple = (
+            float(mine.get(k, 0)),
+            float(zone_load.get(cand.zone, 0)) if inst.zones else 0.0,
+            0.0 if hosting[k] > 0 else (1.0 if is_open else 2.0),
+            float(cand.cost_weight) if hosting[k] == 0 else 0.0,
+            room,
+            float(k),
+        )
+        if best is None or key_tuple < best[0]:
+            best = (key_tuple, k)
+    return None if best is None else best[1]

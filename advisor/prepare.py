@@ -1,0 +1,417 @@
+"""Normalise a Problem into integer arrays, and prove cheap infeasibilities with a named cause.
+
+A *unit* is a set of containers that hard hints (sidecar, ambassador, adapter,
+samePod) force into one pod. The solver decides which units merge into one pod
+(only where a soft coupling justifies it) and where every replica runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from models import Conflict, Container, GroupHint, HelperHint, Node, Pool, Problem, TrafficHint
+from models.problem import Spread, Taint
+from models.quantity import format_units, to_units
+
+DEFAULT_MAX_PODS = 110
+# Pool nodes considered at most per pool, whatever maxCount says: keeps the model bounded.
+MAX_POOL_CANDIDATES = 1000
+
+
+@dataclass
+class Unit:
+    index: int
+    name: str  # the pod's name: its first main container
+    containers: list[int]
+    replicas: int
+    demand: list[int]  # per resource index, model units, per replica
+    critical_components: list[str]  # critical main containers inside
+    reasons: list[str]
+    selector: dict[str, str]
+    ports: set[tuple[int, str]]
+    eligible: list[bool] = field(default_factory=list)  # per candidate node
+
+
+@dataclass
+class Candidate:
+    """A node the plan may use: a fixed node, or one instance of a pool."""
+
+    index: int
+    name: str
+    pool: str | None
+    zone: str | None
+    capacity: list[int]
+    cost_weight: int  # objective units; an average node is about 1000
+    labels: dict[str, str]
+    taints: list[Taint]
+    pool_rank: int = 0  # order among identical instances of one pool and zone
+
+
+@dataclass
+class Instance:
+    problem: Problem
+    resources: list[str]  # the last one is always "pods"
+    container_names: list[str]
+    helper_main: dict[str, str]  # helper container -> its main
+    units: list[Unit]
+    unit_of: list[int]  # container index -> unit index
+    candidates: list[Candidate]
+    pool_candidates: dict[str, list[int]]
+    merge_options: dict[int, list[int]]  # unit -> earlier units it may join
+    incompatible: set[tuple[int, int]]  # unit pairs that may never share a pod
+    traffic: list[tuple[int, int, float, str]]  # units u < v, weight, label
+    same_node: list[tuple[int, int, str]]  # (fewer replicas, more replicas, hint label)
+    separate_nodes: list[tuple[int, int, str]]
+    spread: Spread
+    conflicts: list[Conflict]
+    zones: list[str]
+
+    def fmt(self, resource_index: int, units: int) -> str:
+        return format_units(self.resources[resource_index], units)
+
+    @property
+    def pods_index(self) -> int:
+        return len(self.resources) - 1
+
+
+def hint_label(index: int, hint: HelperHint | GroupHint | TrafficHint) -> str:
+    if isinstance(hint, HelperHint):
+        return f"hints[{index}] ({hint.container} is a {hint.type} of {hint.main})"
+    return f"hints[{index}] ({hint.type} {', '.join(hint.containers)})"
+
+
+class _UnionFind:
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, a: int) -> int:
+        while self.parent[a] != a:
+            self.parent[a] = self.parent[self.parent[a]]
+            a = self.parent[a]
+        return a
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def tolerates(tolerations: list[object], taint: Taint) -> bool:
+    from models.problem import Toleration
+
+    for tol in tolerations:
+        assert isinstance(tol, Toleration)
+        if tol.effect is not None and tol.effect != taint.effect:
+            continue
+        if tol.key is None and tol.operator == "Exists":
+            return True
+        if tol.key != taint.key:
+            continue
+        if tol.operator == "Exists" or tol.value == taint.value:
+            return True
+    return False
+
+
+def node_admits(containers: list[Container], selector: dict[str, str], cand: Candidate) -> bool:
+    """Node selectors and NoSchedule/NoExecute taints, as kube-scheduler filters them."""
+    if any(cand.labels.get(k) != v for k, v in selector.items()):
+        return False
+    tolerations = [t for c in containers for t in c.tolerations]
+    return all(
+        tolerates(list(tolerations), taint)
+        for taint in cand.taints
+        if taint.effect != "PreferNoSchedule"
+    )
+
+
+def _resources(problem: Problem) -> list[str]:
+    names: set[str] = {"cpu", "memory"}
+    for c in problem.containers:
+        names.update(c.requests)
+    for n in problem.nodes:
+        names.update(n.allocatable)
+    for p in problem.pools:
+        names.update(p.allocatable)
+    names.discard("pods")
+    ordered = ["cpu", "memory"] + sorted(names - {"cpu", "memory"})
+    return [*ordered, "pods"]
+
+
+def _capacity(resources: list[str], source: Node | Pool) -> list[int]:
+    caps = []
+    for r in resources:
+        if r == "pods":
+            amount = source.allocatable.get("pods")
+            caps.append(DEFAULT_MAX_PODS if amount is None else to_units(r, amount, round_up=False))
+        else:
+            amount = source.allocatable.get(r)
+            caps.append(0 if amount is None else to_units(r, amount, round_up=False))
+    return caps
+
+
+def _cost_weights(problem: Problem, caps: list[list[int]], costs: list[float | None]) -> list[int]:
+    """Objective weight of keeping a node: its cost if every node and pool has one, else size."""
+    if costs and all(c is not None for c in costs):
+        mean = sum(c for c in costs if c is not None) / len(costs) or 1.0
+        return [max(1, round(1000 * (c or 0.0) / mean)) for c in costs]
+    max_cpu = max((c[0] for c in caps), default=1) or 1
+    max_mem = max((c[1] for c in caps), default=1) or 1
+    sizes = [(c[0] / max_cpu + c[1] / max_mem) / 2 for c in caps]
+    mean = sum(sizes) / len(sizes) if sizes else 1.0
+    return [max(1, round(1000 * s / (mean or 1.0))) for s in sizes]
+
+
+def prepare(problem: Problem) -> Instance:
+    resources = _resources(problem)
+    names = [c.name for c in problem.containers]
+    index = {n: i for i, n in enumerate(names)}
+    conflicts: list[Conflict] = []
+
+    # Forced groups: helpers with their main, samePod sets.
+    uf = _UnionFind(len(names))
+    helper_main: dict[str, str] = {}
+    reasons_by_pair: list[tuple[int, str]] = []
+    for i, hint in enumerate(problem.hints):
+        if isinstance(hint, HelperHint):
+            helper_main.setdefault(hint.container, hint.main)
+            uf.union(index[hint.container], index[hint.main])
+            reasons_by_pair.append((index[hint.main], f"{hint.container} is a{'n' if hint.type[0] in 'aeiou' else ''} {hint.type} of {hint.main}"))
+        elif isinstance(hint, GroupHint) and hint.type == "samePod":
+            first = index[hint.containers[0]]
+            for other in hint.containers[1:]:
+                uf.union(first, index[other])
+            reasons_by_pair.append((first, f"{', '.join(hint.containers)} must share a pod ({hint_label(i, hint)})"))
+
+    roots: dict[int, list[int]] = {}
+    for i in range(len(names)):
+        roots.setdefault(uf.find(i), []).append(i)
+    groups = sorted(roots.values(), key=lambda g: g[0])
+    unit_of = [0] * len(names)
+    units: list[Unit] = []
+    for u, members in enumerate(groups):
+        for c in members:
+            unit_of[c] = u
+        units.append(_make_unit(problem, resources, u, members, helper_main, conflicts))
+    for c, reason in reasons_by_pair:
+        units[unit_of[c]].reasons.append(reason)
+
+    # Pairwise relations between units.
+    incompatible: set[tuple[int, int]] = set()
+    traffic: list[tuple[int, int, float, str]] = []
+    same_node: list[tuple[int, int, str]] = []
+    separate_nodes: list[tuple[int, int, str]] = []
+    soft_links: set[tuple[int, int]] = set()
+    for i, hint in enumerate(problem.hints):
+        if isinstance(hint, HelperHint) or hint.type == "samePod":
+            continue
+        label = hint_label(i, hint)
+        members = [index[n] for n in hint.containers]
+        for x in range(len(members)):
+            for y in range(x + 1, len(members)):
+                a, b = members[x], members[y]
+                ua, ub = sorted((unit_of[a], unit_of[b]))
+                if hint.type in ("separatePods", "separateNodes"):
+                    if ua == ub:
+                        conflicts.append(Conflict(
+                            kind="hint", subjects=[names[a], names[b], label],
+                            message=f"{label} keeps {names[a]} and {names[b]} apart, but other "
+                                    f"hints force them into one pod ({'; '.join(units[ua].reasons)})",
+                        ))
+                    incompatible.add((ua, ub))
+                    if hint.type == "separateNodes":
+                        separate_nodes.append((ua, ub, label))
+                elif ua == ub:
+                    continue  # sameNode / traffic inside one pod: satisfied by construction
+                elif hint.type == "sameNode":
+                    small, big = sorted((ua, ub), key=lambda q: units[q].replicas)
+                    same_node.append((small, big, label))
+                    soft_links.add((ua, ub))
+                else:
+                    assert isinstance(hint, TrafficHint)
+                    traffic.append((ua, ub, hint.weight, label))
+                    soft_links.add((ua, ub))
+    for (ua, ub, label) in same_node:
+        if (min(ua, ub), max(ua, ub)) in {(min(a, b), max(a, b)) for a, b, _ in separate_nodes}:
+            conflicts.append(Conflict(
+                kind="hint", subjects=[units[ua].name, units[ub].name, label],
+                message=f"{label} wants {units[ua].name} and {units[ub].name} on one node, "
+                        "another hint wants them on different nodes",
+            ))
+    # Shared named volumes couple containers softly (an emptyDir is shared only inside a pod).
+    volume_users: dict[str, set[int]] = {}
+    for c, cont in enumerate(problem.containers):
+        for vol in cont.volumes:
+            volume_users.setdefault(vol, set()).add(unit_of[c])
+    for vol, users in sorted(volume_users.items()):
+        ordered = sorted(users)
+        for x in range(len(ordered)):
+            for y in range(x + 1, len(ordered)):
+                traffic.append((ordered[x], ordered[y], 1.0, f"shared volume {vol}"))
+                soft_links.add((ordered[x], ordered[y]))
+
+    for ua in range(len(units)):
+        for ub in range(ua + 1, len(units)):
+            if (ua, ub) in incompatible:
+                continue
+            a, b = units[ua], units[ub]
+            if a.replicas != b.replicas or a.ports & b.ports or any(
+                b.selector.get(k, v) != v for k, v in a.selector.items()
+            ):
+                incompatible.add((ua, ub))
+
+    # Merge options: units linked by a soft coupling, compatible, joining an earlier unit.
+    merge_options: dict[int, list[int]] = {}
+    adjacency: dict[int, set[int]] = {}
+    for a, b in soft_links:
+        if (a, b) not in incompatible:
+            adjacency.setdefault(a, set()).add(b)
+            adjacency.setdefault(b, set()).add(a)
+    for v in range(len(units)):
+        # Only direct partners: isolation by default, merges need a reason of their own.
+        options = sorted(s for s in adjacency.get(v, set()) if s < v)
+        if options:
+            merge_options[v] = options
+
+    candidates, pool_candidates = _candidates(problem, resources, units)
+    zones = sorted({c.zone for c in candidates if c.zone is not None})
+    for unit in units:
+        members = [problem.containers[c] for c in unit.containers]
+        unit.eligible = [node_admits(members, unit.selector, cand) and all(
+            d <= cap for d, cap in zip(unit.demand, cand.capacity, strict=True)
+        ) for cand in candidates]
+        conflicts += _unit_fit_conflicts(problem, resources, unit, candidates)
+    spread = problem.policy.spread
+    if spread != Spread.NONE:
+        for unit in units:
+            hosts = sum(unit.eligible)
+            if unit.replicas > hosts:
+                conflicts.append(Conflict(
+                    kind="spread", subjects=[unit.name],
+                    message=f"pod {unit.name} has {unit.replicas} replicas but only {hosts} "
+                            f"node(s) can host it, and policy.spread={spread.value} allows one "
+                            "replica per node",
+                ))
+    return Instance(
+        problem=problem, resources=resources, container_names=names, helper_main=helper_main,
+        units=units, unit_of=unit_of, candidates=candidates, pool_candidates=pool_candidates,
+        merge_options=merge_options, incompatible=incompatible, traffic=traffic,
+        same_node=same_node, separate_nodes=separate_nodes, spread=spread,
+        conflicts=conflicts, zones=zones,
+    )
+
+
+def _make_unit(problem: Problem, resources: list[str], u: int, members: list[int],
+               helper_main: dict[str, str], conflicts: list[Conflict]) -> Unit:
+    conts = [problem.containers[c] for c in members]
+    mains = [c for c in conts if c.name not in helper_main]
+    name = (mains or conts)[0].name
+    declared = {c.name: c.replicas for c in conts if c.replicas is not None}
+    if len(set(declared.values())) > 1:
+        conflicts.append(Conflict(
+            kind="replicas", subjects=sorted(declared),
+            message="containers forced into one pod ask for different replica counts: "
+                    + ", ".join(f"{n}={r}" for n, r in sorted(declared.items()))
+                    + "; a pod is replicated as a whole",
+        ))
+    replicas = max(declared.values(), default=1)
+    demand = []
+    for r in resources:
+        if r == "pods":
+            demand.append(1)
+        else:
+            demand.append(sum(
+                to_units(r, c.requests[r], round_up=True) for c in conts if r in c.requests
+            ))
+    ports: dict[tuple[int, str], str] = {}
+    for c in conts:
+        for p in c.ports:
+            key = (p.port, p.protocol)
+            if key in ports and ports[key] != c.name:
+                conflicts.append(Conflict(
+                    kind="port", subjects=[ports[key], c.name, f"{p.port}/{p.protocol}"],
+                    message=f"{ports[key]} and {c.name} must share a pod but both listen on "
+                            f"port {p.port}/{p.protocol}; containers of a pod share one network "
+                            "namespace",
+                ))
+            ports.setdefault(key, c.name)
+    selector: dict[str, str] = {}
+    for c in conts:
+        for k, v in c.node_selector.items():
+            if selector.get(k, v) != v:
+                conflicts.append(Conflict(
+                    kind="selector", subjects=[c.name, k],
+                    message=f"containers forced into pod {name} select different values of "
+                            f"node label {k!r} ({selector[k]!r} and {v!r})",
+                ))
+            selector.setdefault(k, v)
+    critical = [c.name for c in mains if c.critical]
+    return Unit(index=u, name=name, containers=members, replicas=replicas, demand=demand,
+                critical_components=critical, reasons=[], selector=selector, ports=set(ports))
+
+
+def _candidates(problem: Problem, resources: list[str], units: list[Unit]
+                ) -> tuple[list[Candidate], dict[str, list[int]]]:
+    caps: list[list[int]] = []
+    costs: list[float | None] = []
+    rows: list[tuple[str, str | None, str | None, Node | Pool, int]] = []
+    for node in problem.nodes:
+        rows.append((node.name, None, node.zone, node, 0))
+        caps.append(_capacity(resources, node))
+        costs.append(node.cost)
+    total_replicas = sum(u.replicas for u in units)
+    for pool in problem.pools:
+        count = min(pool.max_count, total_replicas, MAX_POOL_CANDIDATES)
+        cap = _capacity(resources, pool)
+        for i in range(count):
+            zone = pool.zones[i % len(pool.zones)] if pool.zones else None
+            rank = i // len(pool.zones) if pool.zones else i
+            rows.append((f"{pool.name}-{i + 1}", pool.name, zone, pool, rank))
+            caps.append(cap)
+            costs.append(pool.cost)
+    weights = _cost_weights(problem, caps, costs)
+    candidates: list[Candidate] = []
+    pool_candidates: dict[str, list[int]] = {p.name: [] for p in problem.pools}
+    for k, ((name, pool_name, zone, src, rank), cap, w) in enumerate(
+        zip(rows, caps, weights, strict=True)
+    ):
+        candidates.append(Candidate(index=k, name=name, pool=pool_name, zone=zone, capacity=cap,
+                                    cost_weight=w, labels=dict(src.labels), taints=list(src.taints),
+                                    pool_rank=rank))
+        if pool_name is not None:
+            pool_candidates[pool_name].append(k)
+    return candidates, pool_candidates
+
+
+def _unit_fit_conflicts(problem: Problem, resources: list[str], unit: Unit,
+                        candidates: list[Candidate]) -> list[Conflict]:
+    if any(unit.eligible):
+        return []
+    members = [problem.containers[c] for c in unit.containers]
+    admitting = [c for c in candidates if node_admits(members, unit.selector, c)]
+    what = (f"container {unit.name}" if len(unit.containers) == 1
+            else f"pod {unit.name} ({', '.join(problem.containers[c].name for c in unit.containers)})")
+    if not admitting:
+        return [Conflict(
+            kind="selector", subjects=[unit.name],
+            message=f"no node admits {what}: its nodeSelector {unit.selector or {}} or the "
+                    "nodes' taints exclude every node",
+        )]
+    # Name the resource that overflows the most, and the largest node for it.
+    worst_r, worst_ratio = 0, -1.0
+    for r, need in enumerate(unit.demand):
+        best = max(c.capacity[r] for c in admitting)
+        ratio = need / best if best else float("inf")
+        if need > best and ratio > worst_ratio:
+            worst_r, worst_ratio = r, ratio
+    if worst_ratio < 0:
+        # Each resource fits somewhere, but no single node has room for all of them.
+        worst_r = max(range(len(unit.demand)),
+                      key=lambda r: unit.demand[r] / max(1, max(c.capacity[r] for c in admitting)))
+    largest = max(admitting, key=lambda c: c.capacity[worst_r])
+    res = resources[worst_r]
+    return [Conflict(
+        kind="capacity", subjects=[unit.name, largest.name],
+        message=f"{what} requests {res} {format_units(res, unit.demand[worst_r])}, more than the "
+                f"largest node {largest.name} allocates ({format_units(res, largest.capacity[worst_r])})"
+                + ("" if worst_ratio >= 0 else " together with its other requests"),
+    )]

@@ -1,0 +1,1 @@
+"""REST adapter of pod-layout-advisor (routes arrive with the API work)."""

@@ -1,0 +1,135 @@
+"""The output: a plan (grouping + placement + scores + findings), and a review."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+Status = Literal["optimal", "feasible", "heuristic", "infeasible"]
+Severity = Literal["high", "medium", "low", "info"]
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    def to_wire(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class PlannedPod(Out):
+    name: str
+    containers: list[str]
+    replicas: int
+    requests: dict[str, str]
+    reasons: list[str] = Field(default_factory=list)
+
+
+class PlacedReplica(Out):
+    pod: str
+    replica: int
+    node: str
+
+
+class NodeUsage(Out):
+    name: str
+    pool: str | None = None
+    zone: str | None = None
+    allocatable: dict[str, str]
+    requested: dict[str, str]
+    pods: int = 0
+
+
+class WasteScore(Out):
+    score: float = Field(description="Combined share of provisioned capacity no pod requests, 0-100.")
+    by_resource: dict[str, float]
+    idle: float
+    stranded: float
+    slack: float
+    duplication: float = Field(
+        description="Share of all requests spent on containers repeated only because of grouping."
+    )
+
+
+class SpofScore(Out):
+    score: float = Field(description="Mean exposure of critical components to one failure, 0-100.")
+    components: int = 0
+    exposed: dict[str, float] = Field(
+        default_factory=dict, description="Exposure (0-1) of each exposed critical component."
+    )
+
+
+class Scores(Out):
+    waste: WasteScore
+    spof: SpofScore
+
+
+class Finding(Out):
+    severity: Severity
+    code: str
+    subjects: list[str]
+    message: str
+    suggestion: str
+
+
+class Conflict(Out):
+    kind: Literal["hint", "capacity", "spread", "port", "replicas", "selector"]
+    subjects: list[str]
+    message: str
+
+
+class Unplaced(Out):
+    pod: str
+    replica: int
+    reason: str
+
+
+class SolverInfo(Out):
+    objective: float | None = None
+    bound: float | None = None
+    gap: float | None = None
+    wall_time_seconds: float = 0.0
+    nodes_used: int = 0
+    nodes_lower_bound: int = 0
+    interrupted: bool = False
+    message: str = ""
+
+
+class Plan(Out):
+    status: Status
+    pods: list[PlannedPod] = Field(default_factory=list)
+    placements: list[PlacedReplica] = Field(default_factory=list)
+    nodes: list[NodeUsage] = Field(default_factory=list)
+    scores: Scores | None = None
+    findings: list[Finding] = Field(default_factory=list)
+    conflicts: list[Conflict] = Field(default_factory=list)
+    unplaced: list[Unplaced] = Field(default_factory=list)
+    solver: SolverInfo = Field(default_factory=SolverInfo)
+
+
+class Assessment(Out):
+    """Scores and findings of a given layout (the user's current one)."""
+
+    pods: list[PlannedPod]
+    placements: list[PlacedReplica]
+    nodes: list[NodeUsage]
+    scores: Scores
+    findings: list[Finding]
+    unplaced: list[Unplaced] = Field(default_factory=list)
+
+
+class Comparison(Out):
+    waste_delta: float = Field(description="advised minus current waste score (negative = better)")
+    spof_delta: float = Field(description="advised minus current SPOF score (negative = better)")
+    nodes_current: int
+    nodes_advised: int
+    pods_current: int
+    pods_advised: int
+    summary: str
+
+
+class Review(Out):
+    current: Assessment
+    advised: Plan
+    comparison: Comparison

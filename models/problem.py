@@ -1,0 +1,210 @@
+"""The input: containers, coupling hints, nodes and pools, policy, and an optional current layout."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+)
+from pydantic.alias_generators import to_camel
+
+from models.quantity import QuantityError, parse_quantity
+
+DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+# Limits on the size of one problem; documented in the README.
+MAX_CONTAINERS = 2000
+MAX_NODES = 5000
+MAX_REPLICAS = 10000
+MAX_TIME_LIMIT_SECONDS = 3600
+
+
+def _quantity(value: object) -> Decimal:
+    try:
+        amount = parse_quantity(value)
+    except QuantityError as exc:
+        raise ValueError(str(exc)) from exc
+    if amount < 0:
+        raise ValueError(f"quantity {value!r} is negative")
+    return amount
+
+
+def _format_decimal(value: Decimal) -> str:
+    text = format(value.normalize(), "f")
+    return text
+
+
+Quantity = Annotated[
+    Decimal,
+    BeforeValidator(_quantity),
+    PlainSerializer(_format_decimal, return_type=str),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)"
+                 r"(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?[0-9]+)?$"},
+                {"type": "number", "minimum": 0},
+            ],
+            "description": "Kubernetes quantity, e.g. 250m, 0.5, 1.5Gi, 2e3, 100Mi",
+        }
+    ),
+]
+ResourceMap = dict[str, Quantity]
+Name = Annotated[str, Field(min_length=1, max_length=63, pattern=DNS_LABEL.pattern)]
+
+
+class Wire(BaseModel):
+    """Base of every wire type: camelCase keys, unknown keys rejected."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+    )
+
+
+class Port(Wire):
+    port: int = Field(ge=1, le=65535)
+    protocol: Literal["TCP", "UDP", "SCTP"] = "TCP"
+
+
+def _port(value: object) -> object:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return {"port": value}
+    return value
+
+
+class Toleration(Wire):
+    key: str | None = None
+    operator: Literal["Equal", "Exists"] = "Equal"
+    value: str | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+
+
+class Taint(Wire):
+    key: str = Field(min_length=1)
+    value: str | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = "NoSchedule"
+
+
+class Container(Wire):
+    name: Name
+    requests: ResourceMap = Field(default_factory=dict)
+    limits: ResourceMap = Field(default_factory=dict)
+    ports: list[Annotated[Port, BeforeValidator(_port)]] = Field(default_factory=list)
+    volumes: list[str] = Field(default_factory=list)
+    replicas: int | None = Field(
+        default=None, ge=1, le=MAX_REPLICAS,
+        description="Replica count of this container's pod; unset helpers follow their main.",
+    )
+    critical: bool = True
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    tolerations: list[Toleration] = Field(default_factory=list)
+
+
+class HelperKind(StrEnum):
+    SIDECAR = "sidecar"
+    AMBASSADOR = "ambassador"
+    ADAPTER = "adapter"
+
+
+class HelperHint(Wire):
+    """A helper (sidecar, ambassador, adapter) always lives in its main container's pod."""
+
+    type: Literal["sidecar", "ambassador", "adapter"]
+    container: Name
+    main: Name
+
+
+class GroupHint(Wire):
+    """samePod / separatePods / sameNode / separateNodes over two or more containers."""
+
+    type: Literal["samePod", "separatePods", "sameNode", "separateNodes"]
+    containers: list[Name] = Field(min_length=2)
+
+
+class TrafficHint(Wire):
+    """Soft: the pair talks a lot; keeping it in one pod or node is rewarded by `weight`."""
+
+    type: Literal["traffic"]
+    containers: list[Name] = Field(min_length=2, max_length=2)
+    weight: float = Field(default=1.0, gt=0, le=1000)
+
+
+Hint = Annotated[HelperHint | GroupHint | TrafficHint, Field(discriminator="type")]
+
+
+class Node(Wire):
+    name: Name
+    allocatable: ResourceMap = Field(min_length=1)
+    zone: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    taints: list[Taint] = Field(default_factory=list)
+    cost: float | None = Field(default=None, ge=0)
+
+
+class Pool(Wire):
+    name: Name
+    allocatable: ResourceMap = Field(min_length=1)
+    zones: list[str] = Field(default_factory=list)
+    max_count: int = Field(default=100, ge=0, le=MAX_NODES)
+    labels: dict[str, str] = Field(default_factory=dict)
+    taints: list[Taint] = Field(default_factory=list)
+    cost: float | None = Field(default=None, ge=0)
+
+
+class Objective(StrEnum):
+    BALANCED = "balanced"
+    MIN_WASTE = "minWaste"
+    MIN_SPOF = "minSpof"
+
+
+class Spread(StrEnum):
+    NONE = "none"
+    NODE = "node"
+    ZONE = "zone"
+
+
+class Policy(Wire):
+    objective: Objective = Objective.BALANCED
+    spread: Spread = Spread.NONE
+    time_limit_seconds: float = Field(default=10.0, gt=0, le=MAX_TIME_LIMIT_SECONDS)
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    workers: int = Field(
+        default=2, ge=1, le=64, description="CP-SAT search workers; 1 is fully deterministic."
+    )
+
+
+class LayoutPod(Wire):
+    name: Name
+    containers: list[Name] = Field(min_length=1)
+    replicas: int = Field(default=1, ge=1, le=MAX_REPLICAS)
+
+
+class Placement(Wire):
+    pod: Name
+    replica: int = Field(ge=0)
+    node: Name
+
+
+class Layout(Wire):
+    pods: list[LayoutPod] = Field(min_length=1)
+    placements: list[Placement] = Field(default_factory=list)
+
+
+class Problem(Wire):
+    containers: list[Container] = Field(min_length=1, max_length=MAX_CONTAINERS)
+    hints: list[Hint] = Field(default_factory=list)
+    nodes: list[Node] = Field(default_factory=list, max_length=MAX_NODES)
+    pools: list[Pool] = Field(default_factory=list)
+    policy: Policy = Field(default_factory=Policy)
+    layout: Layout | None = None

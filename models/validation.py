@@ -1,0 +1,193 @@
+"""Turning raw data into a Problem, with every error named by its field path.
+
+Pydantic checks each field; the checks here span fields (names that must exist,
+names that must be unique) and report the path of the offending value.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from models.problem import GroupHint, HelperHint, Problem, TrafficHint
+
+
+@dataclass(frozen=True)
+class FieldIssue:
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class ProblemError(ValueError):
+    """The input is not a valid layout problem; `issues` names every offending field."""
+
+    def __init__(self, issues: list[FieldIssue]) -> None:
+        self.issues = issues
+        super().__init__("; ".join(str(i) for i in issues))
+
+
+def format_loc(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
+def parse_problem(data: Any) -> Problem:
+    """Validate raw JSON/YAML data into a Problem, or raise ProblemError."""
+    if not isinstance(data, dict):
+        raise ProblemError([FieldIssue("", "the problem must be a mapping with `containers`")])
+    try:
+        problem = Problem.model_validate(data)
+    except ValidationError as exc:
+        raise ProblemError(
+            [FieldIssue(format_loc(_clean_loc(e["loc"])), e["msg"].removeprefix("Value error, ")) for e in exc.errors()]
+        ) from None
+    issues = check_references(problem)
+    if issues:
+        raise ProblemError(issues)
+    return problem
+
+
+def _clean_loc(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    # Drop pydantic's union-branch tags ("sidecar", "function-before[...]") from paths.
+    return tuple(
+        p for p in loc
+        if isinstance(p, int) or not (p.startswith("function-") or p in _UNION_TAGS)
+    )
+
+
+_UNION_TAGS = {"sidecar", "ambassador", "adapter", "samePod", "separatePods", "sameNode",
+               "separateNodes", "traffic", "HelperHint", "GroupHint", "TrafficHint"}
+
+
+def _duplicates(names: list[str], path: str) -> list[FieldIssue]:
+    counts = Counter(names)
+    return [
+        FieldIssue(f"{path}[{i}].name", f"duplicate name {name!r}")
+        for i, name in enumerate(names)
+        if counts[name] > 1 and names.index(name) != i
+    ]
+
+
+def check_references(problem: Problem) -> list[FieldIssue]:
+    issues: list[FieldIssue] = []
+    names = [c.name for c in problem.containers]
+    known = set(names)
+    issues += _duplicates(names, "containers")
+    issues += _duplicates([n.name for n in problem.nodes], "nodes")
+    issues += _duplicates([p.name for p in problem.pools], "pools")
+    node_names = {n.name for n in problem.nodes}
+    for i, pool in enumerate(problem.pools):
+        if pool.name in node_names:
+            issues.append(FieldIssue(f"pools[{i}].name", f"{pool.name!r} is also a node name"))
+    if not problem.nodes and not any(p.max_count > 0 for p in problem.pools):
+        issues.append(FieldIssue("nodes", "give at least one node or a pool with maxCount > 0"))
+    for i, node in enumerate(problem.nodes):
+        if not any(v > 0 for k, v in node.allocatable.items() if k != "pods"):
+            issues.append(FieldIssue(f"nodes[{i}].allocatable", "allocates no resources"))
+    for i, pool in enumerate(problem.pools):
+        if not any(v > 0 for k, v in pool.allocatable.items() if k != "pods"):
+            issues.append(FieldIssue(f"pools[{i}].allocatable", "allocates no resources"))
+
+    mains_of: dict[str, list[str]] = {}
+    apart: set[frozenset[str]] = set()
+    for i, hint in enumerate(problem.hints):
+        if isinstance(hint, HelperHint):
+            for field in ("container", "main"):
+                value = getattr(hint, field)
+                if value not in known:
+                    issues.append(
+                        FieldIssue(f"hints[{i}].{field}", f"unknown container {value!r}")
+                    )
+            if hint.container == hint.main:
+                issues.append(
+                    FieldIssue(f"hints[{i}].main", f"{hint.main!r} cannot be a {hint.type} of itself")
+                )
+            mains_of.setdefault(hint.container, []).append(hint.main)
+        else:
+            assert isinstance(hint, GroupHint | TrafficHint)
+            for j, value in enumerate(hint.containers):
+                if value not in known:
+                    issues.append(
+                        FieldIssue(f"hints[{i}].containers[{j}]", f"unknown container {value!r}")
+                    )
+            if len(set(hint.containers)) != len(hint.containers):
+                issues.append(FieldIssue(f"hints[{i}].containers", "names a container twice"))
+            if isinstance(hint, GroupHint) and hint.type in ("separatePods", "separateNodes"):
+                members = hint.containers
+                for a in members:
+                    for b in members:
+                        if a < b:
+                            apart.add(frozenset((a, b)))
+    for i, hint in enumerate(problem.hints):
+        if isinstance(hint, HelperHint):
+            others = [m for m in mains_of.get(hint.container, []) if m != hint.main]
+            for other in others:
+                if frozenset((hint.main, other)) in apart:
+                    issues.append(FieldIssue(
+                        f"hints[{i}].main",
+                        f"{hint.container!r} is a helper of both {hint.main!r} and {other!r}, "
+                        "which a hint keeps apart",
+                    ))
+
+    if problem.layout is not None:
+        issues += _check_layout(problem, known)
+    return issues
+
+
+def _check_layout(problem: Problem, known: set[str]) -> list[FieldIssue]:
+    assert problem.layout is not None
+    issues: list[FieldIssue] = []
+    layout = problem.layout
+    seen: dict[str, str] = {}
+    replicas: dict[str, int] = {}
+    for i, pod in enumerate(layout.pods):
+        if pod.name in replicas:
+            issues.append(FieldIssue(f"layout.pods[{i}].name", f"duplicate pod {pod.name!r}"))
+        replicas[pod.name] = pod.replicas
+        for j, name in enumerate(pod.containers):
+            path = f"layout.pods[{i}].containers[{j}]"
+            if name not in known:
+                issues.append(FieldIssue(path, f"unknown container {name!r}"))
+            elif name in seen:
+                issues.append(FieldIssue(path, f"{name!r} is already in pod {seen[name]!r}"))
+            else:
+                seen[name] = pod.name
+    missing = sorted(known - set(seen))
+    if missing:
+        issues.append(FieldIssue("layout.pods", f"containers in no pod: {', '.join(missing)}"))
+    node_names = {n.name for n in problem.nodes}
+    pools = {p.name: p.max_count for p in problem.pools}
+    taken: set[tuple[str, int]] = set()
+    for i, place in enumerate(layout.placements):
+        path = f"layout.placements[{i}]"
+        if place.pod not in replicas:
+            issues.append(FieldIssue(f"{path}.pod", f"unknown pod {place.pod!r}"))
+        elif place.replica >= replicas[place.pod]:
+            issues.append(FieldIssue(
+                f"{path}.replica",
+                f"pod {place.pod!r} has {replicas[place.pod]} replicas (0..{replicas[place.pod] - 1})",
+            ))
+        elif (place.pod, place.replica) in taken:
+            issues.append(FieldIssue(path, f"replica {place.replica} of {place.pod!r} placed twice"))
+        taken.add((place.pod, place.replica))
+        if place.node not in node_names and not _is_pool_node(place.node, pools):
+            issues.append(FieldIssue(
+                f"{path}.node", f"unknown node {place.node!r} (a node, or POOL-N for a pool)"
+            ))
+    return issues
+
+
+def _is_pool_node(name: str, pools: dict[str, int]) -> bool:
+    pool, _, index = name.rpartition("-")
+    return pool in pools and index.isdigit() and 1 <= int(index) <= pools[pool]
