@@ -1,0 +1,187 @@
+"""`podlayout`: a thin Typer adapter over the core. Results on stdout, progress on stderr."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from advisor.loading import load_problem
+from advisor.model import Progress
+from advisor.review import review as run_review
+from advisor.solve import SolveControl
+from advisor.solve import advise as run_advise
+from models import Plan, Problem, ProblemError, Review
+
+EXIT_OK, EXIT_INFEASIBLE, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+app = typer.Typer(
+    help="Decide how to group containers into pods and where to place every replica.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+T = TypeVar("T")
+
+FileArg = Annotated[str, typer.Argument(help="Problem file (JSON or YAML), or - for stdin.")]
+TimeOpt = Annotated[
+    float | None, typer.Option("--time-limit", "-t", help="Override policy.timeLimitSeconds.")
+]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="Override policy.seed.")]
+WorkersOpt = Annotated[int | None, typer.Option("--workers", help="Override policy.workers.")]
+
+
+def _fail(code: int, message: str) -> typer.Exit:
+    err.print(message, markup=False)
+    return typer.Exit(code)
+
+
+def _read(file: str) -> Problem:
+    if file == "-":
+        text, source = sys.stdin.read(), "stdin"
+    else:
+        path = Path(file)
+        if not path.is_file():
+            raise _fail(EXIT_INPUT, f"error: {file}: no such file")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _fail(EXIT_INPUT, f"error: {file}: cannot read: {exc}") from None
+        source = file
+    try:
+        return load_problem(text, source)
+    except ProblemError as exc:
+        lines = [f"error: {source}: invalid problem"] + [f"  {issue}" for issue in exc.issues]
+        raise _fail(EXIT_INPUT, "\n".join(lines)) from None
+
+
+def _override(problem: Problem, time_limit: float | None, seed: int | None,
+              workers: int | None) -> Problem:
+    update: dict[str, Any] = {}
+    if time_limit is not None:
+        if not 0 < time_limit <= 3600:
+            raise _fail(EXIT_INPUT, "error: --time-limit must be in (0, 3600] seconds")
+        update["time_limit_seconds"] = time_limit
+    if seed is not None:
+        update["seed"] = seed
+    if workers is not None:
+        if not 1 <= workers <= 64:
+            raise _fail(EXIT_INPUT, "error: --workers must be between 1 and 64")
+        update["workers"] = workers
+    if not update:
+        return problem
+    return problem.model_copy(update={"policy": problem.policy.model_copy(update=update)})
+
+
+def _run_with_progress(work: Callable[[SolveControl], T]) -> tuple[T, bool]:
+    """Run a solve in a thread; show progress on a terminal; Ctrl-C stops it gracefully."""
+    show = err.is_terminal and not os.environ.get("PODLAYOUT_QUIET")
+    started = time.monotonic()
+    latest: list[Progress] = []
+    control = SolveControl(on_progress=latest.append)
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["result"] = work(control)
+        except BaseException as exc:  # handed to the main thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="podlayout-solve", daemon=True)
+    thread.start()
+    interrupted = False
+    status = err.status("preparing...") if show else None
+    try:
+        if status is not None:
+            status.start()
+        while thread.is_alive():
+            try:
+                thread.join(0.2)
+            except KeyboardInterrupt:
+                interrupted = True
+                control.stop()
+                if status is not None:
+                    status.update("stopping: keeping the best plan so far...")
+                continue
+            if status is not None and time.monotonic() - started > 0.5:
+                p = latest[-1] if latest else None
+                elapsed = time.monotonic() - started
+                status.update(
+                    f"solving: {elapsed:.1f}s"
+                    + (f", objective {p.objective:,.0f}, bound {p.bound:,.0f},"
+                       f" {p.solutions} plan(s) found" if p else ", looking for a first plan")
+                    + "  (Ctrl-C stops and keeps the best plan)"
+                )
+    finally:
+        if status is not None:
+            status.stop()
+    if "error" in box:
+        raise box["error"]
+    return box["result"], interrupted
+
+
+def _emit(result: Plan | Review, interrupted: bool) -> None:
+    sys.stdout.write(json.dumps(result.to_wire(), indent=2) + "\n")
+    sys.stdout.flush()
+    plan = result.advised if isinstance(result, Review) else result
+    if interrupted:
+        raise typer.Exit(EXIT_INTERRUPTED)
+    if plan.status == "infeasible":
+        for c in plan.conflicts:
+            err.print(f"infeasible: {c.message}", markup=False)
+        raise typer.Exit(EXIT_INFEASIBLE)
+
+
+@app.command()
+def advise(file: FileArg, time_limit: TimeOpt = None, seed: SeedOpt = None,
+           workers: WorkersOpt = None) -> None:
+    """Plan the grouping and placement; print the plan as JSON."""
+    problem = _override(_read(file), time_limit, seed, workers)
+    plan, interrupted = _run_with_progress(lambda control: run_advise(problem, control))
+    _emit(plan, interrupted)
+
+
+@app.command()
+def review(file: FileArg, time_limit: TimeOpt = None, seed: SeedOpt = None,
+           workers: WorkersOpt = None) -> None:
+    """Score the problem's current `layout`, list its findings, and show the advised plan."""
+    problem = _override(_read(file), time_limit, seed, workers)
+    if problem.layout is None:
+        raise _fail(EXIT_INPUT, "error: layout: review needs the current `layout` in the input")
+    result, interrupted = _run_with_progress(lambda control: run_review(problem, control))
+    _emit(result, interrupted)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the input."""
+    sys.stdout.write(json.dumps(Problem.model_json_schema(by_alias=True), indent=2) + "\n")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(EXIT_INTERRUPTED)
+    except SystemExit:
+        raise
+    except Exception as exc:
+        if os.environ.get("PODLAYOUT_DEBUG"):
+            raise
+        err.print(f"internal error: {type(exc).__name__}: {exc} "
+                  "(set PODLAYOUT_DEBUG=1 for a traceback)", markup=False)
+        sys.exit(EXIT_INTERNAL)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,57 @@
+"""Naming the smallest set of hints that cannot hold together.
+
+The hints are checked without capacity (so that a shortage of nodes is not blamed
+on them): each node hint and the spread policy is guarded by one assumption
+literal, CP-SAT returns a sufficient subset, and deletion shrinks it to a minimal one.
+"""
+
+from __future__ import annotations
+
+from ortools.sat.python import cp_model
+
+from advisor.model import WEIGHTS, LayoutModel
+from advisor.prepare import Instance
+from models import Conflict
+
+
+def _infeasible(model: LayoutModel, labels: list[str], time_limit: float) -> bool | None:
+    model.model.clear_assumptions()
+    model.model.add_assumptions([model.assumption_of[label] for label in labels])
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(0.05, time_limit)
+    solver.parameters.num_workers = 1
+    status = solver.solve(model.model)
+    if status == cp_model.INFEASIBLE:
+        return True
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return False
+    return None
+
+
+def hint_conflicts(inst: Instance, time_limit: float) -> list[Conflict]:
+    allowed = [c.index for c in inst.candidates]
+    model = LayoutModel(inst, allowed, WEIGHTS[inst.problem.policy.objective],
+                        with_capacity=False, assumptions=True)
+    model.model.clear_objective()
+    model.model.clear_hints()
+    labels = list(model.assumption_of)
+    if not labels:
+        return []
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(0.05, time_limit / 2)
+    solver.parameters.num_workers = 1
+    model.model.add_assumptions(list(model.assumption_of.values()))
+    if solver.solve(model.model) != cp_model.INFEASIBLE:
+        return []
+    found = set(solver.sufficient_assumptions_for_infeasibility())
+    core = [label for label, lit in model.assumption_of.items() if lit.index in found] or labels
+    per_try = time_limit / 2 / max(1, len(core))
+    for label in list(core):
+        rest = [x for x in core if x != label]
+        if rest and _infeasible(model, rest, per_try) is True:
+            core = rest
+    return [Conflict(
+        kind="hint", subjects=core,
+        message="these cannot all hold on the given nodes, whatever their capacity: "
+                + "; ".join(core),
+    )]

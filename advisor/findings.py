@@ -1,0 +1,235 @@
+"""Findings: what is wrong with a layout, how bad, and the concrete fix."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from advisor.layout import LayoutView
+from advisor.prepare import Instance, _UnionFind
+from advisor.scoring import Exposure, WasteDetail, own_replicas
+from models import Finding, GroupHint, HelperHint, Scores
+
+
+def findings(inst: Instance, view: LayoutView, scores: Scores, detail: WasteDetail,
+             exposures: list[Exposure]) -> list[Finding]:
+    out: list[Finding] = []
+    out += list(_spof_findings(inst, view, exposures))
+    out += list(_grouping_findings(inst, view))
+    out += list(_hint_findings(inst, view))
+    out += list(_capacity_findings(inst, view, scores, detail))
+    out += list(_request_findings(inst))
+    order = {"high": 0, "medium": 1, "low": 2, "info": 3}
+    return sorted(out, key=lambda f: (order[f.severity], f.code, f.subjects))
+
+
+def _spof_findings(inst: Instance, view: LayoutView,
+                   exposures: list[Exposure]) -> Iterator[Finding]:
+    seen_bundles: set[str] = set()
+    for e in exposures:
+        for code, why in e.causes:
+            if code == "SINGLE_REPLICA":
+                yield Finding(
+                    severity="high", code=code, subjects=[e.component],
+                    message=f"{e.component} is critical and has {why}",
+                    suggestion=f"run at least 2 replicas of pod {e.pod} on different nodes",
+                )
+            elif code == "REPLICAS_ON_ONE_NODE":
+                yield Finding(
+                    severity="high", code=code, subjects=[e.component],
+                    message=f"{e.component}: {why}; one node failure stops it",
+                    suggestion="spread the replicas with podAntiAffinity or a topology spread "
+                               "constraint on kubernetes.io/hostname",
+                )
+            elif code == "REPLICAS_IN_ONE_ZONE":
+                yield Finding(
+                    severity="medium", code=code, subjects=[e.component],
+                    message=f"{e.component}: {why}; one zone failure stops it",
+                    suggestion="spread the replicas over zones (topology.kubernetes.io/zone)",
+                )
+            elif code == "CRITICAL_COMPONENTS_BUNDLED" and e.pod not in seen_bundles:
+                seen_bundles.add(e.pod)
+                members = sorted(x.component for x in exposures if x.pod == e.pod)
+                yield Finding(
+                    severity="high", code=code, subjects=members,
+                    message=f"pod {e.pod} bundles critical components {', '.join(members)}: "
+                            "they cannot scale apart and one failure takes them all",
+                    suggestion="give each component a pod of its own, keeping only its "
+                               "sidecars, ambassadors and adapters beside it",
+                )
+            elif code == "NO_N1_HEADROOM":
+                yield Finding(
+                    severity="medium", code=code, subjects=[e.component],
+                    message=f"{e.component}: {why}",
+                    suggestion="keep spare capacity of one node, or let a pool grow",
+                )
+            elif code == "NOT_RUNNING":
+                yield Finding(
+                    severity="high", code=code, subjects=[e.component],
+                    message=f"{e.component}: {why}",
+                    suggestion="add capacity or lower requests so that it can be placed",
+                )
+
+
+def _coupled(inst: Instance) -> _UnionFind:
+    uf = _UnionFind(len(inst.container_names))
+    index = {n: i for i, n in enumerate(inst.container_names)}
+    for hint in inst.problem.hints:
+        if isinstance(hint, HelperHint):
+            uf.union(index[hint.container], index[hint.main])
+        elif hint.type in ("samePod", "sameNode", "traffic"):
+            for n in hint.containers[1:]:
+                uf.union(index[hint.containers[0]], index[n])
+    vols: dict[str, int] = {}
+    for c, cont in enumerate(inst.problem.containers):
+        for v in cont.volumes:
+            if v in vols:
+                uf.union(vols[v], c)
+            vols.setdefault(v, c)
+    return uf
+
+
+def _grouping_findings(inst: Instance, view: LayoutView) -> Iterator[Finding]:
+    names = inst.container_names
+    coupled = _coupled(inst)
+    for pod in view.pods:
+        groups: dict[int, list[str]] = {}
+        for c in pod.containers:
+            groups.setdefault(coupled.find(c), []).append(names[c])
+        if len(groups) > 1:
+            parts = [" + ".join(g) for g in groups.values()]
+            yield Finding(
+                severity="medium", code="UNRELATED_CONTAINERS_IN_POD",
+                subjects=[pod.name, *(names[c] for c in pod.containers)],
+                message=f"pod {pod.name} holds containers no hint relates: {'; '.join(parts)}",
+                suggestion="split them into separate pods; one pod is one component",
+            )
+        for c in pod.containers:
+            own = own_replicas(inst, c, pod.replicas)
+            declared = inst.problem.containers[c].replicas
+            if declared is not None and declared != pod.replicas:
+                yield Finding(
+                    severity="medium", code="SCALE_MISMATCH", subjects=[names[c], pod.name],
+                    message=f"{names[c]} asks for {declared} replicas but pod {pod.name} runs "
+                            f"{pod.replicas}",
+                    suggestion=f"move {names[c]} to a pod that can scale on its own",
+                )
+            elif declared is None and own < pod.replicas:
+                yield Finding(
+                    severity="low", code="DUPLICATED_CONTAINER", subjects=[names[c], pod.name],
+                    message=f"{names[c]} runs {pod.replicas} times only because pod "
+                            f"{pod.name} has {pod.replicas} replicas",
+                    suggestion=f"give {names[c]} its own pod, or mark it a helper of the main",
+                )
+        ports: dict[tuple[int, str], str] = {}
+        for c in pod.containers:
+            for p in inst.problem.containers[c].ports:
+                key = (p.port, p.protocol)
+                if key in ports:
+                    yield Finding(
+                        severity="high", code="PORT_CLASH",
+                        subjects=[ports[key], names[c], f"{p.port}/{p.protocol}"],
+                        message=f"{ports[key]} and {names[c]} in pod {pod.name} both listen on "
+                                f"{p.port}/{p.protocol}: the second cannot start",
+                        suggestion="change one port or move one container to another pod",
+                    )
+                ports.setdefault(key, names[c])
+
+
+def _hint_findings(inst: Instance, view: LayoutView) -> Iterator[Finding]:
+    pod_of: dict[int, int] = {c: p for p, pod in enumerate(view.pods) for c in pod.containers}
+    nodes_of: dict[int, set[int]] = {}
+    for p, _, k in view.placements:
+        nodes_of.setdefault(p, set()).add(k)
+    index = {n: i for i, n in enumerate(inst.container_names)}
+    for i, hint in enumerate(inst.problem.hints):
+        if isinstance(hint, HelperHint):
+            if pod_of[index[hint.container]] != pod_of[index[hint.main]]:
+                yield Finding(
+                    severity="high", code="HELPER_SEPARATED", subjects=[hint.container, hint.main],
+                    message=f"{hint.container} is a {hint.type} of {hint.main} but runs in "
+                            "another pod: it cannot reach it on localhost or share its volumes",
+                    suggestion=f"put {hint.container} in the pod of {hint.main}",
+                )
+            continue
+        if not isinstance(hint, GroupHint):
+            continue
+        pods = [pod_of[index[n]] for n in hint.containers]
+        broken = False
+        if hint.type == "samePod":
+            broken = len(set(pods)) > 1
+        elif hint.type == "separatePods":
+            broken = len(set(pods)) < len(pods)
+        elif hint.type == "separateNodes":
+            sets = [nodes_of.get(p, set()) for p in pods]
+            broken = any(sets[a] & sets[b] for a in range(len(sets))
+                         for b in range(a + 1, len(sets)))
+        elif hint.type == "sameNode":
+            sets = [nodes_of.get(p, set()) for p in pods]
+            broken = any(not (a <= b or b <= a) for a in sets for b in sets)
+        if broken:
+            yield Finding(
+                severity="high", code="HINT_VIOLATED", subjects=list(hint.containers),
+                message=f"hints[{i}] ({hint.type} {', '.join(hint.containers)}) is not honoured",
+                suggestion=f"regroup or re-place so that {hint.type} holds",
+            )
+
+
+def _capacity_findings(inst: Instance, view: LayoutView, scores: Scores,
+                       detail: WasteDetail) -> Iterator[Finding]:
+    cands = inst.candidates
+    for k, res in detail.overcommitted:
+        yield Finding(
+            severity="high", code="NODE_OVERCOMMITTED", subjects=[cands[k].name, res],
+            message=f"node {cands[k].name}: pods request more {res} than it allocates",
+            suggestion="move pods off this node; the scheduler would not place them",
+        )
+    if detail.idle_nodes:
+        names = [cands[k].name for k in detail.idle_nodes]
+        yield Finding(
+            severity="medium", code="IDLE_NODES", subjects=names,
+            message=f"{len(names)} provisioned node(s) host no pod: {', '.join(names)} "
+                    f"(idle waste {scores.waste.idle:.1f})",
+            suggestion="spread replicas onto them for availability, or release them",
+        )
+    if detail.stranded_nodes and scores.waste.stranded >= 5:
+        names = [cands[k].name for k in detail.stranded_nodes]
+        stuck = ", ".join(f"{r} {v:.1f}%" for r, v in detail.stranded_by_resource.items() if v)
+        yield Finding(
+            severity="low", code="STRANDED_CAPACITY", subjects=names,
+            message=f"free capacity no pod can use because another resource ran out ({stuck})",
+            suggestion="mix pods with complementary shapes on these nodes, or pick node "
+                       "shapes closer to the pods' cpu:memory ratio",
+        )
+    if view.unplaced:
+        pods = sorted({view.pods[p].name for p, _, _ in view.unplaced})
+        yield Finding(
+            severity="high", code="UNPLACED_REPLICAS", subjects=pods,
+            message=f"{len(view.unplaced)} replica(s) fit on no node: {', '.join(pods)}",
+            suggestion="add nodes, raise a pool's maxCount, or lower requests",
+        )
+    if scores.waste.duplication > 0:
+        yield Finding(
+            severity="low", code="DUPLICATION_OVERHEAD", subjects=[],
+            message=f"{scores.waste.duplication:.1f}% of requests go to containers repeated only "
+                    "because of how they are grouped",
+            suggestion="give containers that scale differently pods of their own",
+        )
+    if len(inst.zones) < 2 and any(p.replicas > 1 for p in view.pods):
+        yield Finding(
+            severity="info", code="SINGLE_ZONE", subjects=inst.zones,
+            message="all nodes are in one zone (or none is given): a zone failure stops "
+                    "everything, whatever the layout",
+            suggestion="add nodes in a second zone and set policy.spread=zone",
+        )
+
+
+def _request_findings(inst: Instance) -> Iterator[Finding]:
+    for cont in inst.problem.containers:
+        missing = [r for r in ("cpu", "memory") if r not in cont.requests]
+        if missing:
+            yield Finding(
+                severity="medium", code="NO_REQUESTS", subjects=[cont.name],
+                message=f"{cont.name} requests no {' and no '.join(missing)}: the scheduler "
+                        "packs it blindly and it is evicted first under pressure",
+                suggestion=f"set requests.{missing[0]} from observed usage",
+            )

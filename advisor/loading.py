@@ -1,0 +1,44 @@
+"""Reading a problem from JSON or YAML text, with errors that name the place."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+
+from models import FieldIssue, Problem, ProblemError, parse_problem
+
+MAX_INPUT_BYTES = 16 * 1024 * 1024
+
+
+def load_data(text: str, source: str) -> Any:
+    """JSON when the text starts like JSON, else YAML (one document, loaded safely)."""
+    if len(text.encode("utf-8", errors="replace")) > MAX_INPUT_BYTES:
+        raise ProblemError([FieldIssue(source, f"input is larger than {MAX_INPUT_BYTES} bytes")])
+    stripped = text.lstrip()
+    if not stripped:
+        raise ProblemError([FieldIssue(source, "input is empty")])
+    if stripped[0] in "{[":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ProblemError([FieldIssue(
+                source, f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+            )]) from None
+    try:
+        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ProblemError([FieldIssue(source, f"invalid YAML{where}: {problem}")]) from None
+    if len(docs) != 1:
+        raise ProblemError([FieldIssue(
+            source, f"expected one YAML document with a problem, found {len(docs)}"
+        )])
+    return docs[0]
+
+
+def load_problem(text: str, source: str = "input") -> Problem:
+    return parse_problem(load_data(text, source))

@@ -1,0 +1,424 @@
+"""The CP-SAT model deciding grouping and placement together.
+
+Variables (per unit u = containers hard hints force into one pod, candidate node k):
+  m[u,k]    replicas of u's pod on node k (0/1 under hard spreading)
+  on[u,k]   u has at least one replica on k
+  used[k]   node k hosts a pod (pool nodes: the node is provisioned)
+  join[v,s] unit v joins the pod of the earlier unit s (grouping decision);
+            join[v,v] means v leads a pod of its own
+Every constraint family and objective term is a named method below.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ortools.sat.python import cp_model
+
+from advisor.greedy import Assignment
+from advisor.prepare import Instance
+from models.problem import Objective, Spread
+
+LinearExpr = cp_model.LinearExprT
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Objective weights; an average node costs 1000, one critical component's full SPOF `spof`."""
+
+    spof: int
+    node: int
+    traffic: int = 10
+    unplaced: int = 1_000_000_000
+
+
+WEIGHTS = {
+    Objective.BALANCED: Weights(spof=4000, node=1),
+    Objective.MIN_SPOF: Weights(spof=1_000_000, node=1),
+    Objective.MIN_WASTE: Weights(spof=1000, node=100),
+}
+
+
+@dataclass
+class Progress:
+    objective: float | None
+    bound: float | None
+    elapsed: float
+    solutions: int
+
+
+@dataclass
+class SolveResult:
+    status: str  # OPTIMAL | FEASIBLE | INFEASIBLE | UNKNOWN | MODEL_INVALID
+    assignment: Assignment | None
+    objective: float | None
+    bound: float | None
+    wall_time: float
+    core: list[str] = field(default_factory=list)  # hint labels of an infeasible core
+
+
+class _Callback(cp_model.CpSolverSolutionCallback):  # type: ignore[misc]
+    def __init__(self, on_progress: Callable[[Progress], None] | None) -> None:
+        super().__init__()
+        self.on_progress = on_progress
+        self.started = time.monotonic()
+        self.solutions = 0
+
+    def on_solution_callback(self) -> None:
+        self.solutions += 1
+        if self.on_progress is not None:
+            self.on_progress(Progress(self.objective_value, self.best_objective_bound,
+                                      time.monotonic() - self.started, self.solutions))
+
+
+class LayoutModel:
+    def __init__(self, inst: Instance, allowed: list[int], weights: Weights, *,
+                 allow_unplaced: bool = False, with_capacity: bool = True,
+                 assumptions: bool = False, hint: Assignment | None = None) -> None:
+        self.inst = inst
+        self.allowed = allowed
+        self.w = weights
+        self.allow_unplaced = allow_unplaced
+        self.model = cp_model.CpModel()
+        self.hints: dict[int, int] = {}  # variable index -> hinted value
+        # name -> [(coef, const, sign, var)]: the term adds coef * (const + sign * var)
+        self.terms: dict[str, list[tuple[int, int, int, cp_model.IntVar]]] = {}
+        self.assumption_of: dict[str, cp_model.IntVar] = {}
+        self.use_assumptions = assumptions
+        self.hint = hint
+        self.const_objective = 0
+        self._variables()
+        self.add_placement_counts()
+        self.add_presence_links()
+        if with_capacity:
+            self.add_capacity()
+        self.add_spread()
+        self.add_grouping()
+        self.add_same_node()
+        self.add_separate_nodes()
+        self.add_pool_symmetry()
+        self.term_node_cost()
+        self.term_spof()
+        self.term_traffic()
+        if allow_unplaced:
+            self.term_unplaced()
+        self._objective()
+
+    # ---- variables -------------------------------------------------------------------
+    def _new_int(self, lb: int, ub: int, name: str, hint: int) -> cp_model.IntVar:
+        var = self.model.new_int_var(lb, ub, name)
+        self.hints[var.index] = max(lb, min(ub, hint))
+        return var
+
+    def _new_bool(self, name: str, hint: bool) -> cp_model.IntVar:
+        var = self.model.new_bool_var(name)
+        self.hints[var.index] = int(hint)
+        return var
+
+    def _hint_count(self, u: int, k: int) -> int:
+        if self.hint is None:
+            return 0
+        return self.hint.counts[self.hint.leader[u]].get(k, 0) if self.hint.leader[u] != u \
+            else self.hint.counts[u].get(k, 0)
+
+    def _variables(self) -> None:
+        inst = self.inst
+        spread = inst.spread != Spread.NONE
+        self.m: list[dict[int, cp_model.IntVar]] = []
+        self.on: list[dict[int, cp_model.IntVar]] = []
+        for u, unit in enumerate(inst.units):
+            mu: dict[int, cp_model.IntVar] = {}
+            onu: dict[int, cp_model.IntVar] = {}
+            for k in self.allowed:
+                if not unit.eligible[k]:
+                    continue
+                h = self._hint_count(u, k)
+                if spread:
+                    var = self._new_bool(f"m[{u},{k}]", h > 0)
+                    mu[k] = onu[k] = var
+                else:
+                    mu[k] = self._new_int(0, unit.replicas, f"m[{u},{k}]", h)
+                    onu[k] = self._new_bool(f"on[{u},{k}]", h > 0)
+            self.m.append(mu)
+            self.on.append(onu)
+        self.used = {
+            k: self._new_bool(f"used[{k}]", any(self._hint_count(u, k) for u in range(len(inst.units))))
+            for k in self.allowed
+        }
+        self.placed: list[LinearExpr] = []
+        for u, unit in enumerate(inst.units):
+            if self.allow_unplaced:
+                h = unit.replicas - (self.hint.unplaced.get(u, 0) if self.hint else unit.replicas)
+                self.placed.append(self._new_int(0, unit.replicas, f"placed[{u}]", h))
+            else:
+                self.placed.append(unit.replicas)
+        # Grouping: join[v][s] for the earlier units v may join; lead[v] = join[v][v].
+        self.join: dict[int, dict[int, cp_model.IntVar]] = {}
+        for v, options in inst.merge_options.items():
+            leader = self.hint.leader[v] if self.hint else v
+            self.join[v] = {s: self._new_bool(f"join[{v},{s}]", leader == s) for s in [v, *options]}
+
+    def _assumption(self, label: str) -> cp_model.IntVar | None:
+        if not self.use_assumptions:
+            return None
+        if label not in self.assumption_of:
+            lit = self.model.new_bool_var(f"assume {label}")
+            self.assumption_of[label] = lit
+            self.hints[lit.index] = 1
+        return self.assumption_of[label]
+
+    # ---- constraint families ---------------------------------------------------------
+    def add_placement_counts(self) -> None:
+        """Every replica of every pod runs on exactly one node (or is counted unplaced)."""
+        for u in range(len(self.inst.units)):
+            self.model.add(sum(self.m[u].values()) == self.placed[u])
+
+    def add_presence_links(self) -> None:
+        """on[u,k] is 1 exactly when u has a replica on k; used[k] when anything runs on k."""
+        if self.inst.spread == Spread.NONE:
+            for u, unit in enumerate(self.inst.units):
+                for k, var in self.m[u].items():
+                    self.model.add(var <= unit.replicas * self.on[u][k])
+                    self.model.add(var >= self.on[u][k])
+        per_node: dict[int, list[cp_model.IntVar]] = {k: [] for k in self.allowed}
+        for u in range(len(self.inst.units)):
+            for k, var in self.on[u].items():
+                self.model.add_implication(var, self.used[k])
+                per_node[k].append(var)
+        for k, vars_ in per_node.items():
+            self.model.add(self.used[k] <= sum(vars_))
+
+    def add_capacity(self) -> None:
+        """Per node and resource, the replicas' summed requests fit in allocatable (pods: count)."""
+        inst = self.inst
+        pods_r = inst.pods_index
+        for k in self.allowed:
+            cap = inst.candidates[k].capacity
+            for r in range(len(inst.resources)):
+                if r == pods_r:
+                    load = self._pod_count(k)
+                else:
+                    load = sum(inst.units[u].demand[r] * self.m[u][k]
+                               for u in range(len(inst.units))
+                               if k in self.m[u] and inst.units[u].demand[r] > 0)
+                if isinstance(load, int):
+                    continue
+                self.model.add(load <= cap[r] * self.used[k])
+
+    def _pod_count(self, k: int) -> LinearExpr:
+        terms: list[LinearExpr] = []
+        for u, unit in enumerate(self.inst.units):
+            if k not in self.m[u]:
+                continue
+            if u not in self.join:
+                terms.append(self.m[u][k])
+                continue
+            # A unit that joins another pod adds no pod of its own: q >= m - r * (1 - lead).
+            q = self._new_int(0, unit.replicas, f"pods[{u},{k}]", self._hint_count(u, k)
+                              if self.hint is None or self.hint.leader[u] == u else 0)
+            self.model.add(q >= self.m[u][k] - unit.replicas * (1 - self.join[u][u]))
+            terms.append(q)
+        return sum(terms) if terms else 0
+
+    def add_spread(self) -> None:
+        """policy.spread: node is enforced by 0/1 m; zone also caps each zone at ceil(r/Z)."""
+        inst = self.inst
+        if inst.spread != Spread.ZONE or not inst.zones:
+            return
+        lit = self._assumption("policy.spread")
+        for u, unit in enumerate(inst.units):
+            cap = -(-unit.replicas // len(inst.zones))
+            for zone in inst.zones:
+                vars_ = [v for k, v in self.m[u].items() if inst.candidates[k].zone == zone]
+                if len(vars_) > cap:
+                    ct = self.model.add(sum(vars_) <= cap)
+                    if lit is not None:
+                        ct.only_enforce_if(lit)
+
+    def add_grouping(self) -> None:
+        """Each unit leads its pod or joins one earlier unit's pod, sharing its placement."""
+        inst = self.inst
+        joiners: dict[int, list[int]] = {}
+        for v, options in self.join.items():
+            self.model.add_exactly_one(options.values())
+            for s, lit in options.items():
+                if s == v:
+                    continue
+                joiners.setdefault(s, []).append(v)
+                if s in self.join:
+                    self.model.add_implication(lit, self.join[s][s])
+                for k in set(self.m[v]) | set(self.m[s]):
+                    a = self.m[v].get(k, 0)
+                    b = self.m[s].get(k, 0)
+                    self.model.add(a == b).only_enforce_if(lit)
+                if self.allow_unplaced:
+                    self.model.add(self.placed[v] == self.placed[s]).only_enforce_if(lit)
+        # Units that may never share a pod cannot both join the same one.
+        for s, vs in joiners.items():
+            for i, a in enumerate(vs):
+                for b in vs[i + 1:]:
+                    if (min(a, b), max(a, b)) in inst.incompatible:
+                        self.model.add_at_most_one([self.join[a][s], self.join[b][s]])
+
+    def add_same_node(self) -> None:
+        """sameNode: every replica of the smaller pod shares a node with one of the other."""
+        for small, big, label in self.inst.same_node:
+            lit = self._assumption(label)
+            for k in set(self.m[small]) | set(self.m[big]):
+                ct = self.model.add(self.m[small].get(k, 0) <= self.m[big].get(k, 0))
+                if lit is not None:
+                    ct.only_enforce_if(lit)
+
+    def add_separate_nodes(self) -> None:
+        """separateNodes: no node hosts replicas of both."""
+        for a, b, label in self.inst.separate_nodes:
+            lit = self._assumption(label)
+            for k in set(self.on[a]) & set(self.on[b]):
+                ct = self.model.add(self.on[a][k] + self.on[b][k] <= 1)
+                if lit is not None:
+                    ct.only_enforce_if(lit)
+
+    def add_pool_symmetry(self) -> None:
+        """Identical pool nodes of one zone are used in order (the greedy opens them so too)."""
+        by_key: dict[tuple[str, str | None], list[int]] = {}
+        for k in self.allowed:
+            cand = self.inst.candidates[k]
+            if cand.pool is not None:
+                by_key.setdefault((cand.pool, cand.zone), []).append(k)
+        for ks in by_key.values():
+            ks.sort(key=lambda k: self.inst.candidates[k].pool_rank)
+            for a, b in zip(ks, ks[1:], strict=False):
+                self.model.add(self.used[a] >= self.used[b])
+
+    # ---- objective terms ---------------------------------------------------------------
+    def _term(self, name: str, var: cp_model.IntVar, coef: int, *, const: int = 0,
+              sign: int = 1) -> None:
+        self.terms.setdefault(name, []).append((coef, const, sign, var))
+
+    def term_node_cost(self) -> None:
+        for k, var in self.used.items():
+            self._term("node_cost", var, self.inst.candidates[k].cost_weight * self.w.node)
+
+    def term_spof(self) -> None:
+        """Critical components exposed to one node failure (full), one zone failure (half),
+        or bundled with another critical component in one pod (a quarter)."""
+        inst = self.inst
+        full = self.w.spof
+        for u, unit in enumerate(inst.units):
+            crit = len(unit.critical_components)
+            if crit == 0 or unit.replicas < 2:
+                continue  # a single replica is exposed whatever the placement
+            if inst.spread == Spread.NONE:
+                ok = self._new_bool(f"spread_ok[{u}]", self._hint_spread_ok(u, None))
+                for var in self.m[u].values():
+                    self.model.add(var <= unit.replicas - 1).only_enforce_if(ok)
+                self._term("spof_one_node", ok, crit * full, const=1, sign=-1)
+            if len(inst.zones) >= 2 and inst.spread != Spread.ZONE:
+                okz = self._new_bool(f"zone_ok[{u}]", self._hint_spread_ok(u, "zone"))
+                for zone in inst.zones:
+                    vars_ = [v for k, v in self.m[u].items() if inst.candidates[k].zone == zone]
+                    if vars_:
+                        self.model.add(sum(vars_) <= unit.replicas - 1).only_enforce_if(okz)
+                self._term("spof_one_zone", okz, crit * full // 2, const=1, sign=-1)
+        for v, options in self.join.items():
+            for s, lit in options.items():
+                if s != v and inst.units[v].critical_components and inst.units[s].critical_components:
+                    n = len(inst.units[v].critical_components) + len(inst.units[s].critical_components)
+                    self._term("spof_bundled", lit, n * full // 4)
+
+    def _hint_spread_ok(self, u: int, level: str | None) -> bool:
+        if self.hint is None:
+            return False
+        counts: dict[object, int] = {}
+        for k in self.m[u]:
+            c = self._hint_count(u, k)
+            key = self.inst.candidates[k].zone if level == "zone" else k
+            counts[key] = counts.get(key, 0) + c
+        return max(counts.values(), default=0) <= self.inst.units[u].replicas - 1
+
+    def term_traffic(self) -> None:
+        """Chatty pairs: reward replicas that share a node, and more for sharing a pod."""
+        inst = self.inst
+        for u, v, weight, _ in inst.traffic:
+            coef = max(1, round(self.w.traffic * weight))
+            for k in set(self.m[u]) & set(self.m[v]):
+                hint = min(self._hint_count(u, k), self._hint_count(v, k))
+                co = self._new_int(0, min(inst.units[u].replicas, inst.units[v].replicas),
+                                   f"co[{u},{v},{k}]", hint)
+                self.model.add(co <= self.m[u][k])
+                self.model.add(co <= self.m[v][k])
+                self._term("traffic_on_node", co, -coef)
+            lit = self.join.get(v, {}).get(u)
+            if lit is not None:
+                self._term("traffic_in_pod", lit, -coef * inst.units[v].replicas)
+
+    def term_unplaced(self) -> None:
+        for u, unit in enumerate(self.inst.units):
+            weight = self.w.unplaced * (2 if unit.critical_components else 1)
+            placed = self.placed[u]
+            assert isinstance(placed, cp_model.IntVar)
+            self._term("unplaced", placed, weight, const=unit.replicas, sign=-1)
+
+    def _objective(self) -> None:
+        expr = sum(coef * (const + sign * var)
+                   for terms in self.terms.values() for coef, const, sign, var in terms)
+        self.objective_expr = expr
+        self.model.minimize(expr)
+        for index, value in self.hints.items():
+            self.model.proto.solution_hint.vars.append(index)
+            self.model.proto.solution_hint.values.append(value)
+
+    # ---- evaluation --------------------------------------------------------------------
+    def hinted_objective(self) -> int:
+        """The objective of the hint (the greedy plan), evaluated exactly."""
+        return sum(
+            coef * (const + sign * self.hints[var.index])
+            for terms in self.terms.values() for coef, const, sign, var in terms
+        )
+
+    def cap_objective(self, value: int) -> None:
+        """No worse than a known plan (the greedy): prunes and guarantees the promise."""
+        self.model.add(self.objective_expr <= value)
+
+    def solve(self, *, time_limit: float, workers: int, seed: int,
+              on_progress: Callable[[Progress], None] | None = None,
+              stop_flag: Callable[[cp_model.CpSolver], None] | None = None) -> SolveResult:
+        solver = cp_model.CpSolver()
+        solver.parameters.max_time_in_seconds = max(0.05, time_limit)
+        solver.parameters.num_workers = workers
+        solver.parameters.random_seed = seed
+        if self.use_assumptions:
+            self.model.add_assumptions(list(self.assumption_of.values()))
+        if stop_flag is not None:
+            stop_flag(solver)
+        callback = _Callback(on_progress)
+        status = solver.solve(self.model, callback)
+        name = solver.status_name(status)
+        result = SolveResult(status=name, assignment=None, objective=None, bound=None,
+                             wall_time=solver.wall_time)
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            result.objective = solver.objective_value + self.const_objective
+            result.bound = solver.best_objective_bound + self.const_objective
+            result.assignment = self._extract(solver)
+        elif status == cp_model.INFEASIBLE and self.use_assumptions:
+            core = set(solver.sufficient_assumptions_for_infeasibility())
+            result.core = [label for label, lit in self.assumption_of.items() if lit.index in core]
+        return result
+
+    def _extract(self, solver: cp_model.CpSolver) -> Assignment:
+        inst = self.inst
+        counts: list[dict[int, int]] = []
+        for u in range(len(inst.units)):
+            counts.append({k: int(solver.value(v)) for k, v in self.m[u].items()
+                           if solver.value(v) > 0})
+        leader = list(range(len(inst.units)))
+        for v, options in self.join.items():
+            for s, lit in options.items():
+                if solver.boolean_value(lit):
+                    leader[v] = s
+        unplaced = {u: unit.replicas - sum(counts[u].values())
+                    for u, unit in enumerate(inst.units)
+                    if sum(counts[u].values()) < unit.replicas}
+        return Assignment(counts=counts, unplaced=unplaced, leader=leader)

@@ -1,0 +1,253 @@
+"""Waste and SPOF scores of any layout, independent of the solver.
+
+Waste (0-100): the share of provisioned allocatable capacity that no pod requests,
+split into idle (nodes hosting no pod), stranded (free capacity on a node where no
+pod of the layout fits any more because another resource ran out) and slack.
+
+SPOF (0-100): the mean exposure of critical components (critical containers that
+are not helpers) to one failure: 1 when one container crash or one node failure
+removes every replica, 0.5 when one zone failure does (clusters with two or more
+zones), plus 0.25 for sharing a pod with another critical component and 0.25
+when the replicas lost with the worst node cannot be placed on what remains;
+capped at 1 per component.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from advisor.layout import LayoutView, container_demand
+from advisor.prepare import Instance, node_admits
+from models import Scores, SpofScore, WasteScore
+
+
+@dataclass
+class Exposure:
+    component: str
+    pod: str
+    value: float = 0.0
+    causes: list[tuple[str, str]] = field(default_factory=list)  # (code, failure that triggers)
+
+    def add(self, amount: float, code: str, why: str) -> None:
+        self.value = min(1.0, self.value + amount)
+        self.causes.append((code, why))
+
+
+@dataclass
+class WasteDetail:
+    idle_nodes: list[int]
+    stranded_nodes: list[int]
+    overcommitted: list[tuple[int, str]]
+    by_resource: dict[str, float]
+    stranded_by_resource: dict[str, float]
+
+
+def _pct(part: float, whole: float) -> float:
+    return round(100.0 * part / whole, 2) if whole > 0 else 0.0
+
+
+def waste(inst: Instance, view: LayoutView) -> tuple[WasteScore, WasteDetail]:
+    load = view.load(inst)
+    pods_r = inst.pods_index
+    shapes = {tuple(p.demand) for p in view.pods}
+    resources = [r for r in range(len(inst.resources))
+                 if r != pods_r and sum(inst.candidates[k].capacity[r] for k in load) > 0]
+    total = {r: 0 for r in resources}
+    idle = {r: 0 for r in resources}
+    stranded = {r: 0 for r in resources}
+    slack = {r: 0 for r in resources}
+    node_share: dict[int, tuple[float, float, float, float]] = {}
+    detail = WasteDetail([], [], [], {}, {})
+    for k, row in load.items():
+        cap = inst.candidates[k].capacity
+        free = [max(0, cap[r] - row[r]) for r in range(len(cap))]
+        for r in range(len(cap)):
+            if row[r] > cap[r]:
+                detail.overcommitted.append((k, inst.resources[r]))
+        hosts = row[pods_r] > 0
+        closed = hosts and not any(all(s[r] <= free[r] for r in range(len(cap))) for s in shapes)
+        if not hosts:
+            detail.idle_nodes.append(k)
+        elif closed:
+            detail.stranded_nodes.append(k)
+        parts = [0.0, 0.0, 0.0, 0.0]  # waste, idle, stranded, slack (mean share over cpu, memory)
+        for r in resources:
+            total[r] += cap[r]
+            if not hosts:
+                idle[r] += cap[r]
+                kind = 1
+            elif closed and any(s[r] <= free[r] for s in shapes):
+                stranded[r] += free[r]
+                kind = 2
+            else:
+                slack[r] += free[r]
+                kind = 3
+            if r in (0, 1) and cap[r] > 0:
+                share = (cap[r] if not hosts else free[r]) / cap[r] / 2
+                parts[0] += share
+                parts[kind] += share
+        node_share[k] = (parts[0], parts[1], parts[2], parts[3])
+    by_resource = {inst.resources[r]: _pct(total[r] - sum(load[k][r] for k in load) + sum(
+        max(0, load[k][r] - inst.candidates[k].capacity[r]) for k in load), total[r])
+        for r in resources}
+    detail.by_resource = by_resource
+    detail.stranded_by_resource = {inst.resources[r]: _pct(stranded[r], total[r]) for r in resources}
+    costs = [inst.candidates[k].cost_weight for k in load]
+    priced = all(inst.problem.nodes[k].cost is not None if inst.candidates[k].pool is None
+                 else _pool_cost(inst, k) is not None for k in load) and bool(load)
+    if priced:
+        weight = sum(costs)
+        combined = [round(100 * sum(inst.candidates[k].cost_weight * node_share[k][i]
+                                    for k in load) / weight, 2) for i in range(4)]
+    else:
+        main = [r for r in resources if r in (0, 1)] or resources
+        combined = [
+            round(sum(_pct(m[r], total[r]) for r in main) / len(main), 2) if main else 0.0
+            for m in (
+                {r: total[r] - sum(min(load[k][r], inst.candidates[k].capacity[r]) for k in load)
+                 for r in resources},
+                idle, stranded, slack,
+            )
+        ]
+    return WasteScore(
+        score=combined[0], by_resource=by_resource, idle=combined[1], stranded=combined[2],
+        slack=combined[3], duplication=duplication(inst, view),
+    ), detail
+
+
+def _pool_cost(inst: Instance, k: int) -> float | None:
+    name = inst.candidates[k].pool
+    return next(p.cost for p in inst.problem.pools if p.name == name)
+
+
+def own_replicas(inst: Instance, c: int, pod_replicas: int) -> int:
+    """Replicas a container would have in a pod of its own; helpers follow their main."""
+    cont = inst.problem.containers[c]
+    if cont.name in inst.helper_main:
+        return pod_replicas
+    return cont.replicas if cont.replicas is not None else 1
+
+
+def duplication(inst: Instance, view: LayoutView) -> float:
+    """Share of all requests (mean over cpu, memory) spent on copies that only grouping causes."""
+    extra = [0, 0]
+    requested = [0, 0]
+    for pod in view.pods:
+        for c in pod.containers:
+            d = container_demand(inst, c)
+            copies = pod.replicas - own_replicas(inst, c, pod.replicas)
+            for r in (0, 1):
+                requested[r] += d[r] * pod.replicas
+                if copies > 0:
+                    extra[r] += d[r] * copies
+    shares = [_pct(extra[r], requested[r]) for r in (0, 1) if requested[r] > 0]
+    return round(sum(shares) / len(shares), 2) if shares else 0.0
+
+
+def critical_components(inst: Instance, view: LayoutView) -> list[tuple[str, int]]:
+    """(component, pod index) for critical containers that are not helpers."""
+    out = []
+    for p, pod in enumerate(view.pods):
+        for c in pod.containers:
+            cont = inst.problem.containers[c]
+            if cont.critical and cont.name not in inst.helper_main:
+                out.append((cont.name, p))
+    return out
+
+
+def spof(inst: Instance, view: LayoutView) -> tuple[SpofScore, list[Exposure]]:
+    components = critical_components(inst, view)
+    per_pod: dict[int, list[str]] = {}
+    for name, p in components:
+        per_pod.setdefault(p, []).append(name)
+    zoned = {inst.candidates[k].zone for k in view.provisioned if inst.candidates[k].zone}
+    stranded_pods = n1_unplaceable(inst, view)
+    exposures: list[Exposure] = []
+    for name, p in components:
+        pod = view.pods[p]
+        e = Exposure(component=name, pod=pod.name)
+        on = view.replicas_on(p)
+        nodes = [k for k, n in on.items() if n > 0]
+        if not nodes:
+            e.add(1.0, "NOT_RUNNING", "no replica of its pod is placed")
+        elif pod.replicas == 1:
+            e.add(1.0, "SINGLE_REPLICA",
+                  f"one replica: a crash of pod {pod.name} or of node "
+                  f"{inst.candidates[nodes[0]].name} stops it")
+        elif len(nodes) == 1:
+            e.add(1.0, "REPLICAS_ON_ONE_NODE",
+                  f"all {pod.replicas} replicas run on node {inst.candidates[nodes[0]].name}")
+        elif len(zoned) >= 2:
+            zones = {inst.candidates[k].zone for k in nodes}
+            if len(zones) == 1 and None not in zones:
+                e.add(0.5, "REPLICAS_IN_ONE_ZONE",
+                      f"all replicas run in zone {next(iter(zones))}")
+        mates = [m for m in per_pod.get(p, []) if m != name]
+        if mates:
+            e.add(0.25, "CRITICAL_COMPONENTS_BUNDLED",
+                  f"shares pod {pod.name} with {', '.join(mates)}: one pod failure takes all")
+        if p in stranded_pods:
+            e.add(0.25, "NO_N1_HEADROOM", stranded_pods[p])
+        exposures.append(e)
+    score = round(100 * sum(e.value for e in exposures) / len(exposures), 2) if exposures else 0.0
+    return SpofScore(
+        score=score, components=len(exposures),
+        exposed={e.component: round(e.value, 2) for e in exposures if e.value > 0},
+    ), exposures
+
+
+def n1_unplaceable(inst: Instance, view: LayoutView) -> dict[int, str]:
+    """Pods with a replica that cannot be re-placed after the loss of the worst single node.
+
+    Evicted replicas go first-fit-decreasing onto the remaining free capacity of the
+    provisioned nodes, then onto new nodes of pools that still have room to grow.
+    """
+    load = view.load(inst)
+    hosting = [k for k, row in load.items() if row[inst.pods_index] > 0]
+    if len(hosting) < 2:
+        return {}
+    spare_pool: dict[str, int] = {}
+    for pool in inst.problem.pools:
+        used = sum(1 for k in load if inst.candidates[k].pool == pool.name)
+        spare_pool[pool.name] = pool.max_count - used
+    worst: dict[int, str] = {}
+    for lost in hosting:
+        evicted = [p for p, _, k in view.placements if k == lost]
+        evicted.sort(key=lambda p: -sum(view.pods[p].demand[:2]))
+        free = {k: [inst.candidates[k].capacity[r] - load[k][r] for r in range(len(load[k]))]
+                for k in load if k != lost}
+        failed: dict[int, str] = {}
+        for p in evicted:
+            if not _refit(inst, view, p, free, spare_pool):
+                failed[p] = (f"after losing node {inst.candidates[lost].name}, no remaining "
+                             f"node has room for a replica of pod {view.pods[p].name}")
+        if len(failed) > len(worst):
+            worst = failed
+    return worst
+
+
+def _refit(inst: Instance, view: LayoutView, p: int, free: dict[int, list[int]],
+           spare_pool: dict[str, int]) -> bool:
+    pod = view.pods[p]
+    members = [inst.problem.containers[c] for c in pod.containers]
+    selector = {k: v for c in members for k, v in c.node_selector.items()}
+    for k, row in free.items():
+        if all(d <= f for d, f in zip(pod.demand, row, strict=True)) and node_admits(
+            members, selector, inst.candidates[k]
+        ):
+            for r, d in enumerate(pod.demand):
+                row[r] -= d
+            return True
+    for k in (ks[0] for ks in inst.pool_candidates.values() if ks):
+        cand = inst.candidates[k]
+        if cand.pool and spare_pool.get(cand.pool, 0) > 0 and all(
+            d <= c for d, c in zip(pod.demand, cand.capacity, strict=True)
+        ) and node_admits(members, selector, cand):
+            return True
+    return False
+
+
+def score(inst: Instance, view: LayoutView) -> tuple[Scores, WasteDetail, list[Exposure]]:
+    w, detail = waste(inst, view)
+    s, exposures = spof(inst, view)
+    return Scores(waste=w, spof=s), detail, exposures

@@ -1,0 +1,200 @@
+"""advise(): prepare -> greedy -> CP-SAT -> extract -> score and explain."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from ortools.sat.python import cp_model
+
+from advisor.bounds import missing_capacity, nodes_lower_bound
+from advisor.conflicts import hint_conflicts
+from advisor.findings import findings
+from advisor.greedy import Assignment, greedy
+from advisor.layout import (
+    LayoutView,
+    view_from_assignment,
+    wire_nodes,
+    wire_placements,
+    wire_pods,
+    wire_unplaced,
+)
+from advisor.model import WEIGHTS, LayoutModel, Progress, SolveResult, Weights
+from advisor.prepare import Instance, prepare
+from advisor.scoring import score
+from models import Conflict, Plan, Problem, SolverInfo
+from models.plan import Status
+
+
+class SolveControl:
+    """Progress reports and a stop button for a running solve (safe across threads)."""
+
+    def __init__(self, on_progress: Callable[[Progress], None] | None = None) -> None:
+        self.on_progress = on_progress
+        self._lock = threading.Lock()
+        self._solver: cp_model.CpSolver | None = None
+        self.stopped = False
+
+    def attach(self, solver: cp_model.CpSolver) -> None:
+        with self._lock:
+            self._solver = solver
+            if self.stopped:
+                solver.stop_search()
+
+    def stop(self) -> None:
+        with self._lock:
+            self.stopped = True
+            if self._solver is not None:
+                self._solver.stop_search()
+
+    def report(self, progress: Progress) -> None:
+        if self.on_progress is not None:
+            self.on_progress(progress)
+
+
+def _solve(model: LayoutModel, inst: Instance, control: SolveControl, time_limit: float
+           ) -> SolveResult:
+    policy = inst.problem.policy
+    return model.solve(time_limit=time_limit, workers=policy.workers, seed=policy.seed,
+                       on_progress=control.report, stop_flag=control.attach)
+
+
+def max_traffic_reward(inst: Instance, w: Weights) -> int:
+    total = 0
+    for u, v, weight, _ in inst.traffic:
+        coef = max(1, round(w.traffic * weight))
+        total += coef * min(inst.units[u].replicas, inst.units[v].replicas)
+        total += coef * inst.units[v].replicas
+    return total
+
+
+def allowed_candidates(inst: Instance, w: Weights, objective_cap: int | None) -> list[int]:
+    """Fixed nodes, plus as many nodes per pool as a plan no worse than the cap could pay for."""
+    allowed = [c.index for c in inst.candidates if c.pool is None]
+    for ks in inst.pool_candidates.values():
+        if not ks:
+            continue
+        if objective_cap is None:
+            allowed += ks
+            continue
+        per_node = inst.candidates[ks[0]].cost_weight * w.node
+        affordable = (objective_cap + max_traffic_reward(inst, w)) // max(1, per_node)
+        allowed += ks[: max(0, min(len(ks), affordable))]
+    return sorted(allowed)
+
+
+def advise(problem: Problem, control: SolveControl | None = None) -> Plan:
+    control = control or SolveControl()
+    started = time.monotonic()
+    inst = prepare(problem)
+    lower = nodes_lower_bound(inst)
+    if inst.conflicts:
+        return Plan(status="infeasible", conflicts=inst.conflicts, solver=SolverInfo(
+            nodes_lower_bound=lower, wall_time_seconds=round(time.monotonic() - started, 3),
+            message="the hints and limits named in conflicts cannot all hold",
+        ))
+    w = WEIGHTS[problem.policy.objective]
+    budget = problem.policy.time_limit_seconds
+    first = greedy(inst)
+
+    def remaining() -> float:
+        return max(0.05, budget - (time.monotonic() - started))
+
+    status: Status
+    conflicts: list[Conflict] = []
+    message = ""
+    if first.complete:
+        # The greedy plan's objective only involves the nodes it uses: a small model prices it.
+        fixed = [c.index for c in inst.candidates if c.pool is None]
+        probe = LayoutModel(inst, sorted(set(fixed) | first.used_nodes()), w, hint=first)
+        cap = probe.hinted_objective()
+        model = LayoutModel(inst, allowed_candidates(inst, w, cap), w, hint=first)
+        model.cap_objective(cap)
+        result = _solve(model, inst, control, remaining())
+        if result.assignment is not None:
+            chosen = result.assignment
+            status = "optimal" if result.status == "OPTIMAL" else "feasible"
+            objective, bound = result.objective, result.bound
+        else:
+            chosen, status, objective, bound = first, "heuristic", float(cap), None
+            message = f"CP-SAT found no better plan in time ({result.status}); greedy plan"
+    else:
+        allowed = allowed_candidates(inst, w, None)
+        strict = LayoutModel(inst, allowed, w, hint=first)
+        result = _solve(strict, inst, control, remaining() * 0.5)
+        if result.assignment is not None:
+            chosen = result.assignment
+            status = "optimal" if result.status == "OPTIMAL" else "feasible"
+            objective, bound = result.objective, result.bound
+        else:
+            core = [] if control.stopped else hint_conflicts(inst, min(remaining() * 0.3, 10.0))
+            if core:
+                return Plan(status="infeasible", conflicts=core, solver=SolverInfo(
+                    nodes_lower_bound=lower,
+                    wall_time_seconds=round(time.monotonic() - started, 3),
+                    message="the hints named in conflicts cannot all hold, whatever the capacity",
+                ))
+            partial = LayoutModel(inst, allowed, w, allow_unplaced=True, hint=first)
+            partial.cap_objective(partial.hinted_objective())
+            pres = _solve(partial, inst, control, remaining())
+            chosen = pres.assignment or first
+            objective = pres.objective if pres.assignment else float(partial.hinted_objective())
+            bound = pres.bound
+            proven = result.status == "INFEASIBLE" or (
+                bound is not None and bound > w.unplaced // 2
+            )
+            if chosen.complete:
+                status = "feasible"
+            elif proven:
+                status = "infeasible"
+                conflicts = [_capacity_conflict(inst, chosen)]
+            else:
+                status = "heuristic"
+                message = ("not every replica could be placed within the time limit; "
+                           "that they cannot be is not proven")
+    if control.stopped:
+        message = (message + "; " if message else "") + "stopped early: best plan so far"
+        if status == "optimal":
+            status = "feasible"
+    reason = "no node has room left for it (critical replicas were placed first)"
+    view = view_from_assignment(inst, chosen, reason)
+    plan = build_plan(inst, view, status)
+    plan.conflicts = conflicts
+    gap = None
+    if objective is not None and bound is not None:
+        gap = round(abs(objective - bound) / max(1.0, abs(objective)), 6)
+    plan.solver = SolverInfo(
+        objective=objective, bound=bound, gap=gap,
+        wall_time_seconds=round(time.monotonic() - started, 3),
+        nodes_used=len(chosen.used_nodes()), nodes_lower_bound=lower,
+        interrupted=control.stopped, message=message,
+    )
+    return plan
+
+
+def _capacity_conflict(inst: Instance, chosen: Assignment) -> Conflict:
+    missing = missing_capacity(inst, chosen.unplaced)
+    amounts = ", ".join(
+        f"{r} {inst.fmt(inst.resources.index(r), v)}" for r, v in sorted(missing.items())
+    )
+    pods = sorted({inst.units[u].name for u in chosen.unplaced})
+    return Conflict(
+        kind="capacity", subjects=pods,
+        message=f"the nodes cannot hold every replica: {sum(chosen.unplaced.values())} replica(s) "
+                f"of {', '.join(pods)} do not fit; at least {amounts} more is needed "
+                "(more if it comes in fragments)",
+    )
+
+
+def build_plan(inst: Instance, view: LayoutView, status: Status) -> Plan:
+    scores, detail, exposures = score(inst, view)
+    return Plan(
+        status=status,
+        pods=wire_pods(inst, view),
+        placements=wire_placements(inst, view),
+        nodes=wire_nodes(inst, view),
+        scores=scores,
+        findings=findings(inst, view, scores, detail, exposures),
+        unplaced=wire_unplaced(view),
+    )
