@@ -32,8 +32,8 @@ def hint_conflicts(inst: Instance, time_limit: float) -> list[Conflict]:
     allowed = [c.index for c in inst.candidates]
     model = LayoutModel(inst, allowed, WEIGHTS[inst.problem.policy.objective],
                         with_capacity=False, assumptions=True)
-    model.model.clear_objective()
-    model.model.clear_hints()
+    model.model.clear_objective()  # type: ignore[no-untyped-call]
+    model.model.clear_hints()  # type: ignore[no-untyped-call]
     labels = list(model.assumption_of)
     if not labels:
         return []

@@ -81,7 +81,9 @@ def greedy(inst: Instance) -> Assignment:
         for p in partners_same.get(u, []):
             if p in placed_units and inst.units[p].replicas >= unit.replicas:
                 cap = counts[p]
-                limit = cap if limit is None else {k: min(v, limit.get(k, 0)) for k, v in cap.items()}
+                limit = cap if limit is None else {
+                    k: min(v, limit.get(k, 0)) for k, v in cap.items()
+                }
         for _ in range(unit.replicas):
             k = _choose(inst, u, free, hosting, counts, limit, apart, placed_units, zone_of)
             if k is None:

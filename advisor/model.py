@@ -11,6 +11,7 @@ Every constraint family and objective term is a named method below.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,7 +60,7 @@ class SolveResult:
     core: list[str] = field(default_factory=list)  # hint labels of an infeasible core
 
 
-class _Callback(cp_model.CpSolverSolutionCallback):  # type: ignore[misc]
+class _Callback(cp_model.CpSolverSolutionCallback):
     def __init__(self, on_progress: Callable[[Progress], None] | None) -> None:
         super().__init__()
         self.on_progress = on_progress
@@ -144,7 +145,9 @@ class LayoutModel:
             self.m.append(mu)
             self.on.append(onu)
         self.used = {
-            k: self._new_bool(f"used[{k}]", any(self._hint_count(u, k) for u in range(len(inst.units))))
+            k: self._new_bool(
+                f"used[{k}]", any(self._hint_count(u, k) for u in range(len(inst.units)))
+            )
             for k in self.allowed
         }
         self.placed: list[LinearExpr] = []
@@ -289,7 +292,7 @@ class LayoutModel:
                 by_key.setdefault((cand.pool, cand.zone), []).append(k)
         for ks in by_key.values():
             ks.sort(key=lambda k: self.inst.candidates[k].pool_rank)
-            for a, b in zip(ks, ks[1:], strict=False):
+            for a, b in itertools.pairwise(ks):
                 self.model.add(self.used[a] >= self.used[b])
 
     # ---- objective terms ---------------------------------------------------------------
@@ -324,9 +327,10 @@ class LayoutModel:
                 self._term("spof_one_zone", okz, crit * full // 2, const=1, sign=-1)
         for v, options in self.join.items():
             for s, lit in options.items():
-                if s != v and inst.units[v].critical_components and inst.units[s].critical_components:
-                    n = len(inst.units[v].critical_components) + len(inst.units[s].critical_components)
-                    self._term("spof_bundled", lit, n * full // 4)
+                crit_v = len(inst.units[v].critical_components)
+                crit_s = len(inst.units[s].critical_components)
+                if s != v and crit_v and crit_s:
+                    self._term("spof_bundled", lit, (crit_v + crit_s) * full // 4)
 
     def _hint_spread_ok(self, u: int, level: str | None) -> bool:
         if self.hint is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from models import Conflict, Container, GroupHint, HelperHint, Node, Pool, Problem, TrafficHint
-from models.problem import Spread, Taint
+from models.problem import Spread, Taint, Toleration
 from models.quantity import format_units, to_units
 
 DEFAULT_MAX_PODS = 110
@@ -96,11 +96,8 @@ class _UnionFind:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
-def tolerates(tolerations: list[object], taint: Taint) -> bool:
-    from models.problem import Toleration
-
+def tolerates(tolerations: list[Toleration], taint: Taint) -> bool:
     for tol in tolerations:
-        assert isinstance(tol, Toleration)
         if tol.effect is not None and tol.effect != taint.effect:
             continue
         if tol.key is None and tol.operator == "Exists":
@@ -133,8 +130,7 @@ def _resources(problem: Problem) -> list[str]:
     for p in problem.pools:
         names.update(p.allocatable)
     names.discard("pods")
-    ordered = ["cpu", "memory"] + sorted(names - {"cpu", "memory"})
-    return [*ordered, "pods"]
+    return ["cpu", "memory", *sorted(names - {"cpu", "memory"}), "pods"]
 
 
 def _capacity(resources: list[str], source: Node | Pool) -> list[int]:
@@ -175,12 +171,17 @@ def prepare(problem: Problem) -> Instance:
         if isinstance(hint, HelperHint):
             helper_main.setdefault(hint.container, hint.main)
             uf.union(index[hint.container], index[hint.main])
-            reasons_by_pair.append((index[hint.main], f"{hint.container} is a{'n' if hint.type[0] in 'aeiou' else ''} {hint.type} of {hint.main}"))
+            article = "an" if hint.type[0] in "aeiou" else "a"
+            reasons_by_pair.append(
+                (index[hint.main], f"{hint.container} is {article} {hint.type} of {hint.main}")
+            )
         elif isinstance(hint, GroupHint) and hint.type == "samePod":
             first = index[hint.containers[0]]
             for other in hint.containers[1:]:
                 uf.union(first, index[other])
-            reasons_by_pair.append((first, f"{', '.join(hint.containers)} must share a pod ({hint_label(i, hint)})"))
+            reasons_by_pair.append(
+                (first, f"{', '.join(hint.containers)} must share a pod ({hint_label(i, hint)})")
+            )
 
     roots: dict[int, list[int]] = {}
     for i in range(len(names)):
@@ -214,8 +215,9 @@ def prepare(problem: Problem) -> Instance:
                     if ua == ub:
                         conflicts.append(Conflict(
                             kind="hint", subjects=[names[a], names[b], label],
-                            message=f"{label} keeps {names[a]} and {names[b]} apart, but other "
-                                    f"hints force them into one pod ({'; '.join(units[ua].reasons)})",
+                            message=f"{label} keeps {names[a]} and {names[b]} apart, but "
+                                    "other hints force them into one pod "
+                                    f"({'; '.join(units[ua].reasons)})",
                         ))
                     incompatible.add((ua, ub))
                     if hint.type == "separateNodes":
@@ -253,9 +255,9 @@ def prepare(problem: Problem) -> Instance:
         for ub in range(ua + 1, len(units)):
             if (ua, ub) in incompatible:
                 continue
-            a, b = units[ua], units[ub]
-            if a.replicas != b.replicas or a.ports & b.ports or any(
-                b.selector.get(k, v) != v for k, v in a.selector.items()
+            one, two = units[ua], units[ub]
+            if one.replicas != two.replicas or one.ports & two.ports or any(
+                two.selector.get(k, v) != v for k, v in one.selector.items()
             ):
                 incompatible.add((ua, ub))
 
@@ -275,8 +277,8 @@ def prepare(problem: Problem) -> Instance:
     candidates, pool_candidates = _candidates(problem, resources, units)
     zones = sorted({c.zone for c in candidates if c.zone is not None})
     for unit in units:
-        members = [problem.containers[c] for c in unit.containers]
-        unit.eligible = [node_admits(members, unit.selector, cand) and all(
+        conts = [problem.containers[c] for c in unit.containers]
+        unit.eligible = [node_admits(conts, unit.selector, cand) and all(
             d <= cap for d, cap in zip(unit.demand, cand.capacity, strict=True)
         ) for cand in candidates]
         conflicts += _unit_fit_conflicts(problem, resources, unit, candidates)
@@ -388,13 +390,14 @@ def _unit_fit_conflicts(problem: Problem, resources: list[str], unit: Unit,
         return []
     members = [problem.containers[c] for c in unit.containers]
     admitting = [c for c in candidates if node_admits(members, unit.selector, c)]
+    member_names = ", ".join(problem.containers[c].name for c in unit.containers)
     what = (f"container {unit.name}" if len(unit.containers) == 1
-            else f"pod {unit.name} ({', '.join(problem.containers[c].name for c in unit.containers)})")
+            else f"pod {unit.name} ({member_names})")
     if not admitting:
         return [Conflict(
             kind="selector", subjects=[unit.name],
-            message=f"no node admits {what}: its nodeSelector {unit.selector or {}} or the "
-                    "nodes' taints exclude every node",
+            message=f"no node admits {what}: its nodeSelector {unit.selector or {}} or "
+                    "the nodes' taints exclude every node",
         )]
     # Name the resource that overflows the most, and the largest node for it.
     worst_r, worst_ratio = 0, -1.0
@@ -406,12 +409,13 @@ def _unit_fit_conflicts(problem: Problem, resources: list[str], unit: Unit,
     if worst_ratio < 0:
         # Each resource fits somewhere, but no single node has room for all of them.
         worst_r = max(range(len(unit.demand)),
-                      key=lambda r: unit.demand[r] / max(1, max(c.capacity[r] for c in admitting)))
+                      key=lambda r: unit.demand[r] / max(1, *(c.capacity[r] for c in admitting)))
     largest = max(admitting, key=lambda c: c.capacity[worst_r])
     res = resources[worst_r]
     return [Conflict(
         kind="capacity", subjects=[unit.name, largest.name],
-        message=f"{what} requests {res} {format_units(res, unit.demand[worst_r])}, more than the "
-                f"largest node {largest.name} allocates ({format_units(res, largest.capacity[worst_r])})"
+        message=f"{what} requests {res} {format_units(res, unit.demand[worst_r])}, more than "
+                f"the largest node {largest.name} allocates "
+                f"({format_units(res, largest.capacity[worst_r])})"
                 + ("" if worst_ratio >= 0 else " together with its other requests"),
     )]

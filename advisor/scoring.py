@@ -87,11 +87,13 @@ def waste(inst: Instance, view: LayoutView) -> tuple[WasteScore, WasteDetail]:
                 parts[0] += share
                 parts[kind] += share
         node_share[k] = (parts[0], parts[1], parts[2], parts[3])
-    by_resource = {inst.resources[r]: _pct(total[r] - sum(load[k][r] for k in load) + sum(
-        max(0, load[k][r] - inst.candidates[k].capacity[r]) for k in load), total[r])
-        for r in resources}
+    requested = {r: sum(min(load[k][r], inst.candidates[k].capacity[r]) for k in load)
+                 for r in resources}
+    by_resource = {inst.resources[r]: _pct(total[r] - requested[r], total[r]) for r in resources}
     detail.by_resource = by_resource
-    detail.stranded_by_resource = {inst.resources[r]: _pct(stranded[r], total[r]) for r in resources}
+    detail.stranded_by_resource = {
+        inst.resources[r]: _pct(stranded[r], total[r]) for r in resources
+    }
     costs = [inst.candidates[k].cost_weight for k in load]
     priced = all(inst.problem.nodes[k].cost is not None if inst.candidates[k].pool is None
                  else _pool_cost(inst, k) is not None for k in load) and bool(load)
@@ -103,11 +105,7 @@ def waste(inst: Instance, view: LayoutView) -> tuple[WasteScore, WasteDetail]:
         main = [r for r in resources if r in (0, 1)] or resources
         combined = [
             round(sum(_pct(m[r], total[r]) for r in main) / len(main), 2) if main else 0.0
-            for m in (
-                {r: total[r] - sum(min(load[k][r], inst.candidates[k].capacity[r]) for k in load)
-                 for r in resources},
-                idle, stranded, slack,
-            )
+            for m in ({r: total[r] - requested[r] for r in resources}, idle, stranded, slack)
         ]
     return WasteScore(
         score=combined[0], by_resource=by_resource, idle=combined[1], stranded=combined[2],

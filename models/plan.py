@@ -42,7 +42,9 @@ class NodeUsage(Out):
 
 
 class WasteScore(Out):
-    score: float = Field(description="Combined share of provisioned capacity no pod requests, 0-100.")
+    score: float = Field(
+        description="Combined share of provisioned capacity no pod requests, 0-100."
+    )
     by_resource: dict[str, float]
     idle: float
     stranded: float

@@ -1,4 +1,4 @@
-"""The input: containers, coupling hints, nodes and pools, policy, and an optional current layout."""
+"""The input: containers, coupling hints, nodes and pools, policy, optional current layout."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from pydantic.alias_generators import to_camel
 
 from models.quantity import QuantityError, parse_quantity
 
-DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # Limits on the size of one problem; documented in the README.
 MAX_CONTAINERS = 2000
 MAX_NODES = 5000

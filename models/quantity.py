@@ -8,6 +8,7 @@ Floats are never used: they would turn 0.1 cpu into 99 millicores.
 
 from __future__ import annotations
 
+import math
 import re
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 
@@ -47,7 +48,7 @@ def parse_quantity(value: object) -> Decimal:
     if isinstance(value, int):
         amount = Decimal(value)
     elif isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
+        if math.isnan(value) or math.isinf(value):
             raise QuantityError("NaN and Infinity are not quantities")
         amount = Decimal(repr(value))
     elif isinstance(value, Decimal):

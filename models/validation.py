@@ -50,7 +50,10 @@ def parse_problem(data: Any) -> Problem:
         problem = Problem.model_validate(data)
     except ValidationError as exc:
         raise ProblemError(
-            [FieldIssue(format_loc(_clean_loc(e["loc"])), e["msg"].removeprefix("Value error, ")) for e in exc.errors()]
+            [
+                FieldIssue(format_loc(_clean_loc(e["loc"])), e["msg"].removeprefix("Value error, "))
+                for e in exc.errors()
+            ]
         ) from None
     issues = check_references(problem)
     if issues:
@@ -110,9 +113,9 @@ def check_references(problem: Problem) -> list[FieldIssue]:
                         FieldIssue(f"hints[{i}].{field}", f"unknown container {value!r}")
                     )
             if hint.container == hint.main:
-                issues.append(
-                    FieldIssue(f"hints[{i}].main", f"{hint.main!r} cannot be a {hint.type} of itself")
-                )
+                issues.append(FieldIssue(
+                    f"hints[{i}].main", f"{hint.main!r} cannot be a {hint.type} of itself"
+                ))
             mains_of.setdefault(hint.container, []).append(hint.main)
         else:
             assert isinstance(hint, GroupHint | TrafficHint)
@@ -174,12 +177,14 @@ def _check_layout(problem: Problem, known: set[str]) -> list[FieldIssue]:
         if place.pod not in replicas:
             issues.append(FieldIssue(f"{path}.pod", f"unknown pod {place.pod!r}"))
         elif place.replica >= replicas[place.pod]:
+            count = replicas[place.pod]
             issues.append(FieldIssue(
-                f"{path}.replica",
-                f"pod {place.pod!r} has {replicas[place.pod]} replicas (0..{replicas[place.pod] - 1})",
+                f"{path}.replica", f"pod {place.pod!r} has {count} replicas (0..{count - 1})"
             ))
         elif (place.pod, place.replica) in taken:
-            issues.append(FieldIssue(path, f"replica {place.replica} of {place.pod!r} placed twice"))
+            issues.append(
+                FieldIssue(path, f"replica {place.replica} of {place.pod!r} placed twice")
+            )
         taken.add((place.pod, place.replica))
         if place.node not in node_names and not _is_pool_node(place.node, pools):
             issues.append(FieldIssue(

@@ -1,0 +1,109 @@
+"""Input validation: every error names its field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from models import ProblemError, parse_problem
+
+
+def base(**extra: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "containers": [{"name": "a", "requests": {"cpu": "1"}}, {"name": "b"}],
+        "nodes": [{"name": "n1", "allocatable": {"cpu": "4", "memory": "8Gi"}}],
+    }
+    data.update(extra)
+    return data
+
+
+def issues(data: dict[str, Any]) -> dict[str, str]:
+    with pytest.raises(ProblemError) as info:
+        parse_problem(data)
+    return {i.path: i.message for i in info.value.issues}
+
+
+def test_valid_problem_parses() -> None:
+    problem = parse_problem(base(hints=[{"type": "sidecar", "container": "b", "main": "a"}]))
+    assert problem.containers[0].requests["cpu"] == 1
+
+
+def test_duplicate_names() -> None:
+    found = issues(base(containers=[{"name": "a"}, {"name": "a"}]))
+    assert "containers[1].name" in found
+    found = issues(base(nodes=[{"name": "n", "allocatable": {"cpu": 1}}] * 2))
+    assert "nodes[1].name" in found
+
+
+def test_unknown_containers_in_hints() -> None:
+    found = issues(base(hints=[{"type": "samePod", "containers": ["a", "zz"]}]))
+    assert "unknown container 'zz'" in found["hints[0].containers[1]"]
+    found = issues(base(hints=[{"type": "adapter", "container": "b", "main": "nope"}]))
+    assert "hints[0].main" in found
+
+
+def test_sidecar_of_itself() -> None:
+    found = issues(base(hints=[{"type": "sidecar", "container": "a", "main": "a"}]))
+    assert "itself" in found["hints[0].main"]
+
+
+def test_helper_of_two_mains_kept_apart() -> None:
+    data = base(
+        containers=[{"name": "a"}, {"name": "b"}, {"name": "h"}],
+        hints=[
+            {"type": "sidecar", "container": "h", "main": "a"},
+            {"type": "sidecar", "container": "h", "main": "b"},
+            {"type": "separatePods", "containers": ["a", "b"]},
+        ],
+    )
+    found = issues(data)
+    assert any(path.startswith("hints[") and "apart" in msg for path, msg in found.items())
+
+
+@pytest.mark.parametrize("replicas", [0, -1])
+def test_non_positive_replicas(replicas: int) -> None:
+    found = issues(base(containers=[{"name": "a", "replicas": replicas}]))
+    assert "containers[0].replicas" in found
+
+
+def test_nodes_without_allocatable() -> None:
+    assert "nodes[0].allocatable" in issues(base(nodes=[{"name": "n1", "allocatable": {}}]))
+    assert "nodes[0].allocatable" in issues(base(nodes=[{"name": "n1"}]))
+    assert "nodes[0].allocatable" in issues(
+        base(nodes=[{"name": "n1", "allocatable": {"cpu": 0}}])
+    )
+    assert "nodes" in issues(base(nodes=[]))
+
+
+def test_bad_and_negative_quantities() -> None:
+    found = issues(base(containers=[{"name": "a", "requests": {"cpu": "-1"}}]))
+    assert "negative" in found["containers[0].requests.cpu"]
+    found = issues(base(containers=[{"name": "a", "requests": {"memory": "1 Gi"}}]))
+    assert "containers[0].requests.memory" in found
+
+
+def test_unknown_keys_and_hint_types() -> None:
+    assert "containers[0].cpus" in issues(base(containers=[{"name": "a", "cpus": 1}]))
+    assert "hints[0]" in issues(base(hints=[{"type": "buddy", "containers": ["a", "b"]}]))
+
+
+def test_bad_names() -> None:
+    assert "containers[0].name" in issues(base(containers=[{"name": "Not_DNS"}]))
+
+
+def test_layout_references() -> None:
+    layout = {
+        "pods": [{"name": "p", "containers": ["a", "ghost"]}],
+        "placements": [{"pod": "p", "replica": 3, "node": "nowhere"}],
+    }
+    found = issues(base(layout=layout))
+    assert "layout.pods[0].containers[1]" in found
+    assert "layout.pods" in found  # b is in no pod
+    assert "layout.placements[0].replica" in found
+    assert "layout.placements[0].node" in found
+
+
+def test_policy_limits() -> None:
+    assert "policy.timeLimitSeconds" in issues(base(policy={"timeLimitSeconds": 0}))
+    assert "policy.objective" in issues(base(policy={"objective": "cheapest"}))
