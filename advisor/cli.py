@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -89,12 +90,15 @@ def _run_with_progress(work: Callable[[SolveControl], T]) -> tuple[T, bool]:
     latest: list[Progress] = []
     control = SolveControl(on_progress=latest.append)
     box: dict[str, Any] = {}
+    done = threading.Event()
 
     def target() -> None:
         try:
             box["result"] = work(control)
         except BaseException as exc:  # handed to the main thread
             box["error"] = exc
+        finally:
+            done.set()
 
     thread = threading.Thread(target=target, name="podlayout-solve", daemon=True)
     thread.start()
@@ -103,9 +107,10 @@ def _run_with_progress(work: Callable[[SolveControl], T]) -> tuple[T, bool]:
     try:
         if status is not None:
             status.start()
-        while thread.is_alive():
+        # An Event, not Thread.join: an interrupted join can leave is_alive() wrong.
+        while not done.is_set():
             try:
-                thread.join(0.2)
+                done.wait(0.2)
             except KeyboardInterrupt:
                 interrupted = True
                 control.stop()
@@ -118,8 +123,8 @@ def _run_with_progress(work: Callable[[SolveControl], T]) -> tuple[T, bool]:
                 status.update(
                     f"solving: {elapsed:.1f}s"
                     + (f", objective {p.objective:,.0f}, bound {p.bound:,.0f},"
-                       f" {p.solutions} plan(s) found" if p else ", looking for a first plan")
-                    + "  (Ctrl-C stops and keeps the best plan)"
+                       f" {p.solutions} plans" if p else ", looking for a first plan")
+                    + "  [Ctrl-C: stop, keep best]"
                 )
     finally:
         if status is not None:
@@ -168,6 +173,8 @@ def schema() -> None:
 
 
 def main() -> None:
+    # Ctrl-C must reach us even when started with SIGINT ignored (e.g. from `cmd &` in a script).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         app()
     except KeyboardInterrupt:

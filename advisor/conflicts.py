@@ -20,6 +20,7 @@ def _infeasible(model: LayoutModel, labels: list[str], time_limit: float) -> boo
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(0.05, time_limit)
     solver.parameters.num_workers = 1
+    solver.parameters.catch_sigint_signal = False
     status = solver.solve(model.model)
     if status == cp_model.INFEASIBLE:
         return True
@@ -40,6 +41,7 @@ def hint_conflicts(inst: Instance, time_limit: float) -> list[Conflict]:
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(0.05, time_limit / 2)
     solver.parameters.num_workers = 1
+    solver.parameters.catch_sigint_signal = False
     model.model.add_assumptions(list(model.assumption_of.values()))
     if solver.solve(model.model) != cp_model.INFEASIBLE:
         return []

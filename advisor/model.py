@@ -95,6 +95,8 @@ class LayoutModel:
         self.add_presence_links()
         if with_capacity:
             self.add_capacity()
+            if not allow_unplaced:
+                self.add_capacity_cover()
         self.add_spread()
         self.add_grouping()
         self.add_same_node()
@@ -209,6 +211,17 @@ class LayoutModel:
                 if isinstance(load, int):
                     continue
                 self.model.add(load <= cap[r] * self.used[k])
+
+    def add_capacity_cover(self) -> None:
+        """Redundant cuts for the bound: used nodes must cover the total request per resource."""
+        inst = self.inst
+        for r in range(len(inst.resources)):
+            need = sum(u.replicas * u.demand[r] for u in inst.units)
+            if need > 0:
+                self.model.add(
+                    sum(inst.candidates[k].capacity[r] * self.used[k] for k in self.allowed)
+                    >= need
+                )
 
     def _pod_count(self, k: int) -> LinearExpr:
         terms: list[LinearExpr] = []
@@ -393,6 +406,9 @@ class LayoutModel:
         solver.parameters.max_time_in_seconds = max(0.05, time_limit)
         solver.parameters.num_workers = workers
         solver.parameters.random_seed = seed
+        # Ctrl-C is the caller's to handle (SolveControl.stop); CP-SAT's own handler
+        # cannot run in a worker thread.
+        solver.parameters.catch_sigint_signal = False
         if self.use_assumptions:
             self.model.add_assumptions(list(self.assumption_of.values()))
         if stop_flag is not None:
