@@ -79,8 +79,13 @@ def allowed_candidates(inst: Instance, w: Weights, objective_cap: int | None) ->
             allowed += ks
             continue
         per_node = inst.candidates[ks[0]].cost_weight * w.node
-        affordable = (objective_cap + max_traffic_reward(inst, w)) // max(1, per_node)
-        allowed += ks[: max(0, min(len(ks), affordable))]
+        affordable = max(0, (objective_cap + max_traffic_reward(inst, w)) // max(1, per_node))
+        # Per zone, since nodes of one zone are opened in order (the greedy's too).
+        by_zone: dict[str | None, list[int]] = {}
+        for k in ks:
+            by_zone.setdefault(inst.candidates[k].zone, []).append(k)
+        for zone_ks in by_zone.values():
+            allowed += zone_ks[:affordable]
     return sorted(allowed)
 
 
