@@ -10,10 +10,13 @@ def nodes_lower_bound(inst: Instance) -> int:
     """Fewest nodes any complete plan needs.
 
     Per resource: the fewest candidate nodes whose largest capacities add up to the
-    total request. Under hard spreading, also the largest replica count.
+    total request (the pod count only when no units may merge). Under hard spreading,
+    also the largest replica count.
     """
     best = 0
     for r in range(len(inst.resources)):
+        if r == inst.pods_index and inst.merge_options:
+            continue  # merged units make fewer pods than units
         need = sum(u.replicas * u.demand[r] for u in inst.units)
         if need <= 0:
             continue

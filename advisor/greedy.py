@@ -84,8 +84,14 @@ def greedy(inst: Instance) -> Assignment:
                 limit = cap if limit is None else {
                     k: min(v, limit.get(k, 0)) for k, v in cap.items()
                 }
+        # Pods that will follow this one onto its nodes (sameNode, fewer replicas): leave room.
+        followers = [p for p in partners_same.get(u, []) if p not in placed_units
+                     and inst.units[p].replicas <= unit.replicas]
+        room_for = [unit.demand[r] + sum(inst.units[p].demand[r] for p in followers)
+                    for r in range(n_res)]
         for _ in range(unit.replicas):
-            k = _choose(inst, u, free, hosting, counts, limit, apart, placed_units, zone_of)
+            k = _choose(inst, u, free, hosting, counts, limit, apart, placed_units, zone_of,
+                        room_for)
             if k is None:
                 unplaced[u] = unplaced.get(u, 0) + 1
                 continue
@@ -99,7 +105,8 @@ def greedy(inst: Instance) -> Assignment:
 
 def _choose(inst: Instance, u: int, free: list[list[int]], hosting: list[int],
             counts: list[dict[int, int]], limit: dict[int, int] | None,
-            apart: dict[int, set[int]], placed: set[int], zone_of: list[str | None]) -> int | None:
+            apart: dict[int, set[int]], placed: set[int], zone_of: list[str | None],
+            room_for: list[int]) -> int | None:
     unit = inst.units[u]
     mine = counts[u]
     spread = inst.spread
@@ -132,13 +139,15 @@ def _choose(inst: Instance, u: int, free: list[list[int]], hosting: list[int],
                 continue
             opened_pool_ranks.add(key)
         is_open = hosting[k] > 0 or cand.pool is None
-        # Prefer: no replica of this pod yet (availability), a zone with fewer of them,
+        # Prefer: room for the sameNode followers too, no replica of this pod yet
+        # (availability), a zone with fewer of them,
         # an already used node (packing), then the tightest fit (best fit by normalised room).
         room = sum(
             (free[k][r] - unit.demand[r]) / cand.capacity[r]
             for r in range(len(free[k])) if cand.capacity[r] > 0
         )
         key_tuple = (
+            0.0 if all(room_for[r] <= free[k][r] for r in range(len(free[k]))) else 1.0,
             float(mine.get(k, 0)),
             float(zone_load.get(cand.zone, 0)) if inst.zones else 0.0,
             0.0 if hosting[k] > 0 else (1.0 if is_open else 2.0),

@@ -216,6 +216,8 @@ class LayoutModel:
         """Redundant cuts for the bound: used nodes must cover the total request per resource."""
         inst = self.inst
         for r in range(len(inst.resources)):
+            if r == inst.pods_index and inst.merge_options:
+                continue  # merged units make fewer pods than units
             need = sum(u.replicas * u.demand[r] for u in inst.units)
             if need > 0:
                 self.model.add(

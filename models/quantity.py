@@ -106,11 +106,14 @@ def to_units(resource: str, amount: Decimal, *, round_up: bool) -> int:
 def format_units(resource: str, units: int) -> str:
     """Render model units back as a short Kubernetes quantity string."""
     if is_byte_resource(resource):
+        # Exact only: the largest binary suffix that divides, else decimal, else bytes.
         for suffix, factor in sorted(_BINARY.items(), key=lambda kv: -kv[1]):
             if units and units % factor == 0:
                 return f"{units // factor}{suffix}"
-        if units and units % (2**20) != 0 and units >= 2**20:
-            return f"{Decimal(units) / 2**20:.2f}Mi".replace(".00Mi", "Mi")
+        for suffix in ("E", "P", "T", "G", "M", "k"):
+            factor = int(_DECIMAL[suffix])
+            if units and units % factor == 0:
+                return f"{units // factor}{suffix}"
         return str(units)
     if resource == "pods":
         return str(units)

@@ -62,7 +62,9 @@ def test_same_port_in_forced_pod_exits_1_naming_both_and_the_port() -> None:
     port_conflicts = [c for c in plan["conflicts"] if c["kind"] == "port"]
     assert port_conflicts
     text = json.dumps(port_conflicts)
-    assert "web" in text and "proxy" in text and "8080" in text
+    assert "web" in text
+    assert "proxy" in text
+    assert "8080" in text
     assert "8080" in result.stderr
 
 
@@ -74,7 +76,8 @@ def test_container_larger_than_every_node_exits_1_naming_it_and_largest_node() -
     (conflict,) = plan["conflicts"]
     assert conflict["kind"] == "capacity"
     assert conflict["subjects"] == ["giant", "big"]
-    assert "giant" in conflict["message"] and "big" in conflict["message"]
+    assert "giant" in conflict["message"]
+    assert "big" in conflict["message"]
 
 
 def test_bad_quantity_exits_2_naming_the_field() -> None:
@@ -90,7 +93,8 @@ def test_unknown_container_in_hint_exits_2_naming_the_field() -> None:
     data = problem(hints=[{"type": "sidecar", "container": "ghost", "main": "a"}])
     result = run(["advise", "-"], stdin=json.dumps(data))
     assert result.returncode == 2
-    assert "hints[0].container" in result.stderr and "ghost" in result.stderr
+    assert "hints[0].container" in result.stderr
+    assert "ghost" in result.stderr
 
 
 def test_malformed_yaml_exits_2_with_line(tmp_path: Path) -> None:
@@ -98,7 +102,8 @@ def test_malformed_yaml_exits_2_with_line(tmp_path: Path) -> None:
     path.write_text("containers:\n  - name: a\n   requests: [\n")
     result = run(["advise", str(path)])
     assert result.returncode == 2
-    assert "line" in result.stderr and str(path) in result.stderr
+    assert "line" in result.stderr
+    assert str(path) in result.stderr
 
 
 def test_missing_file_and_usage_errors_exit_2() -> None:

@@ -65,6 +65,8 @@ def test_format_round_trips() -> None:
     assert format_units("cpu", 2000) == "2"
     assert format_units("memory", 320 * 2**20) == "320Mi"
     assert format_units("memory", 16 * 2**30) == "16Gi"
-    assert format_units("memory", 1000) == "1000"
+    assert format_units("memory", 1000) == "1k"
+    assert format_units("memory", 100_000_000) == "100M"
+    assert format_units("memory", 1001) == "1001"
     for units in (1, 250, 1500, 64000):
         assert to_units("cpu", parse_quantity(format_units("cpu", units)), round_up=True) == units

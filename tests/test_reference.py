@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from advisor import review
+from advisor import advise, review
 from models import parse_problem
 
 TIERS = ("frontend", "backend", "database")
@@ -30,7 +30,8 @@ def test_review_of_the_monolith(reference_review: dict[str, Any]) -> None:
     # Lower waste and lower SPOF than the monolith.
     assert advised.scores.waste.score < current.scores.waste.score
     assert advised.scores.spof.score < current.scores.spof.score
-    assert result.comparison.spof_delta < 0 and result.comparison.waste_delta < 0
+    assert result.comparison.spof_delta < 0
+    assert result.comparison.waste_delta < 0
 
     # The review says what is wrong with the monolith.
     codes = {f.code for f in current.findings}
@@ -38,15 +39,15 @@ def test_review_of_the_monolith(reference_review: dict[str, Any]) -> None:
     assert current.scores.spof.score == 100.0
     assert current.scores.waste.idle >= 50.0
     bundled = next(f for f in current.findings if f.code == "CRITICAL_COMPONENTS_BUNDLED")
-    assert bundled.severity == "high" and set(bundled.subjects) == set(TIERS)
+    assert bundled.severity == "high"
+    assert set(bundled.subjects) == set(TIERS)
 
 
 def test_advised_pods_explain_their_grouping(reference: dict[str, Any]) -> None:
-    from advisor import advise
-
     plan = advise(parse_problem(reference))
     by_name = {p.name: p for p in plan.pods}
     assert any("sidecar of frontend" in r for r in by_name["frontend"].reasons)
     assert any("ambassador of backend" in r for r in by_name["backend"].reasons)
     assert any("adapter of database" in r for r in by_name["database"].reasons)
-    assert plan.solver.bound is not None and plan.solver.gap is not None
+    assert plan.solver.bound is not None
+    assert plan.solver.gap is not None

@@ -1,0 +1,116 @@
+"""A solver-free check that a plan obeys the problem's hard rules (independent of advisor/).
+
+Checked: every container in exactly one pod; helpers and samePod sets share a
+pod, separatePods sets do not; a pod's replicas match its containers' declared
+ones; no port clash inside a pod; every replica placed once or listed as
+unplaced; per-node requests within allocatable (pods: the node's pod limit);
+separateNodes pods never share a node; the pod of a sameNode pair with fewer
+replicas only runs on nodes that also host the other.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from bench.baselines import DEFAULT_MAX_PODS
+from models import GroupHint, HelperHint, Plan, Problem
+
+
+def plan_violations(problem: Problem, plan: Plan) -> list[str]:
+    issues: list[str] = []
+    containers = {c.name: c for c in problem.containers}
+    pod_of: dict[str, str] = {}
+    for pod in plan.pods:
+        for name in pod.containers:
+            if name in pod_of:
+                issues.append(f"{name} is in pods {pod_of[name]} and {pod.name}")
+            pod_of[name] = pod.name
+    missing = sorted(set(containers) - set(pod_of))
+    if missing:
+        issues.append(f"containers in no pod: {', '.join(missing)}")
+        return issues
+    pods = {p.name: p for p in plan.pods}
+
+    for pod in plan.pods:
+        declared = {containers[c].replicas for c in pod.containers} - {None}
+        if declared and declared != {pod.replicas}:
+            issues.append(f"pod {pod.name} has {pod.replicas} replicas, its containers ask "
+                          f"for {sorted(x or 0 for x in declared)}")
+        seen: dict[tuple[int, str], str] = {}
+        for c in pod.containers:
+            for port in containers[c].ports:
+                key = (port.port, port.protocol)
+                if key in seen:
+                    issues.append(f"pod {pod.name}: {seen[key]} and {c} both use {port.port}")
+                seen[key] = c
+
+    hosts: dict[str, list[str]] = {p.name: [] for p in plan.pods}
+    for placed in plan.placements:
+        if placed.pod not in pods or not 0 <= placed.replica < pods[placed.pod].replicas:
+            issues.append(f"placement of unknown replica {placed.pod}/{placed.replica}")
+            continue
+        hosts[placed.pod].append(placed.node)
+    unplaced: dict[str, int] = {}
+    for u in plan.unplaced:
+        unplaced[u.pod] = unplaced.get(u.pod, 0) + 1
+    for name, nodes in hosts.items():
+        if len(nodes) + unplaced.get(name, 0) != pods[name].replicas:
+            issues.append(f"pod {name}: {len(nodes)} placed + {unplaced.get(name, 0)} unplaced "
+                          f"!= {pods[name].replicas} replicas")
+
+    for hint in problem.hints:
+        if isinstance(hint, HelperHint):
+            if pod_of[hint.container] != pod_of[hint.main]:
+                issues.append(f"{hint.type} {hint.container} is not in {hint.main}'s pod")
+            continue
+        if not isinstance(hint, GroupHint):
+            continue
+        hinted = [pod_of[c] for c in hint.containers]
+        if hint.type == "samePod" and len(set(hinted)) > 1:
+            issues.append(f"samePod {hint.containers} split over pods {sorted(set(hinted))}")
+        elif hint.type == "separatePods" and len(set(hinted)) < len(hinted):
+            issues.append(f"separatePods {hint.containers} share a pod")
+        elif hint.type == "separateNodes":
+            if len(set(hinted)) < len(hinted):
+                issues.append(f"separateNodes {hint.containers} share a pod")
+            for i, a in enumerate(hinted):
+                for b in hinted[i + 1:]:
+                    if a != b and set(hosts[a]) & set(hosts[b]):
+                        issues.append(f"separateNodes {hint.containers}: {a} and {b} share "
+                                      f"{sorted(set(hosts[a]) & set(hosts[b]))}")
+        elif hint.type == "sameNode":
+            for i, a in enumerate(hinted):
+                for b in hinted[i + 1:]:
+                    if a == b:
+                        continue
+                    small, big = sorted((a, b), key=lambda p: pods[p].replicas)
+                    stray = set(hosts[small]) - set(hosts[big])
+                    if stray:
+                        issues.append(f"sameNode {hint.containers}: {small} runs on "
+                                      f"{sorted(stray)} without {big}")
+
+    issues += _capacity(problem, plan, hosts)
+    return issues
+
+
+def _capacity(problem: Problem, plan: Plan, hosts: dict[str, list[str]]) -> list[str]:
+    containers = {c.name: c for c in problem.containers}
+    nodes = {n.name: n for n in problem.nodes}
+    load: dict[str, dict[str, Decimal]] = {}
+    for pod in plan.pods:
+        for node in hosts[pod.name]:
+            per = load.setdefault(node, {})
+            per["pods"] = per.get("pods", Decimal(0)) + 1
+            for c in pod.containers:
+                for r, amount in containers[c].requests.items():
+                    per[r] = per.get(r, Decimal(0)) + amount
+    issues = []
+    for node, per in sorted(load.items()):
+        if node not in nodes:
+            continue  # a pool node: its allocatable is the pool's; not generated here
+        alloc = nodes[node].allocatable
+        for r, amount in sorted(per.items()):
+            cap = alloc.get(r, Decimal(DEFAULT_MAX_PODS) if r == "pods" else Decimal(0))
+            if amount > cap:
+                issues.append(f"node {node}: {r} requested {amount} > allocatable {cap}")
+    return issues

@@ -1,0 +1,519 @@
+"""An independent checker of plans: the test oracle.
+
+It re-derives every hard rule from the Problem and the plan's wire form (the
+camelCase JSON dict) alone, and never imports the solver (`advisor`), so that a
+bug in the solver's own bookkeeping cannot hide itself. `validate` returns
+human-readable violations; an empty list means the plan keeps every rule.
+
+Each violation starts with a stable tag (``[coverage]``, ``[capacity]``, ...) so
+that tests can ask for one kind of violation without matching whole sentences.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from models import Container, GroupHint, HelperHint, Node, Pool, Problem
+from models.problem import Taint, Toleration
+from models.quantity import QuantityError, parse_quantity, to_units
+
+DEFAULT_MAX_PODS = 110
+HELPER_TYPES = ("sidecar", "ambassador", "adapter")
+
+
+@dataclass
+class NodeInfo:
+    """A node a plan may use: a fixed node or one instance of a pool."""
+
+    name: str
+    pool: str | None
+    zone: str | None
+    labels: dict[str, str]
+    taints: list[Taint]
+    allocatable: dict[str, Decimal]
+    pods_cap: int = DEFAULT_MAX_PODS
+
+    def capacity(self, resource: str) -> int:
+        amount = self.allocatable.get(resource)
+        return 0 if amount is None else to_units(resource, amount, round_up=False)
+
+
+@dataclass
+class PodInfo:
+    name: str
+    containers: list[str]
+    replicas: int
+    requests: dict[str, Any] = field(default_factory=dict)
+
+
+# ---- small helpers ----------------------------------------------------------------------
+
+
+def container_units(container: Container, resource: str) -> int:
+    """A container's request of one resource in integer model units (rounded up)."""
+    amount = container.requests.get(resource)
+    return 0 if amount is None else to_units(resource, amount, round_up=True)
+
+
+def requested_resources(problem: Problem) -> list[str]:
+    names = {r for c in problem.containers for r in c.requests if r != "pods"}
+    return sorted(names)
+
+
+def tolerates(tolerations: list[Toleration], taint: Taint) -> bool:
+    """Kubernetes toleration matching: effect (if set), then key/operator/value."""
+    for tol in tolerations:
+        if tol.effect is not None and tol.effect != taint.effect:
+            continue
+        if tol.operator == "Exists":
+            if tol.key is None or tol.key == taint.key:
+                return True
+            continue
+        if tol.key == taint.key and (tol.value or "") == (taint.value or ""):
+            return True
+    return False
+
+
+def all_zones(problem: Problem) -> set[str]:
+    """Zones among all fixed nodes and pools."""
+    zones = {n.zone for n in problem.nodes if n.zone is not None}
+    for pool in problem.pools:
+        zones.update(pool.zones)
+    return zones
+
+
+def _groups(problem: Problem) -> dict[str, str]:
+    """Container -> representative of the set that helper and samePod hints force together."""
+    parent = {c.name: c.name for c in problem.containers}
+
+    def find(a: str) -> str:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for hint in problem.hints:
+        pairs: list[tuple[str, str]] = []
+        if isinstance(hint, HelperHint):
+            pairs = [(hint.container, hint.main)]
+        elif isinstance(hint, GroupHint) and hint.type == "samePod":
+            pairs = [(hint.containers[0], other) for other in hint.containers[1:]]
+        for a, b in pairs:
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                parent[rb] = ra
+    return {name: find(name) for name in parent}
+
+
+def container_replicas(problem: Problem) -> dict[str, int]:
+    """Replicas each container must run with: declared, else its forced group's, else 1."""
+    group = _groups(problem)
+    declared: dict[str, int] = {}
+    for c in problem.containers:
+        if c.replicas is not None:
+            root = group[c.name]
+            declared[root] = max(declared.get(root, 0), c.replicas)
+    return {c.name: declared.get(group[c.name], 1) for c in problem.containers}
+
+
+def _fewest_nodes(need: int, capacities: list[int]) -> int:
+    total, count = 0, 0
+    for cap in sorted(capacities, reverse=True):
+        if total >= need:
+            break
+        total += cap
+        count += 1
+    return count
+
+
+def nodes_lower_bound(problem: Problem) -> int:
+    """Fewest nodes any plan placing every replica must use.
+
+    Per resource: the fewest nodes whose largest capacities add up to the total
+    request (each container's request times its replicas, whatever the grouping).
+    Pods: at least the largest replica count must run somewhere. Under hard
+    spreading, every replica of one pod needs a node of its own.
+    """
+    replicas = container_replicas(problem)
+    total_replicas = sum(replicas.values())
+    nodes = [fixed_node(n) for n in problem.nodes]
+    for pool in problem.pools:
+        nodes += [_pool_info(pool, f"{pool.name}-1", None)] * min(pool.max_count, total_replicas)
+    best = 0
+    for resource in requested_resources(problem):
+        need = sum(container_units(c, resource) * replicas[c.name] for c in problem.containers)
+        if need > 0:
+            best = max(best, _fewest_nodes(need, [n.capacity(resource) for n in nodes]))
+    most = max(replicas.values())
+    best = max(best, _fewest_nodes(most, [n.pods_cap for n in nodes]))
+    if problem.policy.spread.value != "none":
+        best = max(best, most)
+    return best
+
+
+def fixed_node(node: Node) -> NodeInfo:
+    pods = node.allocatable.get("pods")
+    return NodeInfo(
+        name=node.name, pool=None, zone=node.zone, labels=dict(node.labels),
+        taints=list(node.taints), allocatable=dict(node.allocatable),
+        pods_cap=DEFAULT_MAX_PODS if pods is None else to_units("pods", pods, round_up=False),
+    )
+
+
+def pool_node(problem: Problem, name: str, zone: str | None) -> NodeInfo | None:
+    """The pool node `<pool>-<n>` with 1 <= n <= maxCount, or None if no such node exists."""
+    pool_name, _, index = name.rpartition("-")
+    for pool in problem.pools:
+        if pool.name == pool_name and index.isdigit() and 1 <= int(index) <= pool.max_count:
+            return _pool_info(pool, name, zone)
+    return None
+
+
+def _pool_info(pool: Pool, name: str, zone: str | None) -> NodeInfo:
+    pods = pool.allocatable.get("pods")
+    return NodeInfo(
+        name=name, pool=pool.name, zone=zone, labels=dict(pool.labels),
+        taints=list(pool.taints), allocatable=dict(pool.allocatable),
+        pods_cap=DEFAULT_MAX_PODS if pods is None else to_units("pods", pods, round_up=False),
+    )
+
+
+# ---- the validator ----------------------------------------------------------------------
+
+
+class _Check:
+    def __init__(self, problem: Problem, plan: dict[str, Any]) -> None:
+        self.problem = problem
+        self.plan = plan
+        self.out: list[str] = []
+        self.containers = {c.name: c for c in problem.containers}
+        self.pods: dict[str, PodInfo] = {}
+        self.pod_of: dict[str, str] = {}  # container -> pod name
+        # pod -> node -> replicas there
+        self.on_node: dict[str, Counter[str]] = defaultdict(Counter)
+        self.nodes: dict[str, NodeInfo] = {}
+        self.placed: set[tuple[str, int]] = set()
+
+    def fail(self, tag: str, message: str) -> None:
+        self.out.append(f"[{tag}] {message}")
+
+    # -- grouping ------------------------------------------------------------------------
+    def grouping(self) -> None:
+        seen_in: dict[str, list[str]] = defaultdict(list)
+        for raw in self.plan.get("pods") or []:
+            pod = PodInfo(name=str(raw.get("name")), containers=list(raw.get("containers") or []),
+                          replicas=int(raw.get("replicas", 0)),
+                          requests=dict(raw.get("requests") or {}))
+            if pod.name in self.pods:
+                self.fail("pods", f"pod name {pod.name!r} is used twice")
+            self.pods[pod.name] = pod
+            if pod.replicas < 1:
+                self.fail("replicas", f"pod {pod.name} has replicas {pod.replicas} (< 1)")
+            if not pod.containers:
+                self.fail("pods", f"pod {pod.name} holds no container")
+            for name in pod.containers:
+                if name not in self.containers:
+                    self.fail("pods", f"pod {pod.name} lists unknown container {name!r}")
+                    continue
+                seen_in[name].append(pod.name)
+        for name in self.containers:
+            homes = seen_in.get(name, [])
+            if not homes:
+                self.fail("coverage", f"container {name} appears in no pod")
+            elif len(homes) > 1:
+                self.fail("coverage", f"container {name} appears {len(homes)} times "
+                                      f"(pods {', '.join(homes)})")
+            if homes:
+                self.pod_of[name] = homes[0]
+
+    def replicas(self) -> None:
+        # Undeclared containers take the count declared in their forced group (a helper
+        # follows its main, a samePod member its pod-mates), else the default 1.
+        expected = container_replicas(self.problem)
+        for pod in self.pods.values():
+            for name in pod.containers:
+                c = self.containers.get(name)
+                if c is None:
+                    continue
+                if c.replicas is not None and c.replicas != pod.replicas:
+                    self.fail("replicas", f"pod {pod.name} has {pod.replicas} replicas but "
+                                          f"container {name} declares {c.replicas}")
+                elif c.replicas is None and expected[name] != pod.replicas:
+                    self.fail("replicas", f"pod {pod.name} has {pod.replicas} replicas but "
+                                          f"container {name} declares none and its forced "
+                                          f"group asks for {expected[name]}")
+
+    def hints(self) -> None:
+        for i, hint in enumerate(self.problem.hints):
+            if isinstance(hint, HelperHint):
+                a, b = self.pod_of.get(hint.container), self.pod_of.get(hint.main)
+                if a is not None and b is not None and a != b:
+                    article = "an" if hint.type[0] in "aeiou" else "a"
+                    self.fail(hint.type, f"hints[{i}]: {hint.container} is {article} {hint.type} "
+                                         f"of {hint.main} but runs in pod {a}, not {b}")
+                continue
+            if not isinstance(hint, GroupHint):
+                continue  # traffic is soft
+            members = hint.containers
+            for x, ca in enumerate(members):
+                for cb in members[x + 1:]:
+                    pa, pb = self.pod_of.get(ca), self.pod_of.get(cb)
+                    if pa is None or pb is None:
+                        continue
+                    self._group_pair(i, hint.type, ca, cb, pa, pb)
+
+    def _group_pair(self, i: int, kind: str, ca: str, cb: str, pa: str, pb: str) -> None:
+        if kind == "samePod" and pa != pb:
+            self.fail("samePod", f"hints[{i}]: {ca} (pod {pa}) and {cb} (pod {pb}) must share "
+                                 "a pod")
+        elif kind in ("separatePods", "separateNodes") and pa == pb:
+            self.fail(kind, f"hints[{i}]: {ca} and {cb} must not share a pod but both are in {pa}")
+        elif kind == "separateNodes":
+            for node in sorted(set(self.on_node[pa]) & set(self.on_node[pb])):
+                self.fail(kind, f"hints[{i}]: node {node} hosts both {ca} (pod {pa}) and "
+                                f"{cb} (pod {pb})")
+        elif kind == "sameNode" and pa != pb:
+            # The pod with fewer replicas follows the other: m_small[node] <= m_big[node].
+            # With equal counts either may lead (both ways agree when all replicas are placed).
+            ra, rb = self.pods[pa].replicas, self.pods[pb].replicas
+            ways = [(pa, pb)] if ra < rb else [(pb, pa)] if rb < ra else [(pa, pb), (pb, pa)]
+            broken = [self._not_following(small, big) for small, big in ways]
+            if all(broken):
+                node, small, big = broken[0][0]
+                self.fail(kind, f"hints[{i}]: node {node} hosts {self.on_node[small][node]} "
+                                f"replica(s) of {small} but only {self.on_node[big][node]} of "
+                                f"{big} ({ca}, {cb} must share nodes)")
+
+    def _not_following(self, small: str, big: str) -> list[tuple[str, str, str]]:
+        nodes = set(self.on_node[small]) | set(self.on_node[big])
+        return [(node, small, big) for node in sorted(nodes)
+                if self.on_node[small][node] > self.on_node[big][node]]
+
+    def ports(self) -> None:
+        for pod in self.pods.values():
+            owner: dict[tuple[int, str], str] = {}
+            for name in pod.containers:
+                c = self.containers.get(name)
+                if c is None:
+                    continue
+                for p in c.ports:
+                    key = (p.port, p.protocol)
+                    if key in owner and owner[key] != name:
+                        self.fail("ports", f"pod {pod.name}: {owner[key]} and {name} both listen "
+                                           f"on {p.port}/{p.protocol}")
+                    owner.setdefault(key, name)
+
+    def requests(self) -> None:
+        for pod in self.pods.values():
+            members = [self.containers[n] for n in pod.containers if n in self.containers]
+            names = {r for c in members for r in c.requests} | set(pod.requests)
+            for resource in sorted(names - {"pods"}):
+                expected = sum(container_units(c, resource) for c in members)
+                raw = pod.requests.get(resource)
+                if raw is None:
+                    got = 0
+                else:
+                    try:
+                        got = to_units(resource, parse_quantity(raw), round_up=True)
+                    except QuantityError:
+                        self.fail("requests", f"pod {pod.name}: {resource} {raw!r} is not a "
+                                              "quantity")
+                        continue
+                if got != expected:
+                    self.fail("requests", f"pod {pod.name}: requests {resource}={raw!r} "
+                                          f"({got} units) but its containers sum to {expected} "
+                                          "units")
+
+    # -- placement -----------------------------------------------------------------------
+    def _resolve_node(self, name: str) -> NodeInfo | None:
+        if name in self.nodes:
+            return self.nodes[name]
+        for node in self.problem.nodes:
+            if node.name == name:
+                self.nodes[name] = fixed_node(node)
+                return self.nodes[name]
+        listed = {str(n.get("name")): n for n in self.plan.get("nodes") or []}
+        zone = listed[name].get("zone") if name in listed else None
+        info = pool_node(self.problem, name, zone)
+        if info is None:
+            return None
+        pool = next(p for p in self.problem.pools if p.name == info.pool)
+        if name not in listed:
+            self.fail("nodes", f"pool node {name} hosts replicas but is missing from plan.nodes")
+        elif pool.zones and zone not in pool.zones:
+            self.fail("nodes", f"pool node {name} is in zone {zone!r}, not one of pool "
+                               f"{pool.name}'s zones {pool.zones}")
+        elif not pool.zones and zone is not None:
+            self.fail("nodes", f"pool node {name} claims zone {zone!r}; pool {pool.name} has none")
+        self.nodes[name] = info
+        return info
+
+    def placements(self) -> None:
+        for raw in self.plan.get("placements") or []:
+            pod_name, replica, node = str(raw.get("pod")), int(raw.get("replica", -1)), \
+                str(raw.get("node"))
+            pod = self.pods.get(pod_name)
+            if pod is None:
+                self.fail("placement", f"placement of unknown pod {pod_name!r}")
+                continue
+            if not 0 <= replica < pod.replicas:
+                self.fail("placement", f"pod {pod_name} replica {replica} is outside "
+                                       f"0..{pod.replicas - 1}")
+            elif (pod_name, replica) in self.placed:
+                self.fail("placement", f"pod {pod_name} replica {replica} is placed more than "
+                                       "once")
+            self.placed.add((pod_name, replica))
+            if self._resolve_node(node) is None:
+                self.fail("node", f"pod {pod_name} replica {replica} is placed on unknown node "
+                                  f"{node!r}")
+                continue
+            self.on_node[pod_name][node] += 1
+        unplaced: set[tuple[str, int]] = set()
+        for raw in self.plan.get("unplaced") or []:
+            key = (str(raw.get("pod")), int(raw.get("replica", -1)))
+            pod = self.pods.get(key[0])
+            if pod is None or not 0 <= key[1] < pod.replicas:
+                self.fail("unplaced", f"unplaced entry {key[0]} replica {key[1]} names no replica")
+            elif key in unplaced:
+                self.fail("unplaced", f"pod {key[0]} replica {key[1]} is listed unplaced twice")
+            elif key in self.placed:
+                self.fail("unplaced", f"pod {key[0]} replica {key[1]} is both placed and "
+                                      "unplaced")
+            unplaced.add(key)
+        for pod in self.pods.values():
+            for r in range(pod.replicas):
+                if (pod.name, r) not in self.placed and (pod.name, r) not in unplaced:
+                    self.fail("coverage", f"pod {pod.name} replica {r} is neither placed nor "
+                                          "unplaced")
+
+    def capacity(self) -> None:
+        resources = requested_resources(self.problem)
+        per_node: dict[str, list[str]] = defaultdict(list)  # node -> pod per replica
+        for pod, counts in self.on_node.items():
+            for node, n in counts.items():
+                per_node[node] += [pod] * n
+        for node_name, pods in sorted(per_node.items()):
+            info = self.nodes[node_name]
+            for resource in resources:
+                load = sum(container_units(self.containers[c], resource)
+                           for p in pods for c in self.pods[p].containers if c in self.containers)
+                cap = info.capacity(resource)
+                if load > cap:
+                    self.fail("capacity", f"node {node_name}: {resource} requested {load} units "
+                                          f"> allocatable {cap}")
+            if len(pods) > info.pods_cap:
+                self.fail("capacity", f"node {node_name}: {len(pods)} pods > allocatable pods "
+                                      f"{info.pods_cap}")
+
+    def admission(self) -> None:
+        for pod_name, counts in self.on_node.items():
+            members = [self.containers[c] for c in self.pods[pod_name].containers
+                       if c in self.containers]
+            tolerations = [t for c in members for t in c.tolerations]
+            for node_name in sorted(counts):
+                node = self.nodes[node_name]
+                for c in members:
+                    for key, value in sorted(c.node_selector.items()):
+                        if node.labels.get(key) != value:
+                            self.fail("nodeSelector", f"pod {pod_name} on node {node_name}: "
+                                      f"{c.name} selects {key}={value}, node has "
+                                      f"{key}={node.labels.get(key)!r}")
+                for taint in node.taints:
+                    if taint.effect != "PreferNoSchedule" and not tolerates(tolerations, taint):
+                        self.fail("taints", f"pod {pod_name} on node {node_name} does not "
+                                  f"tolerate taint {taint.key}={taint.value or ''}:{taint.effect}")
+
+    def spread(self) -> None:
+        spread = self.problem.policy.spread.value
+        if spread == "none":
+            return
+        zones = all_zones(self.problem)
+        for pod_name, counts in self.on_node.items():
+            for node, n in sorted(counts.items()):
+                if n > 1:
+                    self.fail("spread", f"pod {pod_name} has {n} replicas on node {node} "
+                                        f"(policy.spread={spread})")
+            if spread == "zone" and zones:
+                cap = math.ceil(self.pods[pod_name].replicas / len(zones))
+                per_zone: Counter[str] = Counter()
+                for node, n in counts.items():
+                    zone = self.nodes[node].zone
+                    if zone is not None:
+                        per_zone[zone] += n
+                for zone, n in sorted(per_zone.items()):
+                    if n > cap:
+                        self.fail("spread", f"pod {pod_name} has {n} replicas in zone {zone}, "
+                                            f"more than ceil({self.pods[pod_name].replicas}/"
+                                            f"{len(zones)}) = {cap}")
+
+    def pools(self) -> None:
+        used: dict[str, set[str]] = defaultdict(set)
+        for counts in self.on_node.values():
+            for node in counts:
+                info = self.nodes[node]
+                if info.pool is not None:
+                    used[info.pool].add(node)
+        for pool in self.problem.pools:
+            if len(used[pool.name]) > pool.max_count:
+                self.fail("pool", f"pool {pool.name} uses {len(used[pool.name])} nodes > "
+                                  f"maxCount {pool.max_count}")
+
+    # -- solver summary and scores -------------------------------------------------------
+    def solver(self) -> None:
+        solver = self.plan.get("solver") or {}
+        used = {node for counts in self.on_node.values() for node, n in counts.items() if n}
+        nodes_used = solver.get("nodesUsed")
+        if nodes_used is not None and self.pods and nodes_used != len(used):
+            self.fail("solver", f"solver.nodesUsed={nodes_used} but placements use {len(used)} "
+                                "node(s)")
+        complete = self.pods and not self.plan.get("unplaced") and all(
+            (p.name, r) in self.placed for p in self.pods.values() for r in range(p.replicas))
+        if complete and nodes_used is not None:
+            lower = nodes_lower_bound(self.problem)
+            if nodes_used < lower:
+                self.fail("solver", f"solver.nodesUsed={nodes_used} is below the lower bound "
+                                    f"{lower}")
+        objective, bound, gap = solver.get("objective"), solver.get("bound"), solver.get("gap")
+        if objective is not None and bound is not None and bound > objective + 1e-6:
+            self.fail("solver", f"solver.bound={bound} exceeds solver.objective={objective}")
+        if gap is not None and gap < 0:
+            self.fail("solver", f"solver.gap={gap} is negative")
+
+    def scores(self) -> None:
+        scores = self.plan.get("scores")
+        if not scores:
+            return
+        waste = scores.get("waste") or {}
+        values: list[tuple[str, Any]] = [
+            (f"waste.{k}", waste.get(k)) for k in ("score", "idle", "stranded", "slack",
+                                                   "duplication")
+        ]
+        values += [(f"waste.byResource.{r}", v) for r, v in (waste.get("byResource") or {}).items()]
+        values.append(("spof.score", (scores.get("spof") or {}).get("score")))
+        for label, value in values:
+            if value is not None and not 0 <= value <= 100:
+                self.fail("scores", f"{label}={value} is outside 0..100")
+
+    def run(self) -> list[str]:
+        self.grouping()
+        self.replicas()
+        self.ports()
+        self.requests()
+        self.placements()
+        self.hints()
+        self.capacity()
+        self.admission()
+        self.spread()
+        self.pools()
+        self.solver()
+        self.scores()
+        return self.out
+
+
+def validate(problem: Problem, plan_wire: dict[str, Any]) -> list[str]:
+    """Every hard rule the plan breaks, as human-readable lines; [] when it keeps them all."""
+    return _Check(problem, plan_wire).run()
