@@ -407,6 +407,9 @@ class LayoutModel:
         solver = cp_model.CpSolver()
         solver.parameters.max_time_in_seconds = max(0.05, time_limit)
         solver.parameters.num_workers = workers
+        if workers == 1:
+            # Alone, the LP-heavy search proves the node-count bound far sooner.
+            solver.parameters.linearization_level = 2
         solver.parameters.random_seed = seed
         # Ctrl-C is the caller's to handle (SolveControl.stop); CP-SAT's own handler
         # cannot run in a worker thread.

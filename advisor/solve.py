@@ -104,7 +104,8 @@ def advise(problem: Problem, control: SolveControl | None = None) -> Plan:
     first = greedy(inst)
 
     def remaining() -> float:
-        return max(0.05, budget - (time.monotonic() - started))
+        # Keep a little back for extraction, scoring and the solver's own shutdown.
+        return max(0.05, budget - (time.monotonic() - started) - min(0.2, budget * 0.02))
 
     status: Status
     conflicts: list[Conflict] = []

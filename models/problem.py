@@ -180,7 +180,9 @@ class Policy(Wire):
     time_limit_seconds: float = Field(default=10.0, gt=0, le=MAX_TIME_LIMIT_SECONDS)
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
     workers: int = Field(
-        default=2, ge=1, le=64, description="CP-SAT search workers; 1 is fully deterministic."
+        default=8, ge=1, le=64,
+        description="CP-SAT search workers (a portfolio: more than the cores still pays); "
+                    "1 is fully deterministic.",
     )
 
 
