@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -46,23 +47,34 @@ def _fail(code: int, message: str) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _read(file: str) -> Problem:
+class _BadInputError(Exception):
+    """Input the CLI rejects; the message names the file and the fields."""
+
+
+def _load(file: str) -> Problem:
     if file == "-":
         text, source = sys.stdin.read(), "stdin"
     else:
         path = Path(file)
         if not path.is_file():
-            raise _fail(EXIT_INPUT, f"error: {file}: no such file")
+            raise _BadInputError(f"error: {file}: no such file")
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise _fail(EXIT_INPUT, f"error: {file}: cannot read: {exc}") from None
+            raise _BadInputError(f"error: {file}: cannot read: {exc}") from None
         source = file
     try:
         return load_problem(text, source)
     except ProblemError as exc:
         lines = [f"error: {source}: invalid problem"] + [f"  {issue}" for issue in exc.issues]
-        raise _fail(EXIT_INPUT, "\n".join(lines)) from None
+        raise _BadInputError("\n".join(lines)) from None
+
+
+def _read(file: str) -> Problem:
+    try:
+        return _load(file)
+    except _BadInputError as exc:
+        raise _fail(EXIT_INPUT, str(exc)) from None
 
 
 def _override(problem: Problem, time_limit: float | None, seed: int | None,
@@ -164,6 +176,57 @@ def review(file: FileArg, time_limit: TimeOpt = None, seed: SeedOpt = None,
         raise _fail(EXIT_INPUT, "error: layout: review needs the current `layout` in the input")
     result, interrupted = _run_with_progress(lambda control: run_review(problem, control))
     _emit(result, interrupted)
+
+
+@app.command()
+def batch(
+    files: Annotated[list[Path], typer.Argument(help="Problem files (JSON or YAML).")],
+    output_dir: Annotated[
+        Path | None,
+        typer.Option("--output-dir", "-o", help="Write FILE.plan.json here instead of stdout."),
+    ] = None,
+    time_limit: TimeOpt = None,
+) -> None:
+    """Solve many problems one after another; one JSON line per file on stdout.
+
+    A file with a `layout` is reviewed, any other advised. Each line is
+    {file, exitCode, status, result | error | output}; the exit code is the worst
+    of the files' (2 bad input, then 1 infeasible, else 0).
+    """
+    if output_dir is not None:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    worst = EXIT_OK
+    for i, path in enumerate(files, start=1):
+        line: dict[str, Any] = {"file": str(path)}
+        try:
+            problem = _override(_load(str(path)), time_limit, None, None)
+        except _BadInputError as exc:
+            line.update(exitCode=EXIT_INPUT, status="invalid", error=str(exc))
+            worst = EXIT_INPUT
+        else:
+            result: Plan | Review
+            if problem.layout is not None:
+                result, interrupted = _run_with_progress(partial(run_review, problem))
+            else:
+                result, interrupted = _run_with_progress(partial(run_advise, problem))
+            plan = result.advised if isinstance(result, Review) else result
+            code = EXIT_INFEASIBLE if plan.status == "infeasible" else EXIT_OK
+            if worst != EXIT_INPUT:
+                worst = max(worst, code)
+            line.update(exitCode=code, status=plan.status)
+            if output_dir is not None:
+                target = output_dir / f"{path.stem}.plan.json"
+                target.write_text(json.dumps(result.to_wire(), indent=2) + "\n")
+                line["output"] = str(target)
+            else:
+                line["result"] = result.to_wire()
+            if interrupted:
+                sys.stdout.write(json.dumps(line) + "\n")
+                raise typer.Exit(EXIT_INTERRUPTED)
+        err.print(f"[{i}/{len(files)}] {path}: {line['status']}", markup=False)
+        sys.stdout.write(json.dumps(line) + "\n")
+        sys.stdout.flush()
+    raise typer.Exit(worst)
 
 
 @app.command()

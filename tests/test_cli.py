@@ -131,3 +131,20 @@ def test_schema_is_json_schema_of_the_input() -> None:
     schema = json.loads(result.stdout)
     assert "containers" in schema["properties"]
     assert "timeLimitSeconds" in json.dumps(schema)
+
+
+def test_batch_writes_one_line_per_file_and_worst_exit_code(tmp_path: Path) -> None:
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(problem()))
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(problem(containers=[{"name": "a", "requests": {"cpu": "x"}}])))
+    result = run(["batch", str(good), str(EXAMPLES / "reference-review.yaml"), str(bad),
+                  "--output-dir", str(tmp_path / "out")])
+    assert result.returncode == 2
+    lines = [json.loads(x) for x in result.stdout.splitlines()]
+    assert [x["exitCode"] for x in lines] == [0, 0, 2]
+    assert "containers[0].requests.cpu" in lines[2]["error"]
+    plan = json.loads((tmp_path / "out" / "good.plan.json").read_text())
+    assert plan["status"] in ("optimal", "feasible")
+    review = json.loads((tmp_path / "out" / "reference-review.plan.json").read_text())
+    assert set(review) == {"current", "advised", "comparison"}
