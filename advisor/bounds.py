@@ -38,6 +38,6 @@ def missing_capacity(inst: Instance, unplaced: dict[int, int]) -> dict[str, int]
     out: dict[str, int] = {}
     for u, n in unplaced.items():
         for r, d in enumerate(inst.units[u].demand):
-            if inst.resources[r] != "pods" and d > 0:
+            if d > 0:
                 out[inst.resources[r]] = out.get(inst.resources[r], 0) + n * d
     return out

@@ -52,8 +52,13 @@ def hint_conflicts(inst: Instance, time_limit: float) -> list[Conflict]:
         rest = [x for x in core if x != label]
         if rest and _infeasible(model, rest, per_try) is True:
             core = rest
-    return [Conflict(
-        kind="hint", subjects=core,
-        message="these cannot all hold on the given nodes, whatever their capacity: "
-                + "; ".join(core),
-    )]
+    if core == ["policy.spread"]:
+        return [Conflict(
+            kind="spread", subjects=core,
+            message=f"policy.spread={inst.spread.value} cannot hold for some pod: the nodes "
+                    "that can host it are too few or in too few zones",
+        )]
+    what = ("no node can host both (node selectors, taints or size)"
+            if len(core) == 1 and "sameNode" in core[0] else
+            "these cannot all hold on the given nodes, whatever their capacity")
+    return [Conflict(kind="hint", subjects=core, message=f"{what}: " + "; ".join(core))]

@@ -194,11 +194,15 @@ def _capacity_findings(inst: Instance, view: LayoutView, scores: Scores,
     if detail.stranded_nodes and scores.waste.stranded >= 5:
         names = [cands[k].name for k in detail.stranded_nodes]
         stuck = ", ".join(f"{r} {v:.1f}%" for r, v in detail.stranded_by_resource.items() if v)
+        blocker = max(detail.blockers, key=lambda r: detail.blockers[r], default="")
+        ran_out = "the pod limit (allocatable pods)" if blocker == "pods" else blocker
         yield Finding(
             severity="low", code="STRANDED_CAPACITY", subjects=names,
-            message=f"free capacity no pod can use because another resource ran out ({stuck})",
-            suggestion="mix pods with complementary shapes on these nodes, or pick node "
-                       "shapes closer to the pods' cpu:memory ratio",
+            message=f"free capacity no pod can use because {ran_out or 'another resource'} "
+                    f"ran out first ({stuck})",
+            suggestion=("raise the nodes' pod limit (kubelet maxPods)" if blocker == "pods"
+                        else "mix pods with complementary shapes on these nodes, or pick node "
+                             f"shapes with more {blocker or 'of the scarce resource'} per core"),
         )
     if view.unplaced:
         pods = sorted({view.pods[p].name for p, _, _ in view.unplaced})

@@ -113,9 +113,7 @@ def _choose(inst: Instance, u: int, free: list[list[int]], hosting: list[int],
     zone_load: dict[str | None, int] = {}
     for k, n in mine.items():
         zone_load[zone_of[k]] = zone_load.get(zone_of[k], 0) + n
-    zone_cap = None
-    if spread == Spread.ZONE and inst.zones:
-        zone_cap = -(-unit.replicas // len(inst.zones))
+    zone_cap = inst.zone_cap(u)
     best: tuple[tuple[float, ...], int] | None = None
     opened_pool_ranks: set[tuple[str | None, str | None]] = set()
     for k, cand in enumerate(inst.candidates):

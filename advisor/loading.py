@@ -12,6 +12,25 @@ from models import FieldIssue, Problem, ProblemError, parse_problem
 MAX_INPUT_BYTES = 16 * 1024 * 1024
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """Safe loading that rejects a key given twice (YAML would keep the last silently)."""
+
+
+def _mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: set[object] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+
+
 def load_data(text: str, source: str) -> Any:
     """JSON when the text starts like JSON, else YAML (one document, loaded safely)."""
     if len(text.encode("utf-8", errors="replace")) > MAX_INPUT_BYTES:
@@ -27,7 +46,7 @@ def load_data(text: str, source: str) -> Any:
                 source, f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
             )]) from None
     try:
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+        docs = [d for d in yaml.load_all(text, Loader=_StrictLoader) if d is not None]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -246,9 +246,11 @@ class LayoutModel:
         if inst.spread != Spread.ZONE or not inst.zones:
             return
         lit = self._assumption("policy.spread")
-        for u, unit in enumerate(inst.units):
-            cap = -(-unit.replicas // len(inst.zones))
-            for zone in inst.zones:
+        for u in range(len(inst.units)):
+            cap = inst.zone_cap(u)
+            if cap is None:
+                continue
+            for zone in inst.zones_for(u):
                 vars_ = [v for k, v in self.m[u].items() if inst.candidates[k].zone == zone]
                 if len(vars_) > cap:
                     ct = self.model.add(sum(vars_) <= cap)

@@ -73,6 +73,18 @@ class Instance:
     def pods_index(self) -> int:
         return len(self.resources) - 1
 
+    def zones_for(self, u: int) -> list[str]:
+        """Zones with a node that can host the unit: what `spread: zone` divides by."""
+        unit = self.units[u]
+        return sorted({c.zone for c in self.candidates
+                       if c.zone is not None and unit.eligible[c.index]})
+
+    def zone_cap(self, u: int) -> int | None:
+        zones = self.zones_for(u)
+        if self.spread != Spread.ZONE or not zones:
+            return None
+        return -(-self.units[u].replicas // len(zones))
+
 
 def hint_label(index: int, hint: HelperHint | GroupHint | TrafficHint) -> str:
     if isinstance(hint, HelperHint):

@@ -42,39 +42,50 @@ def current_view(inst: Instance) -> LayoutView:
             )])
         placements.append((pod_index[place.pod], place.replica, by_name[place.node]))
     view = LayoutView(pods=pods, placements=placements, unplaced=[], provisioned=[])
-    if not layout.placements:
-        schedule_like_kube(inst, view)
+    schedule_like_kube(inst, view)  # the replicas the layout does not place
     used = {k for _, _, k in view.placements}
     view.provisioned = provisioned_for(inst, used)
     return view
 
 
 def schedule_like_kube(inst: Instance, view: LayoutView) -> None:
-    """Place replicas the way kube-scheduler's defaults would, one at a time.
+    """Place the replicas `view` does not place yet, as kube-scheduler's defaults would.
 
-    Filter: fits and admitted (selectors, taints). Score: fewer replicas of the same
-    pod on the node first (default spreading), then LeastAllocated (most free cpu and
-    memory share). A pool node is added only when nothing fits, as an autoscaler would.
+    One replica at a time. Filter: fits and admitted (selectors, taints). Score:
+    fewer replicas of the same pod on the node and in its zone first (default
+    topology spreading), then LeastAllocated (most free cpu and memory share).
+    A pool node is added only when nothing fits, as an autoscaler would.
     """
     load = {c.index: [0] * len(inst.resources) for c in inst.candidates}
-    opened: set[int] = {c.index for c in inst.candidates if c.pool is None}
+    for p, _, k in view.placements:
+        for r, d in enumerate(view.pods[p].demand):
+            load[k][r] += d
+    opened = {c.index for c in inst.candidates if c.pool is None}
+    opened |= {k for _, _, k in view.placements}
+    done = {(p, r) for p, r, _ in view.placements}
     for p, pod in enumerate(view.pods):
         members = [inst.problem.containers[c] for c in pod.containers]
         selector = {k: v for c in members for k, v in c.node_selector.items()}
         for replica in range(pod.replicas):
+            if (p, replica) in done:
+                continue
+            mine = [k for q, _, k in view.placements if q == p]
             best: tuple[tuple[float, float, float], int] | None = None
-            next_pool: dict[str | None, int] = {}
+            next_pool: set[tuple[str | None, str | None]] = set()
             for cand in inst.candidates:
                 k = cand.index
                 if k not in opened:
-                    if cand.pool in next_pool:
+                    if (cand.pool, cand.zone) in next_pool:
                         continue
-                    next_pool[cand.pool] = k
+                    next_pool.add((cand.pool, cand.zone))
                 fits = all(load[k][r] + pod.demand[r] <= cand.capacity[r]
                            for r in range(len(inst.resources)))
                 if not fits or not node_admits(members, selector, cand):
                     continue
-                same = sum(1 for q, _, n in view.placements if q == p and n == k)
+                same = sum(1 for n in mine if n == k) + sum(
+                    1 for n in mine
+                    if cand.zone is not None and inst.candidates[n].zone == cand.zone
+                )
                 free = sum((cand.capacity[r] - load[k][r] - pod.demand[r]) / cand.capacity[r]
                            for r in (0, 1) if cand.capacity[r] > 0) / 2
                 key = (float(k not in opened), float(same), -free)

@@ -40,6 +40,7 @@ class WasteDetail:
     overcommitted: list[tuple[int, str]]
     by_resource: dict[str, float]
     stranded_by_resource: dict[str, float]
+    blockers: dict[str, int] = field(default_factory=dict)  # resource -> closed nodes it blocks
 
 
 def _pct(part: float, whole: float) -> float:
@@ -70,6 +71,9 @@ def waste(inst: Instance, view: LayoutView) -> tuple[WasteScore, WasteDetail]:
             detail.idle_nodes.append(k)
         elif closed:
             detail.stranded_nodes.append(k)
+            for r, name in enumerate(inst.resources):
+                if any(sh[r] > free[r] for sh in shapes):
+                    detail.blockers[name] = detail.blockers.get(name, 0) + 1
         parts = [0.0, 0.0, 0.0, 0.0]  # waste, idle, stranded, slack (mean share over cpu, memory)
         for r in resources:
             total[r] += cap[r]
@@ -173,8 +177,11 @@ def spof(inst: Instance, view: LayoutView) -> tuple[SpofScore, list[Exposure]]:
                   f"one replica: a crash of pod {pod.name} or of node "
                   f"{inst.candidates[nodes[0]].name} stops it")
         elif len(nodes) == 1:
+            placed = on[nodes[0]]
+            which = (f"all {placed} replicas" if placed == pod.replicas
+                     else f"the {placed} placed replica(s) (of {pod.replicas})")
             e.add(1.0, "REPLICAS_ON_ONE_NODE",
-                  f"all {pod.replicas} replicas run on node {inst.candidates[nodes[0]].name}")
+                  f"{which} run on node {inst.candidates[nodes[0]].name}")
         elif len(zoned) >= 2:
             zones = {inst.candidates[k].zone for k in nodes}
             if len(zones) == 1 and None not in zones:

@@ -163,7 +163,8 @@ def advise(problem: Problem, control: SolveControl | None = None) -> Plan:
         message = (message + "; " if message else "") + "stopped early: best plan so far"
         if status == "optimal":
             status = "feasible"
-    reason = "no node has room left for it (critical replicas were placed first)"
+    reason = ("no node has room left for it (resources or allocatable pods); "
+              "critical pods take precedence")
     view = view_from_assignment(inst, chosen, reason)
     plan = build_plan(inst, view, status)
     plan.conflicts = conflicts
@@ -181,8 +182,20 @@ def advise(problem: Problem, control: SolveControl | None = None) -> Plan:
 
 def _capacity_conflict(inst: Instance, chosen: Assignment) -> Conflict:
     missing = missing_capacity(inst, chosen.unplaced)
+    # Name what actually ran out: resources whose free capacity is short of the request.
+    free = {r: 0 for r in missing}
+    for k in chosen.used_nodes() | {c.index for c in inst.candidates if c.pool is None}:
+        load = [0] * len(inst.resources)
+        for u, counts in enumerate(chosen.counts):
+            for r, d in enumerate(inst.units[u].demand):
+                load[r] += d * counts.get(k, 0)
+        for r_name in free:
+            r = inst.resources.index(r_name)
+            free[r_name] += max(0, inst.candidates[k].capacity[r] - load[r])
+    short = {r: v for r, v in missing.items() if free[r] < v} or missing
     amounts = ", ".join(
-        f"{r} {inst.fmt(inst.resources.index(r), v)}" for r, v in sorted(missing.items())
+        ("pod slots " + str(v) if r == "pods" else f"{r} {inst.fmt(inst.resources.index(r), v)}")
+        for r, v in sorted(short.items())
     )
     pods = sorted({inst.units[u].name for u in chosen.unplaced})
     return Conflict(

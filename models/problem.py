@@ -5,21 +5,25 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
     WithJsonSchema,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
 
 from models.quantity import QuantityError, parse_quantity
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+KNOWN_RESOURCES = {"cpu", "memory", "ephemeral-storage", "storage", "pods"}
 # Limits on the size of one problem; documented in the README.
 MAX_CONTAINERS = 2000
 MAX_NODES = 5000
@@ -57,8 +61,50 @@ Quantity = Annotated[
         }
     ),
 ]
-ResourceMap = dict[str, Quantity]
-Name = Annotated[str, Field(min_length=1, max_length=63, pattern=DNS_LABEL.pattern)]
+def _resource_names(value: object) -> object:
+    # Kubernetes: extended resources are domain-qualified (nvidia.com/gpu); bare names
+    # are the built-in ones, so `memroy` is a typo, not a new resource.
+    if isinstance(value, dict):
+        for key in value:
+            if not isinstance(key, str) or not key:
+                raise ValueError("resource names must be non-empty strings")
+            if "/" not in key and key not in KNOWN_RESOURCES and not key.startswith("hugepages-"):
+                raise ValueError(
+                    f"unknown resource {key!r}: use cpu, memory, ephemeral-storage, pods, "
+                    "hugepages-<size>, or a domain-qualified name such as nvidia.com/gpu"
+                )
+    return value
+
+
+ResourceMap = Annotated[dict[str, Quantity], BeforeValidator(_resource_names)]
+
+
+def _dns_label(value: str) -> str:
+    if len(value) > 63 or not DNS_LABEL.match(value):
+        raise ValueError(
+            f"{value!r} is not a DNS-1123 label: at most 63 lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit"
+        )
+    return value
+
+
+def _dns_subdomain(value: str) -> str:
+    if len(value) > 253 or not DNS_SUBDOMAIN.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid node name (DNS-1123 subdomain): lowercase letters, "
+            "digits, '-' and '.', starting and ending with a letter or digit"
+        )
+    return value
+
+
+Name = Annotated[
+    str, AfterValidator(_dns_label),
+    WithJsonSchema({"type": "string", "maxLength": 63, "pattern": DNS_LABEL.pattern}),
+]
+NodeName = Annotated[
+    str, AfterValidator(_dns_subdomain),
+    WithJsonSchema({"type": "string", "maxLength": 253, "pattern": DNS_SUBDOMAIN.pattern}),
+]
 
 
 class Wire(BaseModel):
@@ -88,6 +134,7 @@ class Toleration(Wire):
     operator: Literal["Equal", "Exists"] = "Equal"
     value: str | None = None
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+    toleration_seconds: int | None = Field(default=None, description="Accepted; not modelled.")
 
 
 class Taint(Wire):
@@ -109,6 +156,28 @@ class Container(Wire):
     critical: bool = True
     node_selector: dict[str, str] = Field(default_factory=dict)
     tolerations: list[Toleration] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _requests_default_to_limits(cls, data: Any) -> Any:
+        # Kubernetes' defaulting: a limit without a request is also the request.
+        if isinstance(data, dict) and isinstance(data.get("limits"), dict):
+            requests = data.get("requests")
+            requests = dict(requests) if isinstance(requests, dict) else {}
+            for key, value in data["limits"].items():
+                requests.setdefault(key, value)
+            if requests or "requests" in data:
+                data = {**data, "requests": requests}
+        return data
+
+    @model_validator(mode="after")
+    def _requests_within_limits(self) -> Container:
+        for key, limit in self.limits.items():
+            if key in self.requests and self.requests[key] > limit:
+                raise ValueError(
+                    f"requests.{key} ({self.requests[key]}) is above limits.{key} ({limit})"
+                )
+        return self
 
 
 class HelperKind(StrEnum):
@@ -144,7 +213,7 @@ Hint = Annotated[HelperHint | GroupHint | TrafficHint, Field(discriminator="type
 
 
 class Node(Wire):
-    name: Name
+    name: NodeName
     allocatable: ResourceMap = Field(min_length=1)
     zone: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
@@ -195,7 +264,7 @@ class LayoutPod(Wire):
 class Placement(Wire):
     pod: Name
     replica: int = Field(ge=0)
-    node: Name
+    node: NodeName
 
 
 class Layout(Wire):

@@ -358,11 +358,23 @@ def test_spread_zone_feasible() -> None:
 
 
 def test_spread_zone_infeasible() -> None:
-    # Two replicas, two nodes that admit it, but both in zone a: ceil(2/2) = 1 per zone.
+    # Four replicas over the two zones that can host them: at most ceil(4/2) = 2 per zone,
+    # and zone b has one node (one replica per node): only 3 fit. Zone c's node is tainted,
+    # so it does not count among the pod's zones.
+    nodes = [node("a1", zone="zone-a"), node("a2", zone="zone-a"), node("a3", zone="zone-a"),
+             node("b1", zone="zone-b"),
+             node("c1", zone="zone-c", taints=[{"key": "gpu", "effect": "NoSchedule"}])]
+    data = problem([container("app", replicas=4)], nodes, spread="zone")
+    assert_infeasible(data, "spread", kind="spread")
+
+
+def test_spread_zone_counts_only_zones_that_can_host_the_pod() -> None:
+    # Zone b's only node is tainted: the pod's zones are {a}, so both replicas may sit there.
     nodes = [node("a1", zone="zone-a"), node("a2", zone="zone-a"),
              node("b1", zone="zone-b", taints=[{"key": "gpu", "effect": "NoSchedule"}])]
     data = problem([container("app", replicas=2)], nodes, spread="zone")
-    assert_infeasible(data, "spread")
+    plan = assert_valid_plan(data)
+    assert nodes_of(plan, "app") == ["a1", "a2"]
 
 
 # ---- nodeSelector and taints ---------------------------------------------------------------

@@ -78,11 +78,30 @@ def tolerates(tolerations: list[Toleration], taint: Taint) -> bool:
     return False
 
 
-def all_zones(problem: Problem) -> set[str]:
-    """Zones among all fixed nodes and pools."""
-    zones = {n.zone for n in problem.nodes if n.zone is not None}
-    for pool in problem.pools:
-        zones.update(pool.zones)
+def hosting_zones(problem: Problem, members: list[Container]) -> set[str]:
+    """Zones with a node (fixed, or of a pool) that admits and can hold one replica."""
+    selector = {k: v for c in members for k, v in c.node_selector.items()}
+    tolerations = [t for c in members for t in c.tolerations]
+    resources = {r for c in members for r in c.requests}
+    zones: set[str] = set()
+    sources: list[tuple[Node | Pool, list[str]]] = [
+        (n, [n.zone] if n.zone else []) for n in problem.nodes
+    ]
+    sources += [(p, list(p.zones)) for p in problem.pools if p.max_count > 0]
+    for source, source_zones in sources:
+        if any(source.labels.get(k) != v for k, v in selector.items()):
+            continue
+        if any(t.effect != "PreferNoSchedule" and not tolerates(tolerations, t)
+               for t in source.taints):
+            continue
+        fits = all(
+            sum(container_units(c, r) for c in members)
+            <= (to_units(r, source.allocatable[r], round_up=False)
+                if r in source.allocatable else 0)
+            for r in resources
+        )
+        if fits:
+            zones.update(source_zones)
     return zones
 
 
@@ -431,8 +450,10 @@ class _Check:
         spread = self.problem.policy.spread.value
         if spread == "none":
             return
-        zones = all_zones(self.problem)
         for pod_name, counts in self.on_node.items():
+            members = [self.containers[c] for c in self.pods[pod_name].containers
+                       if c in self.containers]
+            zones = hosting_zones(self.problem, members)
             for node, n in sorted(counts.items()):
                 if n > 1:
                     self.fail("spread", f"pod {pod_name} has {n} replicas on node {node} "
