@@ -486,12 +486,15 @@ def test_spread_zone_counts_pool_zones() -> None:
     data = variant(lambda d: named(d, "containers", "web").update(replicas=3))
     # Two zones: at most ceil(3/2) = 2 web replicas per zone.
     assert check(plan, data) == []
-    # A pool in a third zone: at most ceil(3/3) = 1.
-    data["pools"].append({"name": "more", "allocatable": {"cpu": "1"}, "zones": ["zone-c"],
-                          "maxCount": 1})
+    # A pool in a third zone that can host web: at most ceil(3/3) = 1.
+    data["pools"].append({"name": "more", "allocatable": {"cpu": "16", "memory": "64Gi"},
+                          "zones": ["zone-c"], "maxCount": 1})
     assert check(plan, data) == [
         "[spread] pod web has 2 replicas in zone zone-a, more than ceil(3/3) = 1"
     ]
+    # A pool too small for web does not add a zone web can use.
+    data["pools"][-1]["allocatable"] = {"cpu": "1"}
+    assert check(plan, data) == []
 
 
 # ---- solver summary and scores -------------------------------------------------------------
