@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from advisor.layout import LayoutView
-from advisor.prepare import Instance, _UnionFind
+from advisor.prepare import Instance, _UnionFind, node_admits
 from advisor.scoring import Exposure, WasteDetail, own_replicas
 from models import Finding, GroupHint, HelperHint, Scores
 
@@ -24,50 +24,83 @@ def findings(inst: Instance, view: LayoutView, scores: Scores, detail: WasteDeta
 
 def _spof_findings(inst: Instance, view: LayoutView,
                    exposures: list[Exposure]) -> Iterator[Finding]:
-    seen_bundles: set[str] = set()
+    """One finding per pod and cause, naming every component it exposes."""
+    by_cause: dict[tuple[str, str], list[Exposure]] = {}
+    whys: dict[tuple[str, str], str] = {}
     for e in exposures:
         for code, why in e.causes:
-            if code == "SINGLE_REPLICA":
+            by_cause.setdefault((code, e.pod), []).append(e)
+            whys.setdefault((code, e.pod), why)
+    bundled_pods = {pod for code, pod in by_cause if code == "CRITICAL_COMPONENTS_BUNDLED"}
+    pod_reasons = {p.name: p.reasons for p in view.pods}
+    for (code, pod), group in by_cause.items():
+        subjects = sorted(e.component for e in group)
+        who = ", ".join(subjects)
+        why = whys[(code, pod)]
+        split_first = (f"split pod {pod} into one pod per component, then run at least 2 "
+                       "replicas of each on different nodes")
+        if code == "SINGLE_REPLICA":
+            yield Finding(
+                severity="high", code=code, subjects=subjects,
+                message=f"{who}: critical, {why}",
+                suggestion=split_first if pod in bundled_pods
+                else f"run at least 2 replicas of pod {pod} on different nodes",
+            )
+        elif code == "REPLICAS_ON_ONE_NODE":
+            hosts = _hosts(inst, view, pod)
+            if len(hosts) <= 1:
                 yield Finding(
-                    severity="high", code=code, subjects=[e.component],
-                    message=f"{e.component} is critical and has {why}",
-                    suggestion=f"run at least 2 replicas of pod {e.pod} on different nodes",
+                    severity="high", code=code, subjects=subjects,
+                    message=f"{who}: {why}; one node failure stops it, and only that node "
+                            "can host the pod (selectors, taints or size)",
+                    suggestion="add a second node that matches its nodeSelector and "
+                               "tolerations, with room for it",
                 )
-            elif code == "REPLICAS_ON_ONE_NODE":
+            else:
                 yield Finding(
-                    severity="high", code=code, subjects=[e.component],
-                    message=f"{e.component}: {why}; one node failure stops it",
+                    severity="high", code=code, subjects=subjects,
+                    message=f"{who}: {why}; one node failure stops it",
                     suggestion="spread the replicas with podAntiAffinity or a topology spread "
                                "constraint on kubernetes.io/hostname",
                 )
-            elif code == "REPLICAS_IN_ONE_ZONE":
-                yield Finding(
-                    severity="medium", code=code, subjects=[e.component],
-                    message=f"{e.component}: {why}; one zone failure stops it",
-                    suggestion="spread the replicas over zones (topology.kubernetes.io/zone)",
-                )
-            elif code == "CRITICAL_COMPONENTS_BUNDLED" and e.pod not in seen_bundles:
-                seen_bundles.add(e.pod)
-                members = sorted(x.component for x in exposures if x.pod == e.pod)
-                yield Finding(
-                    severity="high", code=code, subjects=members,
-                    message=f"pod {e.pod} bundles critical components {', '.join(members)}: "
-                            "they cannot scale apart and one failure takes them all",
-                    suggestion="give each component a pod of its own, keeping only its "
-                               "sidecars, ambassadors and adapters beside it",
-                )
-            elif code == "NO_N1_HEADROOM":
-                yield Finding(
-                    severity="medium", code=code, subjects=[e.component],
-                    message=f"{e.component}: {why}",
-                    suggestion="keep spare capacity of one node, or let a pool grow",
-                )
-            elif code == "NOT_RUNNING":
-                yield Finding(
-                    severity="high", code=code, subjects=[e.component],
-                    message=f"{e.component}: {why}",
-                    suggestion="add capacity or lower requests so that it can be placed",
-                )
+        elif code == "REPLICAS_IN_ONE_ZONE":
+            yield Finding(
+                severity="medium", code=code, subjects=subjects,
+                message=f"{who}: {why}; one zone failure stops it",
+                suggestion="spread the replicas over zones (topology.kubernetes.io/zone)",
+            )
+        elif code == "CRITICAL_COMPONENTS_BUNDLED":
+            grouped = [r for r in pod_reasons.get(pod, []) if "must share a pod" in r]
+            because = f" ({'; '.join(grouped)})" if grouped else ""
+            yield Finding(
+                severity="high", code=code, subjects=subjects,
+                message=f"pod {pod} bundles critical components {who}: they cannot scale "
+                        f"apart and one failure takes them all{because}",
+                suggestion="give each component a pod of its own, keeping only its "
+                           "sidecars, ambassadors and adapters beside it",
+            )
+        elif code == "NO_N1_HEADROOM":
+            yield Finding(
+                severity="medium", code=code, subjects=subjects,
+                message=f"{who}: {why}",
+                suggestion="keep spare capacity of one node, or let a pool grow",
+            )
+        elif code == "NOT_RUNNING":
+            yield Finding(
+                severity="high", code=code, subjects=subjects,
+                message=f"{who}: {why}",
+                suggestion="add capacity or lower requests so that it can be placed",
+            )
+
+
+def _hosts(inst: Instance, view: LayoutView, pod_name: str) -> list[int]:
+    """Candidate nodes that admit the pod and could hold one replica on their own."""
+    pod = next(p for p in view.pods if p.name == pod_name)
+    members = [inst.problem.containers[c] for c in pod.containers]
+    selector = {k: v for c in members for k, v in c.node_selector.items()}
+    return [c.index for c in inst.candidates
+            if node_admits(members, selector, c)
+            and all(d <= cap for d, cap in zip(pod.demand, c.capacity, strict=True))]
 
 
 def _coupled(inst: Instance) -> _UnionFind:
@@ -103,17 +136,32 @@ def _grouping_findings(inst: Instance, view: LayoutView) -> Iterator[Finding]:
                 message=f"pod {pod.name} holds containers no hint relates: {'; '.join(parts)}",
                 suggestion="split them into separate pods; one pod is one component",
             )
+        mains = [c for c in pod.containers if names[c] not in inst.helper_main]
+        differ = {names[c]: inst.problem.containers[c].replicas for c in pod.containers
+                  if inst.problem.containers[c].replicas not in (None, pod.replicas)}
+        declared_counts = {inst.problem.containers[c].replicas for c in mains} - {None}
+        if differ and len(mains) > 1 and len(declared_counts) > 1:
+            asks = ", ".join(f"{n} asks for {r}" for n, r in sorted(differ.items()))
+            yield Finding(
+                severity="medium", code="SCALE_MISMATCH", subjects=[pod.name, *sorted(differ)],
+                message=f"pod {pod.name} runs {pod.replicas} replicas but {asks}: "
+                        "containers that must scale differently cannot share a pod",
+                suggestion="give each of them a pod that scales on its own",
+            )
+        elif differ:
+            asks = ", ".join(f"{n} asks for {r}" for n, r in sorted(differ.items()))
+            fewer = any(r is not None and r > pod.replicas for r in differ.values())
+            yield Finding(
+                severity="medium" if fewer else "info", code="REPLICA_COUNT_DIFFERS",
+                subjects=[pod.name, *sorted(differ)],
+                message=f"pod {pod.name} runs {pod.replicas} replicas, the problem says {asks}; "
+                        "the advised plan follows the problem",
+                suggestion=f"set the replica count of pod {pod.name} to what it needs",
+            )
         for c in pod.containers:
-            own = own_replicas(inst, c, pod.replicas)
+            own = own_replicas(inst, c, pod.replicas, pod)
             declared = inst.problem.containers[c].replicas
-            if declared is not None and declared != pod.replicas:
-                yield Finding(
-                    severity="medium", code="SCALE_MISMATCH", subjects=[names[c], pod.name],
-                    message=f"{names[c]} asks for {declared} replicas but pod {pod.name} runs "
-                            f"{pod.replicas}",
-                    suggestion=f"move {names[c]} to a pod that can scale on its own",
-                )
-            elif declared is None and own < pod.replicas:
+            if declared is None and own < pod.replicas:
                 yield Finding(
                     severity="low", code="DUPLICATED_CONTAINER", subjects=[names[c], pod.name],
                     message=f"{names[c]} runs {pod.replicas} times only because pod "

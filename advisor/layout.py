@@ -102,9 +102,16 @@ def view_from_assignment(inst: Instance, a: Assignment, unplaced_reason: str) ->
         while replica < inst.units[u].replicas:
             unplaced.append((p, replica, unplaced_reason))
             replica += 1
-    for pod in pods:
-        if not pod.reasons:
-            pod.reasons.append("runs alone: no hint couples it to another container")
+    for u, p in pod_of_unit.items():
+        if pods[p].reasons:
+            continue
+        near = [f"{label} kept at node level" for a_, b_, label in inst.same_node if u in (a_, b_)]
+        near += [f"{label} kept at node level where it fits"
+                 for a_, b_, _, label in inst.traffic if u in (a_, b_)]
+        pods[p].reasons.append(
+            "a pod of its own" + (": " + "; ".join(near) if near
+                                  else ": no hint couples it to another container")
+        )
     return LayoutView(pods=pods, placements=placements, unplaced=unplaced,
                       provisioned=provisioned_for(inst, a.used_nodes()))
 

@@ -179,10 +179,12 @@ def prepare(problem: Problem) -> Instance:
     uf = _UnionFind(len(names))
     helper_main: dict[str, str] = {}
     reasons_by_pair: list[tuple[int, str]] = []
+    forcing: list[tuple[str, int]] = []  # (hint label, one of its containers)
     for i, hint in enumerate(problem.hints):
         if isinstance(hint, HelperHint):
             helper_main.setdefault(hint.container, hint.main)
             uf.union(index[hint.container], index[hint.main])
+            forcing.append((hint_label(i, hint), index[hint.main]))
             article = "an" if hint.type[0] in "aeiou" else "a"
             reasons_by_pair.append(
                 (index[hint.main], f"{hint.container} is {article} {hint.type} of {hint.main}")
@@ -191,6 +193,7 @@ def prepare(problem: Problem) -> Instance:
             first = index[hint.containers[0]]
             for other in hint.containers[1:]:
                 uf.union(first, index[other])
+            forcing.append((hint_label(i, hint), first))
             reasons_by_pair.append(
                 (first, f"{', '.join(hint.containers)} must share a pod ({hint_label(i, hint)})")
             )
@@ -225,8 +228,9 @@ def prepare(problem: Problem) -> Instance:
                 ua, ub = sorted((unit_of[a], unit_of[b]))
                 if hint.type in ("separatePods", "separateNodes"):
                     if ua == ub:
+                        forced = [f for f, c in forcing if unit_of[c] == ua]
                         conflicts.append(Conflict(
-                            kind="hint", subjects=[names[a], names[b], label],
+                            kind="hint", subjects=[names[a], names[b], label, *forced],
                             message=f"{label} keeps {names[a]} and {names[b]} apart, but "
                                     "other hints force them into one pod "
                                     f"({'; '.join(units[ua].reasons)})",
@@ -244,12 +248,14 @@ def prepare(problem: Problem) -> Instance:
                     assert isinstance(hint, TrafficHint)
                     traffic.append((ua, ub, hint.weight, label))
                     soft_links.add((ua, ub))
+    apart_label = {(min(a, b), max(a, b)): lab for a, b, lab in separate_nodes}
     for (ua, ub, label) in same_node:
-        if (min(ua, ub), max(ua, ub)) in {(min(a, b), max(a, b)) for a, b, _ in separate_nodes}:
+        clash = apart_label.get((min(ua, ub), max(ua, ub)))
+        if clash is not None:
             conflicts.append(Conflict(
-                kind="hint", subjects=[units[ua].name, units[ub].name, label],
+                kind="hint", subjects=[units[ua].name, units[ub].name, label, clash],
                 message=f"{label} wants {units[ua].name} and {units[ub].name} on one node, "
-                        "another hint wants them on different nodes",
+                        f"{clash} wants them on different nodes",
             ))
     # Shared named volumes couple containers softly (an emptyDir is shared only inside a pod).
     volume_users: dict[str, set[int]] = {}
@@ -406,11 +412,17 @@ def _unit_fit_conflicts(problem: Problem, resources: list[str], unit: Unit,
     what = (f"container {unit.name}" if len(unit.containers) == 1
             else f"pod {unit.name} ({member_names})")
     if not admitting:
-        return [Conflict(
-            kind="selector", subjects=[unit.name],
-            message=f"no node admits {what}: its nodeSelector {unit.selector or {}} or "
-                    "the nodes' taints exclude every node",
-        )]
+        labelled = [c for c in candidates
+                    if all(c.labels.get(k) == v for k, v in unit.selector.items())]
+        selector = ", ".join(f"{k}={v}" for k, v in sorted(unit.selector.items()))
+        if not labelled:
+            why = f"its nodeSelector {selector} matches no node"
+        else:
+            names = sorted({c.pool or c.name for c in labelled})
+            why = (f"the nodes {'matching its nodeSelector ' + selector if selector else ''} "
+                   f"({', '.join(names[:5])}) have taints it does not tolerate").replace("  ", " ")
+        return [Conflict(kind="selector", subjects=[unit.name],
+                         message=f"no node admits {what}: {why}")]
     # Name the resource that overflows the most, and the largest node for it.
     worst_r, worst_ratio = 0, -1.0
     for r, need in enumerate(unit.demand):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from advisor.layout import LayoutView, container_demand
+from advisor.layout import LayoutView, PodView, container_demand
 from advisor.prepare import Instance, node_admits
 from models import Scores, SpofScore, WasteScore
 
@@ -122,11 +122,15 @@ def _pool_cost(inst: Instance, k: int) -> float | None:
     return next(p.cost for p in inst.problem.pools if p.name == name)
 
 
-def own_replicas(inst: Instance, c: int, pod_replicas: int) -> int:
+def own_replicas(inst: Instance, c: int, pod_replicas: int, pod: PodView | None = None) -> int:
     """Replicas a container would have in a pod of its own; helpers follow their main."""
     cont = inst.problem.containers[c]
     if cont.name in inst.helper_main:
         return pod_replicas
+    if pod is not None and sum(
+        1 for m in pod.containers if inst.container_names[m] not in inst.helper_main
+    ) == 1:
+        return pod_replicas  # alone in its pod: its count is the pod's, not the grouping's
     return cont.replicas if cont.replicas is not None else 1
 
 
@@ -137,7 +141,7 @@ def duplication(inst: Instance, view: LayoutView) -> float:
     for pod in view.pods:
         for c in pod.containers:
             d = container_demand(inst, c)
-            copies = pod.replicas - own_replicas(inst, c, pod.replicas)
+            copies = pod.replicas - own_replicas(inst, c, pod.replicas, pod)
             for r in (0, 1):
                 requested[r] += d[r] * pod.replicas
                 if copies > 0:

@@ -19,6 +19,7 @@ def problem(layout: dict[str, Any], **extra: Any) -> dict[str, Any]:
              "replicas": 2},
             {"name": "shipper", "requests": {"cpu": "100m", "memory": "64Mi"}, "critical": False},
             {"name": "batch", "requests": {"cpu": "2", "memory": "2Gi"}, "ports": [80]},
+            {"name": "cron", "requests": {"cpu": "100m", "memory": "64Mi"}},
         ],
         "hints": [{"type": "sidecar", "container": "shipper", "main": "web"}],
         "pools": [{"name": "general", "allocatable": {"cpu": "4", "memory": "8Gi"},
@@ -33,7 +34,7 @@ def problem(layout: dict[str, Any], **extra: Any) -> dict[str, Any]:
 def test_layout_without_placements_is_scheduled_like_kube_scheduler() -> None:
     data = problem({"pods": [
         {"name": "web", "containers": ["web"], "replicas": 2},
-        {"name": "misc", "containers": ["shipper", "batch"], "replicas": 2},
+        {"name": "misc", "containers": ["shipper", "batch", "cron"], "replicas": 2},
     ]})
     result = review(parse_problem(data))
     current = result.current
@@ -42,11 +43,12 @@ def test_layout_without_placements_is_scheduled_like_kube_scheduler() -> None:
     assert not current.unplaced
     assert all(p.node.startswith("general-") for p in current.placements)
     codes = {f.code for f in current.findings}
-    # The sidecar runs apart from its main, and batch runs twice only because of its pod.
+    # The sidecar runs apart from its main; batch and cron, declaring no replica count,
+    # run twice only because they share a pod.
     assert "HELPER_SEPARATED" in codes
     assert "UNRELATED_CONTAINERS_IN_POD" in codes
-    assert "SCALE_MISMATCH" not in codes  # batch declares no replicas ...
-    assert "DUPLICATED_CONTAINER" in codes  # ... so its second copy is duplication
+    assert "SCALE_MISMATCH" not in codes  # no replica count is declared ...
+    assert "DUPLICATED_CONTAINER" in codes  # ... so the second copies are duplication
     assert current.scores.waste.duplication > 0
     # The advised plan fixes it, and is valid by the independent validator.
     advised = result.advised
@@ -60,7 +62,8 @@ def test_layout_without_placements_is_scheduled_like_kube_scheduler() -> None:
 
 def test_overcommitted_current_layout_is_flagged() -> None:
     data = problem(
-        {"pods": [{"name": "all", "containers": ["web", "shipper", "batch"], "replicas": 2}],
+        {"pods": [{"name": "all", "containers": ["web", "shipper", "batch", "cron"],
+                   "replicas": 2}],
          "placements": [{"pod": "all", "replica": 0, "node": "n1"},
                         {"pod": "all", "replica": 1, "node": "n1"}]},
         nodes=[{"name": "n1", "allocatable": {"cpu": "4", "memory": "8Gi"}}],
@@ -72,7 +75,28 @@ def test_overcommitted_current_layout_is_flagged() -> None:
 
 
 def test_review_needs_a_layout() -> None:
-    data = problem({"pods": [{"name": "x", "containers": ["web", "shipper", "batch"]}]})
+    data = problem({"pods": [{"name": "x", "containers": ["web", "shipper", "batch", "cron"]}]})
     del data["layout"]
     with pytest.raises(InputError):
         review(parse_problem(data))
+
+
+def test_kube_like_scheduling_spreads_over_zones_and_fills_partial_placements() -> None:
+    nodes = [{"name": n, "allocatable": {"cpu": "4", "memory": "8Gi"}, "zone": z}
+             for n, z in (("n1", "za"), ("n2", "za"), ("n3", "zb"))]
+    data = problem(
+        {"pods": [{"name": "web", "containers": ["web", "shipper"], "replicas": 2},
+                  {"name": "batch", "containers": ["batch"]},
+                  {"name": "cron", "containers": ["cron"]}],
+         "placements": [{"pod": "web", "replica": 0, "node": "n1"}]},
+        nodes=nodes, pools=[],
+    )
+    current = review(parse_problem(data)).current
+    placed = {(p.pod, p.replica): p.node for p in current.placements}
+    assert placed[("web", 0)] == "n1"  # kept as given
+    assert placed[("web", 1)] == "n3"  # the other zone, as default topology spreading does
+    assert len(placed) == 4
+    assert not current.unplaced
+    codes = {f.code for f in current.findings}
+    assert "REPLICAS_IN_ONE_ZONE" not in codes
+    assert "REPLICAS_ON_ONE_NODE" not in codes
