@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from functools import partial
+from importlib import metadata
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -56,8 +57,10 @@ def _load(file: str) -> Problem:
         text, source = sys.stdin.read(), "stdin"
     else:
         path = Path(file)
-        if not path.is_file():
+        if not path.exists():
             raise _BadInputError(f"error: {file}: no such file")
+        if not path.is_file():
+            raise _BadInputError(f"error: {file}: not a file")
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
@@ -158,6 +161,22 @@ def _emit(result: Plan | Review, interrupted: bool) -> None:
         raise typer.Exit(EXIT_INFEASIBLE)
 
 
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"podlayout {metadata.version('pod-layout-advisor')}\n")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True,
+                           help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Decide how to group containers into pods and where to place every replica."""
+
+
 @app.command()
 def advise(file: FileArg, time_limit: TimeOpt = None, seed: SeedOpt = None,
            workers: WorkersOpt = None) -> None:
@@ -194,7 +213,13 @@ def batch(
     of the files' (2 bad input, then 1 infeasible, else 0).
     """
     if output_dir is not None:
-        output_dir.mkdir(parents=True, exist_ok=True)
+        if output_dir.exists() and not output_dir.is_dir():
+            raise _fail(EXIT_INPUT, f"error: --output-dir {output_dir}: not a directory")
+        try:
+            output_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _fail(EXIT_INPUT, f"error: --output-dir {output_dir}: {exc}") from None
+    written: set[Path] = set()
     worst = EXIT_OK
     for i, path in enumerate(files, start=1):
         line: dict[str, Any] = {"file": str(path)}
@@ -216,6 +241,11 @@ def batch(
             line.update(exitCode=code, status=plan.status)
             if output_dir is not None:
                 target = output_dir / f"{path.stem}.plan.json"
+                n = 2
+                while target in written:  # two inputs with one name: never overwrite
+                    target = output_dir / f"{path.stem}-{n}.plan.json"
+                    n += 1
+                written.add(target)
                 target.write_text(json.dumps(result.to_wire(), indent=2) + "\n")
                 line["output"] = str(target)
             else:

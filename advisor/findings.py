@@ -8,6 +8,7 @@ from advisor.layout import LayoutView
 from advisor.prepare import Instance, _UnionFind, node_admits
 from advisor.scoring import Exposure, WasteDetail, own_replicas
 from models import Finding, GroupHint, HelperHint, Scores
+from models.problem import Spread
 
 
 def findings(inst: Instance, view: LayoutView, scores: Scores, detail: WasteDetail,
@@ -271,7 +272,8 @@ def _capacity_findings(inst: Instance, view: LayoutView, scores: Scores,
             severity="info", code="SINGLE_ZONE", subjects=inst.zones,
             message="all nodes are in one zone (or none is given): a zone failure stops "
                     "everything, whatever the layout",
-            suggestion="add nodes in a second zone and set policy.spread=zone",
+            suggestion="add nodes in a second zone"
+                       + ("" if inst.spread == Spread.ZONE else " and set policy.spread=zone"),
         )
 
 
