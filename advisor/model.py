@@ -33,6 +33,7 @@ class Weights:
     node: int
     traffic: int = 10
     unplaced: int = 1_000_000_000
+    keep: int = 1  # per replica left where the current layout has it: a tie-breaker
 
 
 WEIGHTS = {
@@ -40,6 +41,14 @@ WEIGHTS = {
     Objective.MIN_SPOF: Weights(spof=1_000_000, node=1),
     Objective.MIN_WASTE: Weights(spof=1000, node=100),
 }
+
+
+@dataclass
+class Current:
+    """The user's current layout, in model terms: what `term_moves` rewards keeping."""
+
+    counts: dict[int, dict[int, int]]  # unit -> node -> replicas there today
+    together: set[tuple[int, int]]  # (v, s): unit v shares a pod with earlier unit s today
 
 
 @dataclass
@@ -77,7 +86,8 @@ class _Callback(cp_model.CpSolverSolutionCallback):
 class LayoutModel:
     def __init__(self, inst: Instance, allowed: list[int], weights: Weights, *,
                  allow_unplaced: bool = False, with_capacity: bool = True,
-                 assumptions: bool = False, hint: Assignment | None = None) -> None:
+                 assumptions: bool = False, hint: Assignment | None = None,
+                 current: Current | None = None) -> None:
         self.inst = inst
         self.allowed = allowed
         self.w = weights
@@ -105,6 +115,8 @@ class LayoutModel:
         self.term_node_cost()
         self.term_spof()
         self.term_traffic()
+        if current is not None:
+            self.term_moves(current)
         if allow_unplaced:
             self.term_unplaced()
         self._objective()
@@ -374,6 +386,22 @@ class LayoutModel:
             lit = self.join.get(v, {}).get(u)
             if lit is not None:
                 self._term("traffic_in_pod", lit, -coef * inst.units[v].replicas)
+
+    def term_moves(self, current: Current) -> None:
+        """Fewer changes against the current layout: reward replicas left on their node
+        and units left together."""
+        for u, per_node in current.counts.items():
+            for k, today in per_node.items():
+                if k not in self.m[u]:
+                    continue
+                hint = min(today, self._hint_count(u, k))
+                kept = self._new_int(0, today, f"kept[{u},{k}]", hint)
+                self.model.add(kept <= self.m[u][k])
+                self._term("moves", kept, -self.w.keep)
+        for v, s in current.together:
+            lit = self.join.get(v, {}).get(s)
+            if lit is not None:
+                self._term("moves", lit, -self.w.keep * self.inst.units[v].replicas)
 
     def term_unplaced(self) -> None:
         for u, unit in enumerate(self.inst.units):

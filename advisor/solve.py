@@ -10,6 +10,7 @@ from ortools.sat.python import cp_model
 
 from advisor.bounds import missing_capacity, nodes_lower_bound
 from advisor.conflicts import hint_conflicts
+from advisor.current import current_view
 from advisor.findings import findings
 from advisor.greedy import Assignment, greedy
 from advisor.layout import (
@@ -20,7 +21,7 @@ from advisor.layout import (
     wire_pods,
     wire_unplaced,
 )
-from advisor.model import WEIGHTS, LayoutModel, Progress, SolveResult, Weights
+from advisor.model import WEIGHTS, Current, LayoutModel, Progress, SolveResult, Weights
 from advisor.prepare import Instance, prepare
 from advisor.scoring import score
 from models import Conflict, Plan, Problem, SolverInfo
@@ -60,8 +61,12 @@ def _solve(model: LayoutModel, inst: Instance, control: SolveControl, time_limit
                        on_progress=control.report, stop_flag=control.attach)
 
 
-def max_traffic_reward(inst: Instance, w: Weights) -> int:
+def max_reward(inst: Instance, w: Weights, today: Current | None) -> int:
+    """The most the negative objective terms (traffic kept, moves avoided) can take off."""
     total = 0
+    if today is not None:
+        total += w.keep * sum(sum(per_node.values()) for per_node in today.counts.values())
+        total += w.keep * sum(inst.units[v].replicas for v, _ in today.together)
     for u, v, weight, _ in inst.traffic:
         coef = max(1, round(w.traffic * weight))
         total += coef * min(inst.units[u].replicas, inst.units[v].replicas)
@@ -69,7 +74,8 @@ def max_traffic_reward(inst: Instance, w: Weights) -> int:
     return total
 
 
-def allowed_candidates(inst: Instance, w: Weights, objective_cap: int | None) -> list[int]:
+def allowed_candidates(inst: Instance, w: Weights, objective_cap: int | None,
+                       today: Current | None = None) -> list[int]:
     """Fixed nodes, plus as many nodes per pool as a plan no worse than the cap could pay for."""
     allowed = [c.index for c in inst.candidates if c.pool is None]
     for ks in inst.pool_candidates.values():
@@ -79,7 +85,7 @@ def allowed_candidates(inst: Instance, w: Weights, objective_cap: int | None) ->
             allowed += ks
             continue
         per_node = inst.candidates[ks[0]].cost_weight * w.node
-        affordable = max(0, (objective_cap + max_traffic_reward(inst, w)) // max(1, per_node))
+        affordable = max(0, (objective_cap + max_reward(inst, w, today)) // max(1, per_node))
         # Per zone, since nodes of one zone are opened in order (the greedy's too).
         by_zone: dict[str | None, list[int]] = {}
         for k in ks:
@@ -87,6 +93,24 @@ def allowed_candidates(inst: Instance, w: Weights, objective_cap: int | None) ->
         for zone_ks in by_zone.values():
             allowed += zone_ks[:affordable]
     return sorted(allowed)
+
+
+def current_in_model_terms(inst: Instance) -> Current | None:
+    """The problem's current layout as per-unit node counts, for `term_moves`."""
+    if inst.problem.layout is None:
+        return None
+    view = current_view(inst)
+    pod_of = {c: p for p, pod in enumerate(view.pods) for c in pod.containers}
+    counts: dict[int, dict[int, int]] = {}
+    for u, unit in enumerate(inst.units):
+        main = inst.container_names.index(unit.name)
+        counts[u] = view.replicas_on(pod_of[main])
+    together = {
+        (v, s) for v, options in inst.merge_options.items() for s in options
+        if pod_of[inst.container_names.index(inst.units[v].name)]
+        == pod_of[inst.container_names.index(inst.units[s].name)]
+    }
+    return Current(counts=counts, together=together)
 
 
 def advise(problem: Problem, control: SolveControl | None = None) -> Plan:
@@ -102,6 +126,7 @@ def advise(problem: Problem, control: SolveControl | None = None) -> Plan:
     w = WEIGHTS[problem.policy.objective]
     budget = problem.policy.time_limit_seconds
     first = greedy(inst)
+    today = current_in_model_terms(inst)
 
     def remaining() -> float:
         # Keep a little back for extraction, scoring and the solver's own shutdown.
@@ -113,9 +138,11 @@ def advise(problem: Problem, control: SolveControl | None = None) -> Plan:
     if first.complete:
         # The greedy plan's objective only involves the nodes it uses: a small model prices it.
         fixed = [c.index for c in inst.candidates if c.pool is None]
-        probe = LayoutModel(inst, sorted(set(fixed) | first.used_nodes()), w, hint=first)
+        probe = LayoutModel(inst, sorted(set(fixed) | first.used_nodes()), w, hint=first,
+                            current=today)
         cap = probe.hinted_objective()
-        model = LayoutModel(inst, allowed_candidates(inst, w, cap), w, hint=first)
+        model = LayoutModel(inst, allowed_candidates(inst, w, cap, today), w, hint=first,
+                            current=today)
         model.cap_objective(cap)
         result = _solve(model, inst, control, remaining())
         if result.assignment is not None:
@@ -127,7 +154,7 @@ def advise(problem: Problem, control: SolveControl | None = None) -> Plan:
             message = f"CP-SAT found no better plan in time ({result.status}); greedy plan"
     else:
         allowed = allowed_candidates(inst, w, None)
-        strict = LayoutModel(inst, allowed, w, hint=first)
+        strict = LayoutModel(inst, allowed, w, hint=first, current=today)
         result = _solve(strict, inst, control, remaining() * 0.5)
         if result.assignment is not None:
             chosen = result.assignment
@@ -141,7 +168,8 @@ def advise(problem: Problem, control: SolveControl | None = None) -> Plan:
                     wall_time_seconds=round(time.monotonic() - started, 3),
                     message="the hints named in conflicts cannot all hold, whatever the capacity",
                 ))
-            partial = LayoutModel(inst, allowed, w, allow_unplaced=True, hint=first)
+            partial = LayoutModel(inst, allowed, w, allow_unplaced=True, hint=first,
+                                  current=today)
             partial.cap_objective(partial.hinted_objective())
             pres = _solve(partial, inst, control, remaining())
             chosen = pres.assignment or first

@@ -100,3 +100,23 @@ def test_kube_like_scheduling_spreads_over_zones_and_fills_partial_placements() 
     codes = {f.code for f in current.findings}
     assert "REPLICAS_IN_ONE_ZONE" not in codes
     assert "REPLICAS_ON_ONE_NODE" not in codes
+
+
+def test_advised_plan_keeps_a_good_current_layout_where_it_is() -> None:
+    # Already optimal today (spread, separate pods): the advice should not move anything.
+    nodes = [{"name": f"n{i}", "allocatable": {"cpu": "4", "memory": "8Gi"}} for i in (1, 2, 3)]
+    data = problem(
+        {"pods": [{"name": "web", "containers": ["web", "shipper"], "replicas": 2},
+                  {"name": "batch", "containers": ["batch"]},
+                  {"name": "cron", "containers": ["cron"]}],
+         "placements": [{"pod": "web", "replica": 0, "node": "n3"},
+                        {"pod": "web", "replica": 1, "node": "n2"},
+                        {"pod": "batch", "replica": 0, "node": "n2"},
+                        {"pod": "cron", "replica": 0, "node": "n3"}]},
+        nodes=nodes, pools=[],
+    )
+    result = review(parse_problem(data))
+    today = {(p.pod, p.node) for p in result.current.placements}
+    advised = {(p.pod, p.node) for p in result.advised.placements}
+    assert advised == today
+    assert result.advised.status == "optimal"

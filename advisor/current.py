@@ -1,0 +1,88 @@
+"""The layout the user runs today, as a LayoutView: given placements, the rest scheduled."""
+
+from __future__ import annotations
+
+from advisor.errors import FieldIssue, InputError
+from advisor.layout import LayoutView, PodView, pod_demand, provisioned_for
+from advisor.prepare import Instance, node_admits
+
+
+def current_view(inst: Instance) -> LayoutView:
+    layout = inst.problem.layout
+    if layout is None:
+        raise InputError([FieldIssue("layout", "review needs the current `layout`")])
+    index = {n: i for i, n in enumerate(inst.container_names)}
+    pods = [
+        PodView(name=p.name, containers=[index[c] for c in p.containers], replicas=p.replicas,
+                demand=pod_demand(inst, [index[c] for c in p.containers]),
+                reasons=["the current layout groups them so"])
+        for p in layout.pods
+    ]
+    by_name = {c.name: c.index for c in inst.candidates}
+    pod_index = {p.name: i for i, p in enumerate(pods)}
+    placements: list[tuple[int, int, int]] = []
+    for i, place in enumerate(layout.placements):
+        if place.node not in by_name:
+            raise InputError([FieldIssue(
+                f"layout.placements[{i}].node",
+                f"pool node {place.node!r} is beyond the {len(inst.candidates)} nodes considered",
+            )])
+        placements.append((pod_index[place.pod], place.replica, by_name[place.node]))
+    view = LayoutView(pods=pods, placements=placements, unplaced=[], provisioned=[])
+    schedule_like_kube(inst, view)  # the replicas the layout does not place
+    used = {k for _, _, k in view.placements}
+    view.provisioned = provisioned_for(inst, used)
+    return view
+
+
+def schedule_like_kube(inst: Instance, view: LayoutView) -> None:
+    """Place the replicas `view` does not place yet, as kube-scheduler's defaults would.
+
+    One replica at a time. Filter: fits and admitted (selectors, taints). Score:
+    fewer replicas of the same pod on the node and in its zone first (default
+    topology spreading), then LeastAllocated (most free cpu and memory share).
+    A pool node is added only when nothing fits, as an autoscaler would.
+    """
+    load = {c.index: [0] * len(inst.resources) for c in inst.candidates}
+    for p, _, k in view.placements:
+        for r, d in enumerate(view.pods[p].demand):
+            load[k][r] += d
+    opened = {c.index for c in inst.candidates if c.pool is None}
+    opened |= {k for _, _, k in view.placements}
+    done = {(p, r) for p, r, _ in view.placements}
+    for p, pod in enumerate(view.pods):
+        members = [inst.problem.containers[c] for c in pod.containers]
+        selector = {k: v for c in members for k, v in c.node_selector.items()}
+        for replica in range(pod.replicas):
+            if (p, replica) in done:
+                continue
+            mine = [k for q, _, k in view.placements if q == p]
+            best: tuple[tuple[float, float, float], int] | None = None
+            next_pool: set[tuple[str | None, str | None]] = set()
+            for cand in inst.candidates:
+                k = cand.index
+                if k not in opened:
+                    if (cand.pool, cand.zone) in next_pool:
+                        continue
+                    next_pool.add((cand.pool, cand.zone))
+                fits = all(load[k][r] + pod.demand[r] <= cand.capacity[r]
+                           for r in range(len(inst.resources)))
+                if not fits or not node_admits(members, selector, cand):
+                    continue
+                same = sum(1 for n in mine if n == k) + sum(
+                    1 for n in mine
+                    if cand.zone is not None and inst.candidates[n].zone == cand.zone
+                )
+                free = sum((cand.capacity[r] - load[k][r] - pod.demand[r]) / cand.capacity[r]
+                           for r in (0, 1) if cand.capacity[r] > 0) / 2
+                key = (float(k not in opened), float(same), -free)
+                if best is None or key < best[0]:
+                    best = (key, k)
+            if best is None:
+                view.unplaced.append((p, replica, "no node has room for it"))
+                continue
+            k = best[1]
+            opened.add(k)
+            view.placements.append((p, replica, k))
+            for r in range(len(inst.resources)):
+                load[k][r] += pod.demand[r]
