@@ -145,7 +145,11 @@ def _run_with_progress(work: Callable[[SolveControl], T]) -> tuple[T, bool]:
         if status is not None:
             status.stop()
     if "error" in box:
-        raise box["error"]
+        error = box["error"]
+        if isinstance(error, ProblemError):  # input the core could not use: the user's to fix
+            raise _fail(EXIT_INPUT, "error: invalid problem\n"
+                        + "\n".join(f"  {issue}" for issue in error.issues))
+        raise error
     return box["result"], interrupted
 
 

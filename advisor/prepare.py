@@ -379,8 +379,14 @@ def _candidates(problem: Problem, resources: list[str], units: list[Unit]
         caps.append(_capacity(resources, node))
         costs.append(node.cost)
     total_replicas = sum(u.replicas for u in units)
+    referenced: dict[str, int] = {}  # pool -> highest node index the current layout names
+    for place in problem.layout.placements if problem.layout else []:
+        pool_name, _, number = place.node.rpartition("-")
+        if number.isdigit():
+            referenced[pool_name] = max(referenced.get(pool_name, 0), int(number))
     for pool in problem.pools:
-        count = min(pool.max_count, total_replicas, MAX_POOL_CANDIDATES)
+        count = min(pool.max_count,
+                    max(total_replicas, referenced.get(pool.name, 0)), MAX_POOL_CANDIDATES)
         cap = _capacity(resources, pool)
         for i in range(count):
             zone = pool.zones[i % len(pool.zones)] if pool.zones else None
