@@ -381,9 +381,9 @@ def _candidates(problem: Problem, resources: list[str], units: list[Unit]
     total_replicas = sum(u.replicas for u in units)
     referenced: dict[str, int] = {}  # pool -> highest node index the current layout names
     for place in problem.layout.placements if problem.layout else []:
-        pool_name, _, number = place.node.rpartition("-")
+        named_pool, _, number = place.node.rpartition("-")
         if number.isdigit():
-            referenced[pool_name] = max(referenced.get(pool_name, 0), int(number))
+            referenced[named_pool] = max(referenced.get(named_pool, 0), int(number))
     for pool in problem.pools:
         count = min(pool.max_count,
                     max(total_replicas, referenced.get(pool.name, 0)), MAX_POOL_CANDIDATES)
