@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
 
@@ -66,7 +66,6 @@ class SolveResult:
     objective: float | None
     bound: float | None
     wall_time: float
-    core: list[str] = field(default_factory=list)  # hint labels of an infeasible core
 
 
 class _Callback(cp_model.CpSolverSolutionCallback):
@@ -99,7 +98,6 @@ class LayoutModel:
         self.assumption_of: dict[str, cp_model.IntVar] = {}
         self.use_assumptions = assumptions
         self.hint = hint
-        self.const_objective = 0
         self._variables()
         self.add_placement_counts()
         self.add_presence_links()
@@ -140,7 +138,9 @@ class LayoutModel:
 
     def _variables(self) -> None:
         inst = self.inst
-        spread = inst.spread != Spread.NONE
+        # 0/1 replica counts enforce spreading by construction, except when conflicts are
+        # being named: then spreading is a constraint behind the policy.spread assumption.
+        spread = inst.spread != Spread.NONE and not self.use_assumptions
         self.m: list[dict[int, cp_model.IntVar]] = []
         self.on: list[dict[int, cp_model.IntVar]] = []
         for u, unit in enumerate(inst.units):
@@ -194,7 +194,7 @@ class LayoutModel:
 
     def add_presence_links(self) -> None:
         """on[u,k] is 1 exactly when u has a replica on k; used[k] when anything runs on k."""
-        if self.inst.spread == Spread.NONE:
+        if self.inst.spread == Spread.NONE or self.use_assumptions:
             for u, unit in enumerate(self.inst.units):
                 for k, var in self.m[u].items():
                     self.model.add(var <= unit.replicas * self.on[u][k])
@@ -255,9 +255,15 @@ class LayoutModel:
     def add_spread(self) -> None:
         """policy.spread: node is enforced by 0/1 m; zone also caps each zone at ceil(r/Z)."""
         inst = self.inst
-        if inst.spread != Spread.ZONE or not inst.zones:
+        if inst.spread == Spread.NONE:
             return
         lit = self._assumption("policy.spread")
+        if lit is not None:
+            for u in range(len(inst.units)):
+                for var in self.m[u].values():
+                    self.model.add(var <= 1).only_enforce_if(lit)
+        if inst.spread != Spread.ZONE or not inst.zones:
+            return
         for u in range(len(inst.units)):
             cap = inst.zone_cap(u)
             if cap is None:
@@ -295,11 +301,12 @@ class LayoutModel:
                         self.model.add_at_most_one([self.join[a][s], self.join[b][s]])
 
     def add_same_node(self) -> None:
-        """sameNode: every replica of the smaller pod shares a node with one of the other."""
+        """sameNode: every node hosting the pod with fewer replicas also hosts the other."""
         for small, big, label in self.inst.same_node:
             lit = self._assumption(label)
-            for k in set(self.m[small]) | set(self.m[big]):
-                ct = self.model.add(self.m[small].get(k, 0) <= self.m[big].get(k, 0))
+            for k, here in self.on[small].items():
+                there = self.on[big].get(k)
+                ct = self.model.add(here <= (there if there is not None else 0))
                 if lit is not None:
                     ct.only_enforce_if(lit)
 
@@ -444,8 +451,6 @@ class LayoutModel:
         # Ctrl-C is the caller's to handle (SolveControl.stop); CP-SAT's own handler
         # cannot run in a worker thread.
         solver.parameters.catch_sigint_signal = False
-        if self.use_assumptions:
-            self.model.add_assumptions(list(self.assumption_of.values()))
         if stop_flag is not None:
             stop_flag(solver)
         callback = _Callback(on_progress)
@@ -454,12 +459,9 @@ class LayoutModel:
         result = SolveResult(status=name, assignment=None, objective=None, bound=None,
                              wall_time=solver.wall_time)
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            result.objective = solver.objective_value + self.const_objective
-            result.bound = solver.best_objective_bound + self.const_objective
+            result.objective = solver.objective_value
+            result.bound = solver.best_objective_bound
             result.assignment = self._extract(solver)
-        elif status == cp_model.INFEASIBLE and self.use_assumptions:
-            core = set(solver.sufficient_assumptions_for_infeasibility())
-            result.core = [label for label, lit in self.assumption_of.items() if lit.index in core]
         return result
 
     def _extract(self, solver: cp_model.CpSolver) -> Assignment:

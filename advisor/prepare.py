@@ -20,7 +20,6 @@ MAX_POOL_CANDIDATES = 1000
 
 @dataclass
 class Unit:
-    index: int
     name: str  # the pod's name: its first main container
     containers: list[int]
     replicas: int
@@ -65,6 +64,7 @@ class Instance:
     spread: Spread
     conflicts: list[Conflict]
     zones: list[str]
+    truncated: list[str]  # pools with more possible nodes than the model considers
 
     def fmt(self, resource_index: int, units: int) -> str:
         return format_units(self.resources[resource_index], units)
@@ -116,7 +116,7 @@ def tolerates(tolerations: list[Toleration], taint: Taint) -> bool:
             return True
         if tol.key != taint.key:
             continue
-        if tol.operator == "Exists" or tol.value == taint.value:
+        if tol.operator == "Exists" or (tol.value or "") == (taint.value or ""):
             return True
     return False
 
@@ -157,16 +157,24 @@ def _capacity(resources: list[str], source: Node | Pool) -> list[int]:
     return caps
 
 
-def _cost_weights(problem: Problem, caps: list[list[int]], costs: list[float | None]) -> list[int]:
-    """Objective weight of keeping a node: its cost if every node and pool has one, else size."""
-    if costs and all(c is not None for c in costs):
-        mean = sum(c for c in costs if c is not None) / len(costs) or 1.0
-        return [max(1, round(1000 * (c or 0.0) / mean)) for c in costs]
+def _cost_weights(caps: list[list[int]], costs: list[float | None],
+                  fixed: list[bool]) -> list[int]:
+    """Objective weight of using a node, an average node about 1000.
+
+    A node's `cost` where given; else its size (mean share of the largest cpu and memory),
+    priced at the mean cost per size of the nodes that do have a cost. When pools exist,
+    fixed nodes weigh a tenth: they are paid for already, a pool node costs when opened.
+    """
     max_cpu = max((c[0] for c in caps), default=1) or 1
     max_mem = max((c[1] for c in caps), default=1) or 1
-    sizes = [(c[0] / max_cpu + c[1] / max_mem) / 2 for c in caps]
-    mean = sum(sizes) / len(sizes) if sizes else 1.0
-    return [max(1, round(1000 * s / (mean or 1.0))) for s in sizes]
+    sizes = [max(1e-6, (c[0] / max_cpu + c[1] / max_mem) / 2) for c in caps]
+    priced = [(c, s) for c, s in zip(costs, sizes, strict=True) if c is not None]
+    per_size = sum(c / s for c, s in priced) / len(priced) if priced else 1.0
+    raw = [c if c is not None else s * per_size for c, s in zip(costs, sizes, strict=True)]
+    if not all(fixed):
+        raw = [r / 10 if f else r for r, f in zip(raw, fixed, strict=True)]
+    mean = sum(raw) / len(raw) if raw else 1.0
+    return [max(1, round(1000 * r / (mean or 1.0))) for r in raw]
 
 
 def prepare(problem: Problem) -> Instance:
@@ -207,7 +215,7 @@ def prepare(problem: Problem) -> Instance:
     for u, members in enumerate(groups):
         for c in members:
             unit_of[c] = u
-        units.append(_make_unit(problem, resources, u, members, helper_main, conflicts))
+        units.append(_make_unit(problem, resources, members, helper_main, conflicts))
     for c, reason in reasons_by_pair:
         units[unit_of[c]].reasons.append(reason)
 
@@ -269,6 +277,14 @@ def prepare(problem: Problem) -> Instance:
                 traffic.append((ordered[x], ordered[y], 1.0, f"shared volume {vol}"))
                 soft_links.add((ordered[x], ordered[y]))
 
+    candidates, pool_candidates, truncated = _candidates(problem, resources, units)
+    zones = sorted({c.zone for c in candidates if c.zone is not None})
+    for unit in units:
+        conts = [problem.containers[c] for c in unit.containers]
+        unit.eligible = [node_admits(conts, unit.selector, cand) and all(
+            d <= cap for d, cap in zip(unit.demand, cand.capacity, strict=True)
+        ) for cand in candidates]
+        conflicts += _unit_fit_conflicts(problem, resources, unit, candidates)
     for ua in range(len(units)):
         for ub in range(ua + 1, len(units)):
             if (ua, ub) in incompatible:
@@ -276,6 +292,10 @@ def prepare(problem: Problem) -> Instance:
             one, two = units[ua], units[ub]
             if one.replicas != two.replicas or one.ports & two.ports or any(
                 two.selector.get(k, v) != v for k, v in one.selector.items()
+            ) or (
+                # Zone spreading divides by the zones that can host a pod: keep it per unit.
+                problem.policy.spread == Spread.ZONE
+                and _zones_of(candidates, one) != _zones_of(candidates, two)
             ):
                 incompatible.add((ua, ub))
 
@@ -292,14 +312,6 @@ def prepare(problem: Problem) -> Instance:
         if options:
             merge_options[v] = options
 
-    candidates, pool_candidates = _candidates(problem, resources, units)
-    zones = sorted({c.zone for c in candidates if c.zone is not None})
-    for unit in units:
-        conts = [problem.containers[c] for c in unit.containers]
-        unit.eligible = [node_admits(conts, unit.selector, cand) and all(
-            d <= cap for d, cap in zip(unit.demand, cand.capacity, strict=True)
-        ) for cand in candidates]
-        conflicts += _unit_fit_conflicts(problem, resources, unit, candidates)
     spread = problem.policy.spread
     if spread != Spread.NONE:
         for unit in units:
@@ -316,11 +328,15 @@ def prepare(problem: Problem) -> Instance:
         units=units, unit_of=unit_of, candidates=candidates, pool_candidates=pool_candidates,
         merge_options=merge_options, incompatible=incompatible, traffic=traffic,
         same_node=same_node, separate_nodes=separate_nodes, spread=spread,
-        conflicts=conflicts, zones=zones,
+        conflicts=conflicts, zones=zones, truncated=truncated,
     )
 
 
-def _make_unit(problem: Problem, resources: list[str], u: int, members: list[int],
+def _zones_of(candidates: list[Candidate], unit: Unit) -> set[str]:
+    return {c.zone for c in candidates if c.zone is not None and unit.eligible[c.index]}
+
+
+def _make_unit(problem: Problem, resources: list[str], members: list[int],
                helper_main: dict[str, str], conflicts: list[Conflict]) -> Unit:
     conts = [problem.containers[c] for c in members]
     mains = [c for c in conts if c.name not in helper_main]
@@ -364,13 +380,13 @@ def _make_unit(problem: Problem, resources: list[str], u: int, members: list[int
                             f"node label {k!r} ({selector[k]!r} and {v!r})",
                 ))
             selector.setdefault(k, v)
-    critical = [c.name for c in mains if c.critical]
-    return Unit(index=u, name=name, containers=members, replicas=replicas, demand=demand,
+    critical = [c.name for c in (mains or conts[:1]) if c.critical]
+    return Unit(name=name, containers=members, replicas=replicas, demand=demand,
                 critical_components=critical, reasons=[], selector=selector, ports=set(ports))
 
 
 def _candidates(problem: Problem, resources: list[str], units: list[Unit]
-                ) -> tuple[list[Candidate], dict[str, list[int]]]:
+                ) -> tuple[list[Candidate], dict[str, list[int]], list[str]]:
     caps: list[list[int]] = []
     costs: list[float | None] = []
     rows: list[tuple[str, str | None, str | None, Node | Pool, int]] = []
@@ -379,14 +395,17 @@ def _candidates(problem: Problem, resources: list[str], units: list[Unit]
         caps.append(_capacity(resources, node))
         costs.append(node.cost)
     total_replicas = sum(u.replicas for u in units)
+    truncated: list[str] = []
     referenced: dict[str, int] = {}  # pool -> highest node index the current layout names
     for place in problem.layout.placements if problem.layout else []:
         named_pool, _, number = place.node.rpartition("-")
         if number.isdigit():
             referenced[named_pool] = max(referenced.get(named_pool, 0), int(number))
     for pool in problem.pools:
-        count = min(pool.max_count,
-                    max(total_replicas, referenced.get(pool.name, 0)), MAX_POOL_CANDIDATES)
+        wanted = min(pool.max_count, max(total_replicas, referenced.get(pool.name, 0)))
+        count = min(wanted, MAX_POOL_CANDIDATES)
+        if count < wanted:
+            truncated.append(pool.name)
         cap = _capacity(resources, pool)
         for i in range(count):
             zone = pool.zones[i % len(pool.zones)] if pool.zones else None
@@ -394,7 +413,7 @@ def _candidates(problem: Problem, resources: list[str], units: list[Unit]
             rows.append((f"{pool.name}-{i + 1}", pool.name, zone, pool, rank))
             caps.append(cap)
             costs.append(pool.cost)
-    weights = _cost_weights(problem, caps, costs)
+    weights = _cost_weights(caps, costs, [row[1] is None for row in rows])
     candidates: list[Candidate] = []
     pool_candidates: dict[str, list[int]] = {p.name: [] for p in problem.pools}
     for k, ((name, pool_name, zone, src, rank), cap, w) in enumerate(
@@ -405,7 +424,7 @@ def _candidates(problem: Problem, resources: list[str], units: list[Unit]
                                     pool_rank=rank))
         if pool_name is not None:
             pool_candidates[pool_name].append(k)
-    return candidates, pool_candidates
+    return candidates, pool_candidates, truncated
 
 
 def _unit_fit_conflicts(problem: Problem, resources: list[str], unit: Unit,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from ortools.sat.python import cp_model
 
@@ -22,7 +23,7 @@ from advisor.layout import (
     wire_unplaced,
 )
 from advisor.model import WEIGHTS, Current, LayoutModel, Progress, SolveResult, Weights
-from advisor.prepare import Instance, prepare
+from advisor.prepare import MAX_POOL_CANDIDATES, Instance, prepare
 from advisor.scoring import score
 from models import Conflict, Plan, Problem, SolverInfo
 from models.plan import Status
@@ -72,6 +73,25 @@ def max_reward(inst: Instance, w: Weights, today: Current | None) -> int:
         total += coef * min(inst.units[u].replicas, inst.units[v].replicas)
         total += coef * inst.units[v].replicas
     return total
+
+
+# Building the model costs about this much per (unit, node) pair that could host it;
+# measured on the benchmark problems (docs/benchmarks.md).
+BUILD_SECONDS_PER_CELL = 5e-5
+
+
+def build_seconds(inst: Instance, allowed: list[int]) -> float:
+    return BUILD_SECONDS_PER_CELL * sum(
+        1 for unit in inst.units for k in allowed if unit.eligible[k]
+    )
+
+
+def unplaced_weight(inst: Instance, w: Weights, today: Current | None) -> int:
+    """Weight of one unplaced replica: more than all other terms can ever add up to, so that
+    the model leaving replicas out places the most it can before anything else."""
+    nodes = sum(c.cost_weight for c in inst.candidates) * w.node
+    spof = w.spof * 2 * sum(len(u.critical_components) for u in inst.units)
+    return max(w.unplaced, 2 * (nodes + spof + max_reward(inst, w, today)) + 1)
 
 
 def allowed_candidates(inst: Instance, w: Weights, objective_cap: int | None,
@@ -135,15 +155,31 @@ def advise(problem: Problem, control: SolveControl | None = None) -> Plan:
     status: Status
     conflicts: list[Conflict] = []
     message = ""
+    w = replace(w, unplaced=unplaced_weight(inst, w, today))
+    fixed = [c.index for c in inst.candidates if c.pool is None]
+    model: LayoutModel | None = None
     if first.complete:
-        # The greedy plan's objective only involves the nodes it uses: a small model prices it.
-        fixed = [c.index for c in inst.candidates if c.pool is None]
-        probe = LayoutModel(inst, sorted(set(fixed) | first.used_nodes()), w, hint=first,
-                            current=today)
-        cap = probe.hinted_objective()
-        model = LayoutModel(inst, allowed_candidates(inst, w, cap, today), w, hint=first,
-                            current=today)
-        model.cap_objective(cap)
+        cap: int | None = None
+        allowed = fixed
+        if any(inst.pool_candidates.values()):
+            # The greedy plan's objective involves only the nodes it uses: a small model
+            # prices it, and the price caps how many pool nodes the real model offers.
+            probe = LayoutModel(inst, sorted(set(fixed) | first.used_nodes()), w, hint=first,
+                                current=today)
+            cap = probe.hinted_objective()
+            allowed = allowed_candidates(inst, w, cap, today)
+        if build_seconds(inst, allowed) <= 0.4 * remaining():
+            model = LayoutModel(inst, allowed, w, hint=first, current=today)
+            cap = model.hinted_objective() if cap is None else cap
+            model.cap_objective(cap)
+        else:
+            chosen, status, bound = first, "heuristic", None
+            objective = None if cap is None else float(cap)
+            message = (f"too large for the exact model within {budget:g} s (about "
+                       f"{build_seconds(inst, allowed):.0f} s to build it): greedy plan; raise "
+                       "policy.timeLimitSeconds for a proven plan")
+    if model is not None:
+        assert cap is not None
         result = _solve(model, inst, control, remaining())
         if result.assignment is not None:
             chosen = result.assignment
@@ -152,7 +188,7 @@ def advise(problem: Problem, control: SolveControl | None = None) -> Plan:
         else:
             chosen, status, objective, bound = first, "heuristic", float(cap), None
             message = f"CP-SAT found no better plan in time ({result.status}); greedy plan"
-    else:
+    elif not first.complete:
         allowed = allowed_candidates(inst, w, None)
         strict = LayoutModel(inst, allowed, w, hint=first, current=today)
         result = _solve(strict, inst, control, remaining() * 0.5)
@@ -175,8 +211,10 @@ def advise(problem: Problem, control: SolveControl | None = None) -> Plan:
             chosen = pres.assignment or first
             objective = pres.objective if pres.assignment else float(partial.hinted_objective())
             bound = pres.bound
-            proven = result.status == "INFEASIBLE" or (
-                bound is not None and bound > w.unplaced // 2
+            # Proven: the strict model is infeasible, or the one that may leave replicas out
+            # (whose unplaced weight outweighs every other term) is optimal and leaves some.
+            proven = not inst.truncated and (
+                result.status == "INFEASIBLE" or (pres.status == "OPTIMAL" and not chosen.complete)
             )
             if chosen.complete:
                 status = "feasible"
@@ -187,6 +225,9 @@ def advise(problem: Problem, control: SolveControl | None = None) -> Plan:
                 status = "heuristic"
                 message = ("not every replica could be placed within the time limit; "
                            "that they cannot be is not proven")
+                if inst.truncated:
+                    message += (f" (only the first {MAX_POOL_CANDIDATES} nodes of pool(s) "
+                                f"{', '.join(inst.truncated)} were considered)")
     if control.stopped:
         message = (message + "; " if message else "") + "stopped early: best plan so far"
         if status == "optimal":

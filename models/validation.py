@@ -93,6 +93,21 @@ def check_references(problem: Problem) -> list[FieldIssue]:
     for i, pool in enumerate(problem.pools):
         if pool.name in node_names:
             issues.append(FieldIssue(f"pools[{i}].name", f"{pool.name!r} is also a node name"))
+    pool_names = {p.name for p in problem.pools}
+    for i, node in enumerate(problem.nodes):
+        prefix, _, number = node.name.rpartition("-")
+        if prefix in pool_names and number.isdigit():
+            issues.append(FieldIssue(
+                f"nodes[{i}].name",
+                f"{node.name!r} looks like a node of pool {prefix!r} (pool nodes are named "
+                f"{prefix}-1, {prefix}-2, ...); rename the node or the pool",
+            ))
+    for i, cont in enumerate(problem.containers):
+        if "pods" in cont.requests:
+            issues.append(FieldIssue(
+                f"containers[{i}].requests.pods",
+                "pods is a node's pod limit (allocatable.pods), not something a container requests",
+            ))
     if not problem.nodes and not any(p.max_count > 0 for p in problem.pools):
         issues.append(FieldIssue("nodes", "give at least one node or a pool with maxCount > 0"))
     for i, node in enumerate(problem.nodes):
@@ -134,6 +149,19 @@ def check_references(problem: Problem) -> list[FieldIssue]:
                             apart.add(frozenset((a, b)))
     for i, hint in enumerate(problem.hints):
         if isinstance(hint, HelperHint):
+            # A helper serves a main; helpers of each other in a ring leave no main at all.
+            if hint.container == hint.main:
+                continue  # reported above
+            seen, current = {hint.container}, hint.main
+            while current in mains_of and current not in seen:
+                seen.add(current)
+                current = mains_of[current][0]
+            if current in seen and current in mains_of:
+                issues.append(FieldIssue(
+                    f"hints[{i}].main",
+                    f"{hint.container!r} and {hint.main!r} are helpers of each other "
+                    "(directly or through others): one of them must be the main container",
+                ))
             others = [m for m in mains_of.get(hint.container, []) if m != hint.main]
             for other in others:
                 if frozenset((hint.main, other)) in apart:

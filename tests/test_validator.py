@@ -440,9 +440,19 @@ def test_toleration_matching(toleration: dict[str, Any], ok: bool) -> None:
 def test_same_node_broken() -> None:
     plan = corrupt(lambda p: move(p, "api", 0, "n3"))
     assert check(plan) == [
-        "[sameNode] hints[3]: node n1 hosts 1 replica(s) of db but only 0 of api "
-        "(db, api must share nodes)"
+        "[sameNode] hints[3]: node n1 hosts db but not api (db, api must share nodes)"
     ]
+
+
+def test_same_node_is_about_nodes_not_counts() -> None:
+    # Two replicas of db and one of api on n1 is fine: n1 hosts both.
+    def stack(plan: Plan) -> None:
+        pod(plan, "db")["replicas"] = 2
+        plan["placements"].append({"pod": "db", "replica": 1, "node": "n1"})
+        sync_nodes_used(plan)
+
+    data = variant(lambda d: named(d, "containers", "db").update(replicas=2))
+    assert not [v for v in check(corrupt(stack), data) if v.startswith("[sameNode]")]
 
 
 def test_separate_nodes_broken() -> None:

@@ -296,21 +296,20 @@ class _Check:
                 self.fail(kind, f"hints[{i}]: node {node} hosts both {ca} (pod {pa}) and "
                                 f"{cb} (pod {pb})")
         elif kind == "sameNode" and pa != pb:
-            # The pod with fewer replicas follows the other: m_small[node] <= m_big[node].
-            # With equal counts either may lead (both ways agree when all replicas are placed).
+            # Every node hosting the pod with fewer replicas also hosts the other. With equal
+            # counts either may lead.
             ra, rb = self.pods[pa].replicas, self.pods[pb].replicas
             ways = [(pa, pb)] if ra < rb else [(pb, pa)] if rb < ra else [(pa, pb), (pb, pa)]
             broken = [self._not_following(small, big) for small, big in ways]
             if all(broken):
                 node, small, big = broken[0][0]
-                self.fail(kind, f"hints[{i}]: node {node} hosts {self.on_node[small][node]} "
-                                f"replica(s) of {small} but only {self.on_node[big][node]} of "
-                                f"{big} ({ca}, {cb} must share nodes)")
+                self.fail(kind, f"hints[{i}]: node {node} hosts {small} but not {big} "
+                                f"({ca}, {cb} must share nodes)")
 
     def _not_following(self, small: str, big: str) -> list[tuple[str, str, str]]:
         nodes = set(self.on_node[small]) | set(self.on_node[big])
         return [(node, small, big) for node in sorted(nodes)
-                if self.on_node[small][node] > self.on_node[big][node]]
+                if self.on_node[small][node] > 0 and self.on_node[big][node] == 0]
 
     def ports(self) -> None:
         for pod in self.pods.values():
