@@ -17,6 +17,7 @@ def findings(inst: Instance, view: LayoutView, scores: Scores, detail: WasteDeta
     out += list(_spof_findings(inst, view, exposures))
     out += list(_grouping_findings(inst, view))
     out += list(_hint_findings(inst, view))
+    out += list(_admission_findings(inst, view))
     out += list(_capacity_findings(inst, view, scores, detail))
     out += list(_request_findings(inst))
     order = {"high": 0, "medium": 1, "low": 2, "info": 3}
@@ -220,6 +221,26 @@ def _hint_findings(inst: Instance, view: LayoutView) -> Iterator[Finding]:
                 severity="high", code="HINT_VIOLATED", subjects=list(hint.containers),
                 message=f"hints[{i}] ({hint.type} {', '.join(hint.containers)}) is not honoured",
                 suggestion=f"regroup or re-place so that {hint.type} holds",
+            )
+
+
+def _admission_findings(inst: Instance, view: LayoutView) -> Iterator[Finding]:
+    """Current layouts may place pods where the scheduler never would."""
+    seen: set[tuple[int, int]] = set()
+    for p, _, k in view.placements:
+        if (p, k) in seen:
+            continue
+        seen.add((p, k))
+        pod = view.pods[p]
+        members = [inst.problem.containers[c] for c in pod.containers]
+        selector = {key: v for c in members for key, v in c.node_selector.items()}
+        cand = inst.candidates[k]
+        if not node_admits(members, selector, cand):
+            yield Finding(
+                severity="high", code="NODE_NOT_ADMITTED", subjects=[pod.name, cand.name],
+                message=f"pod {pod.name} runs on node {cand.name}, whose labels or taints its "
+                        "nodeSelector and tolerations do not admit",
+                suggestion="move it to a node it selects and tolerates, or fix the selector",
             )
 
 

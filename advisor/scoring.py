@@ -87,7 +87,9 @@ def waste(inst: Instance, view: LayoutView) -> tuple[WasteScore, WasteDetail]:
                 slack[r] += free[r]
                 kind = 3
             if r in (0, 1) and cap[r] > 0:
-                share = (cap[r] if not hosts else free[r]) / cap[r] / 2
+                # Mean over the cpu and memory the node actually has.
+                has = sum(1 for q in (0, 1) if cap[q] > 0)
+                share = (cap[r] if not hosts else free[r]) / cap[r] / has
                 parts[0] += share
                 parts[kind] += share
         node_share[k] = (parts[0], parts[1], parts[2], parts[3])
@@ -98,13 +100,12 @@ def waste(inst: Instance, view: LayoutView) -> tuple[WasteScore, WasteDetail]:
     detail.stranded_by_resource = {
         inst.resources[r]: _pct(stranded[r], total[r]) for r in resources
     }
-    costs = [inst.candidates[k].cost_weight for k in load]
-    priced = all(inst.problem.nodes[k].cost is not None if inst.candidates[k].pool is None
-                 else _pool_cost(inst, k) is not None for k in load) and bool(load)
-    if priced:
-        weight = sum(costs)
-        combined = [round(100 * sum(inst.candidates[k].cost_weight * node_share[k][i]
-                                    for k in load) / weight, 2) for i in range(4)]
+    costs = {k: _node_cost(inst, k) for k in load}
+    priced = {k: c for k, c in costs.items() if c is not None}
+    if load and len(priced) == len(costs) and sum(priced.values()) > 0:
+        weight = sum(priced.values())
+        combined = [round(100 * sum(priced[k] * node_share[k][i] for k in load) / weight, 2)
+                    for i in range(4)]
     else:
         main = [r for r in resources if r in (0, 1)] or resources
         combined = [
@@ -117,9 +118,12 @@ def waste(inst: Instance, view: LayoutView) -> tuple[WasteScore, WasteDetail]:
     ), detail
 
 
-def _pool_cost(inst: Instance, k: int) -> float | None:
-    name = inst.candidates[k].pool
-    return next(p.cost for p in inst.problem.pools if p.name == name)
+def _node_cost(inst: Instance, k: int) -> float | None:
+    """The `cost` the input gives for a node (its pool's, for a pool node), if any."""
+    cand = inst.candidates[k]
+    if cand.pool is None:
+        return inst.problem.nodes[k].cost
+    return next(p.cost for p in inst.problem.pools if p.name == cand.pool)
 
 
 def own_replicas(inst: Instance, c: int, pod_replicas: int, pod: PodView | None = None) -> int:
@@ -166,7 +170,9 @@ def spof(inst: Instance, view: LayoutView) -> tuple[SpofScore, list[Exposure]]:
     per_pod: dict[int, list[str]] = {}
     for name, p in components:
         per_pod.setdefault(p, []).append(name)
-    zoned = {inst.candidates[k].zone for k in view.provisioned if inst.candidates[k].zone}
+    # Zones the cluster has or can provision (pool zones too): a plan that leaves a zone
+    # it could use empty is exposed to the one it uses.
+    zoned = set(inst.zones)
     stranded_pods = n1_unplaceable(inst, view)
     exposures: list[Exposure] = []
     for name, p in components:
@@ -223,11 +229,12 @@ def n1_unplaceable(inst: Instance, view: LayoutView) -> dict[int, str]:
     for lost in hosting:
         evicted = [p for p, _, k in view.placements if k == lost]
         evicted.sort(key=lambda p: -sum(view.pods[p].demand[:2]))
-        free = {k: [inst.candidates[k].capacity[r] - load[k][r] for r in range(len(load[k]))]
-                for k in load if k != lost}
+        refit = _Refit(inst, {k: [inst.candidates[k].capacity[r] - load[k][r]
+                                  for r in range(len(load[k]))] for k in load if k != lost},
+                       dict(spare_pool))
         failed: dict[int, str] = {}
         for p in evicted:
-            if not _refit(inst, view, p, free, spare_pool):
+            if not refit.place(view.pods[p]):
                 failed[p] = (f"after losing node {inst.candidates[lost].name}, no remaining "
                              f"node has room for a replica of pod {view.pods[p].name}")
         if len(failed) > len(worst):
@@ -235,25 +242,38 @@ def n1_unplaceable(inst: Instance, view: LayoutView) -> dict[int, str]:
     return worst
 
 
-def _refit(inst: Instance, view: LayoutView, p: int, free: dict[int, list[int]],
-           spare_pool: dict[str, int]) -> bool:
-    pod = view.pods[p]
-    members = [inst.problem.containers[c] for c in pod.containers]
-    selector = {k: v for c in members for k, v in c.node_selector.items()}
-    for k, row in free.items():
-        if all(d <= f for d, f in zip(pod.demand, row, strict=True)) and node_admits(
-            members, selector, inst.candidates[k]
-        ):
-            for r, d in enumerate(pod.demand):
-                row[r] -= d
-            return True
-    for k in (ks[0] for ks in inst.pool_candidates.values() if ks):
-        cand = inst.candidates[k]
-        if cand.pool and spare_pool.get(cand.pool, 0) > 0 and all(
-            d <= c for d, c in zip(pod.demand, cand.capacity, strict=True)
-        ) and node_admits(members, selector, cand):
-            return True
-    return False
+class _Refit:
+    """First fit of evicted replicas onto free capacity, opening pool nodes while they last."""
+
+    def __init__(self, inst: Instance, free: dict[int, list[int]], spare: dict[str, int]) -> None:
+        self.inst = inst
+        self.free = free  # node key -> free capacity; opened pool nodes get negative keys
+        self.template = {k: k for k in free}  # node key -> candidate it is an instance of
+        self.spare = spare
+
+    def place(self, pod: PodView) -> bool:
+        inst = self.inst
+        members = [inst.problem.containers[c] for c in pod.containers]
+        selector = {k: v for c in members for k, v in c.node_selector.items()}
+        for k, row in self.free.items():
+            if all(d <= f for d, f in zip(pod.demand, row, strict=True)) and node_admits(
+                members, selector, inst.candidates[self.template[k]]
+            ):
+                for r, d in enumerate(pod.demand):
+                    row[r] -= d
+                return True
+        for ks in inst.pool_candidates.values():
+            cand = inst.candidates[ks[0]] if ks else None
+            if cand is None or cand.pool is None or self.spare.get(cand.pool, 0) <= 0:
+                continue
+            if all(d <= c for d, c in zip(pod.demand, cand.capacity, strict=True)) and \
+                    node_admits(members, selector, cand):
+                self.spare[cand.pool] -= 1
+                key = -len(self.free) - 1
+                self.free[key] = [c - d for c, d in zip(cand.capacity, pod.demand, strict=True)]
+                self.template[key] = cand.index
+                return True
+        return False
 
 
 def score(inst: Instance, view: LayoutView) -> tuple[Scores, WasteDetail, list[Exposure]]:

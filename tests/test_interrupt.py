@@ -18,13 +18,13 @@ def hard_problem() -> dict[str, Any]:
     containers: list[dict[str, Any]] = [
         {"name": f"s{i}", "ports": [8080], "replicas": rng.randint(1, 4),
          "requests": {"cpu": f"{rng.randint(100, 1500)}m", "memory": f"{rng.randint(128, 3000)}Mi"}}
-        for i in range(80)
+        for i in range(200)
     ]
-    sizes = [rng.choice([8, 12, 16]) for _ in range(20)]
+    sizes = [rng.choice([8, 12, 16]) for _ in range(50)]
     nodes = [{"name": f"n{i}", "allocatable": {"cpu": str(c), "memory": f"{c * 4}Gi"},
               "zone": f"z{i % 3}"} for i, c in enumerate(sizes)]
     nodes += [{"name": f"m{i}", "allocatable": {"cpu": "6", "memory": "20Gi"}, "zone": f"z{i % 3}"}
-              for i in range(10)]
+              for i in range(25)]
     return {"containers": containers, "nodes": nodes, "policy": {"timeLimitSeconds": 60}}
 
 

@@ -87,7 +87,9 @@ def hosting_zones(problem: Problem, members: list[Container]) -> set[str]:
     sources: list[tuple[Node | Pool, list[str]]] = [
         (n, [n.zone] if n.zone else []) for n in problem.nodes
     ]
-    sources += [(p, list(p.zones)) for p in problem.pools if p.max_count > 0]
+    # A pool's nodes alternate over its zones: with maxCount below the number of zones,
+    # only the first maxCount zones can ever get a node.
+    sources += [(p, list(p.zones)[: p.max_count]) for p in problem.pools if p.max_count > 0]
     for source, source_zones in sources:
         if any(source.labels.get(k) != v for k, v in selector.items()):
             continue
