@@ -337,8 +337,9 @@ class LayoutModel:
         self.terms.setdefault(name, []).append((coef, const, sign, var))
 
     def term_node_cost(self) -> None:
+        """Cost (or size) of every node used; +1 each so that, at equal cost, fewer nodes win."""
         for k, var in self.used.items():
-            self._term("node_cost", var, self.inst.candidates[k].cost_weight * self.w.node)
+            self._term("node_cost", var, self.inst.candidates[k].cost_weight * self.w.node + 1)
 
     def term_spof(self) -> None:
         """Critical components exposed to one node failure (full), one zone failure (half),
