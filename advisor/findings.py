@@ -300,6 +300,14 @@ def _capacity_findings(inst: Instance, view: LayoutView, scores: Scores,
 
 def _request_findings(inst: Instance) -> Iterator[Finding]:
     for cont in inst.problem.containers:
+        memory = cont.requests.get("memory")
+        if memory is not None and 0 < memory < 2**20:
+            yield Finding(
+                severity="low", code="TINY_MEMORY_REQUEST", subjects=[cont.name],
+                message=f"{cont.name} requests {memory} bytes of memory: plain numbers are "
+                        "bytes",
+                suggestion=f"write a unit, e.g. {memory}Mi or {memory}Gi",
+            )
         missing = [r for r in ("cpu", "memory") if r not in cont.requests]
         if missing:
             yield Finding(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ortools.sat.python import cp_model
 
@@ -66,6 +66,7 @@ class SolveResult:
     objective: float | None
     bound: float | None
     wall_time: float
+    terms: dict[str, int] = field(default_factory=dict)  # objective by named term
 
 
 class _Callback(cp_model.CpSolverSolutionCallback):
@@ -428,12 +429,16 @@ class LayoutModel:
             self.model.proto.solution_hint.values.append(value)
 
     # ---- evaluation --------------------------------------------------------------------
+    def hinted_terms(self) -> dict[str, int]:
+        """The objective of the hint (the greedy plan) by named term, evaluated exactly."""
+        return {
+            name: sum(coef * (const + sign * self.hints[var.index])
+                      for coef, const, sign, var in terms)
+            for name, terms in self.terms.items()
+        }
+
     def hinted_objective(self) -> int:
-        """The objective of the hint (the greedy plan), evaluated exactly."""
-        return sum(
-            coef * (const + sign * self.hints[var.index])
-            for terms in self.terms.values() for coef, const, sign, var in terms
-        )
+        return sum(self.hinted_terms().values())
 
     def cap_objective(self, value: int) -> None:
         """No worse than a known plan (the greedy): prunes and guarantees the promise."""
@@ -462,6 +467,11 @@ class LayoutModel:
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             result.objective = solver.objective_value
             result.bound = solver.best_objective_bound
+            result.terms = {
+                name: sum(coef * (const + sign * solver.value(var))
+                          for coef, const, sign, var in terms)
+                for name, terms in self.terms.items()
+            }
             result.assignment = self._extract(solver)
         return result
 

@@ -158,6 +158,7 @@ def advise(problem: Problem, control: SolveControl | None = None) -> Plan:
     w = replace(w, unplaced=unplaced_weight(inst, w, today))
     fixed = [c.index for c in inst.candidates if c.pool is None]
     model: LayoutModel | None = None
+    terms: dict[str, int] = {}
     if first.complete:
         cap: int | None = None
         allowed = fixed
@@ -167,6 +168,7 @@ def advise(problem: Problem, control: SolveControl | None = None) -> Plan:
             probe = LayoutModel(inst, sorted(set(fixed) | first.used_nodes()), w, hint=first,
                                 current=today)
             cap = probe.hinted_objective()
+            terms = probe.hinted_terms()
             allowed = allowed_candidates(inst, w, cap, today)
         if build_seconds(inst, allowed) <= 0.4 * remaining():
             model = LayoutModel(inst, allowed, w, hint=first, current=today)
@@ -184,9 +186,10 @@ def advise(problem: Problem, control: SolveControl | None = None) -> Plan:
         if result.assignment is not None:
             chosen = result.assignment
             status = "optimal" if result.status == "OPTIMAL" else "feasible"
-            objective, bound = result.objective, result.bound
+            objective, bound, terms = result.objective, result.bound, result.terms
         else:
             chosen, status, objective, bound = first, "heuristic", float(cap), None
+            terms = model.hinted_terms()
             message = f"CP-SAT found no better plan in time ({result.status}); greedy plan"
     elif not first.complete:
         allowed = allowed_candidates(inst, w, None)
@@ -195,7 +198,7 @@ def advise(problem: Problem, control: SolveControl | None = None) -> Plan:
         if result.assignment is not None:
             chosen = result.assignment
             status = "optimal" if result.status == "OPTIMAL" else "feasible"
-            objective, bound = result.objective, result.bound
+            objective, bound, terms = result.objective, result.bound, result.terms
         else:
             core = [] if control.stopped else hint_conflicts(inst, min(remaining() * 0.3, 10.0))
             if core:
@@ -210,6 +213,7 @@ def advise(problem: Problem, control: SolveControl | None = None) -> Plan:
             pres = _solve(partial, inst, control, remaining())
             chosen = pres.assignment or first
             objective = pres.objective if pres.assignment else float(partial.hinted_objective())
+            terms = pres.terms if pres.assignment else partial.hinted_terms()
             bound = pres.bound
             # Proven: the strict model is infeasible, or the one that may leave replicas out
             # (whose unplaced weight outweighs every other term) is optimal and leaves some.
@@ -244,6 +248,7 @@ def advise(problem: Problem, control: SolveControl | None = None) -> Plan:
         objective=objective, bound=bound, gap=gap,
         wall_time_seconds=round(time.monotonic() - started, 3),
         nodes_used=len(chosen.used_nodes()), nodes_lower_bound=lower,
+        terms={name: float(v) for name, v in terms.items()},
         interrupted=control.stopped, message=message,
     )
     return plan

@@ -94,6 +94,10 @@ class SolverInfo(Out):
     wall_time_seconds: float = 0.0
     nodes_used: int = 0
     nodes_lower_bound: int = 0
+    terms: dict[str, float] = Field(
+        default_factory=dict,
+        description="The objective by named term (node_cost, spof_*, traffic_*, moves, unplaced).",
+    )
     interrupted: bool = False
     message: str = ""
 

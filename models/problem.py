@@ -124,6 +124,8 @@ class Port(Wire):
 
 
 def _port(value: object) -> object:
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)  # "8080", as compose files write it
     if isinstance(value, int) and not isinstance(value, bool):
         return {"port": value}
     return value

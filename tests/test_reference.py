@@ -49,5 +49,8 @@ def test_advised_pods_explain_their_grouping(reference: dict[str, Any]) -> None:
     assert any("sidecar of frontend" in r for r in by_name["frontend"].reasons)
     assert any("ambassador of backend" in r for r in by_name["backend"].reasons)
     assert any("adapter of database" in r for r in by_name["database"].reasons)
+    # The objective is the sum of its named terms.
+    assert plan.solver.objective == sum(plan.solver.terms.values())
+    assert {"node_cost", "traffic_on_node"} <= set(plan.solver.terms)
     assert plan.solver.bound is not None
     assert plan.solver.gap is not None
