@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from advisor import review
+from advisor import advise, review
 from advisor.errors import InputError
 from models import parse_problem
 from tests.validator import validate
@@ -120,3 +120,11 @@ def test_advised_plan_keeps_a_good_current_layout_where_it_is() -> None:
     advised = {(p.pod, p.node) for p in result.advised.placements}
     assert advised == today
     assert result.advised.status == "optimal"
+
+
+def test_memory_in_plain_bytes_is_flagged() -> None:
+    data = problem({"pods": [{"name": "x", "containers": ["web", "shipper", "batch", "cron"]}]})
+    del data["layout"]
+    data["containers"][3]["requests"]["memory"] = 512
+    codes = {f.code: f for f in advise(parse_problem(data)).findings}
+    assert "512Mi" in codes["TINY_MEMORY_REQUEST"].suggestion

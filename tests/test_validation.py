@@ -107,3 +107,17 @@ def test_layout_references() -> None:
 def test_policy_limits() -> None:
     assert "policy.timeLimitSeconds" in issues(base(policy={"timeLimitSeconds": 0}))
     assert "policy.objective" in issues(base(policy={"objective": "cheapest"}))
+
+
+def test_ports_as_numeric_strings() -> None:
+    problem = parse_problem(base(containers=[{"name": "a", "ports": ["8080", 53]}]))
+    assert [p.port for p in problem.containers[0].ports] == [8080, 53]
+    assert "containers[0].ports[0]" in issues(base(containers=[{"name": "a", "ports": ["http"]}]))
+
+
+def test_limits_without_requests_become_requests() -> None:
+    problem = parse_problem(base(containers=[{"name": "a", "limits": {"cpu": "2"}}]))
+    assert problem.containers[0].requests["cpu"] == 2
+    found = issues(base(containers=[{"name": "a", "requests": {"cpu": "2"},
+                                     "limits": {"cpu": "1"}}]))
+    assert "above limits.cpu" in found["containers[0]"]
