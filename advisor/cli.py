@@ -23,6 +23,7 @@ from advisor.review import review as run_review
 from advisor.solve import SolveControl
 from advisor.solve import advise as run_advise
 from models import Plan, Problem, ProblemError, Review
+from models.problem import MAX_TIME_LIMIT_SECONDS
 
 EXIT_OK, EXIT_INFEASIBLE, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -84,8 +85,9 @@ def _override(problem: Problem, time_limit: float | None, seed: int | None,
               workers: int | None) -> Problem:
     update: dict[str, Any] = {}
     if time_limit is not None:
-        if not 0 < time_limit <= 3600:
-            raise _fail(EXIT_INPUT, "error: --time-limit must be in (0, 3600] seconds")
+        if not 0 < time_limit <= MAX_TIME_LIMIT_SECONDS:
+            raise _fail(EXIT_INPUT, f"error: --time-limit must be in (0, "
+                        f"{MAX_TIME_LIMIT_SECONDS}] seconds")
         update["time_limit_seconds"] = time_limit
     if seed is not None:
         update["seed"] = seed

@@ -182,12 +182,6 @@ class Container(Wire):
         return self
 
 
-class HelperKind(StrEnum):
-    SIDECAR = "sidecar"
-    AMBASSADOR = "ambassador"
-    ADAPTER = "adapter"
-
-
 class HelperHint(Wire):
     """A helper (sidecar, ambassador, adapter) always lives in its main container's pod."""
 
