@@ -191,6 +191,13 @@ def advise(problem: Problem, control: SolveControl | None = None) -> Plan:
             chosen, status, objective, bound = first, "heuristic", float(cap), None
             terms = model.hinted_terms()
             message = f"CP-SAT found no better plan in time ({result.status}); greedy plan"
+    elif not first.complete and build_seconds(
+        inst, allowed_candidates(inst, w, None)
+    ) > 0.4 * remaining():
+        chosen, status, objective, bound = first, "heuristic", None, None
+        message = (f"the greedy plan leaves replicas out and the exact model is too large for "
+                   f"{budget:g} s: not proven that they cannot be placed; raise "
+                   "policy.timeLimitSeconds" + _truncation_note(inst))
     elif not first.complete:
         allowed = allowed_candidates(inst, w, None)
         strict = LayoutModel(inst, allowed, w, hint=first, current=today)
@@ -228,10 +235,7 @@ def advise(problem: Problem, control: SolveControl | None = None) -> Plan:
             else:
                 status = "heuristic"
                 message = ("not every replica could be placed within the time limit; "
-                           "that they cannot be is not proven")
-                if inst.truncated:
-                    message += (f" (only the first {MAX_POOL_CANDIDATES} nodes of pool(s) "
-                                f"{', '.join(inst.truncated)} were considered)")
+                           "that they cannot be is not proven" + _truncation_note(inst))
     if control.stopped:
         message = (message + "; " if message else "") + "stopped early: best plan so far"
         if status == "optimal":
@@ -252,6 +256,13 @@ def advise(problem: Problem, control: SolveControl | None = None) -> Plan:
         interrupted=control.stopped, message=message,
     )
     return plan
+
+
+def _truncation_note(inst: Instance) -> str:
+    if not inst.truncated:
+        return ""
+    return (f" (only the first {MAX_POOL_CANDIDATES} nodes of pool(s) "
+            f"{', '.join(inst.truncated)} were considered)")
 
 
 def _capacity_conflict(inst: Instance, chosen: Assignment) -> Conflict:
