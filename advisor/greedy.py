@@ -114,9 +114,22 @@ def _choose(inst: Instance, u: int, free: list[list[int]], hosting: list[int],
     for k, n in mine.items():
         zone_load[zone_of[k]] = zone_load.get(zone_of[k], 0) + n
     zone_cap = inst.zone_cap(u)
+    # Availability needs two nodes (and two zones, where there are) per critical pod;
+    # beyond that, replicas pack like any other.
+    critical = bool(unit.critical_components) and unit.replicas >= 2
+    want_node = critical and sum(1 for n in mine.values() if n > 0) < 2
+    want_zone = critical and len(inst.zones) >= 2 and len(
+        {z for z, n in zone_load.items() if n > 0 and z is not None}) < 2
     best: tuple[tuple[float, ...], int] | None = None
     opened_pool_ranks: set[tuple[str | None, str | None]] = set()
     for k, cand in enumerate(inst.candidates):
+        if cand.pool is not None and hosting[k] == 0:
+            # Of identical unopened pool nodes, only the first of each zone is worth trying,
+            # which also keeps the plan consistent with the model's symmetry breaking.
+            pool_key = (cand.pool, cand.zone)
+            if pool_key in opened_pool_ranks:
+                continue
+            opened_pool_ranks.add(pool_key)
         if not unit.eligible[k]:
             continue
         if any(unit.demand[r] > free[k][r] for r in range(len(free[k]))):
@@ -129,25 +142,18 @@ def _choose(inst: Instance, u: int, free: list[list[int]], hosting: list[int],
             continue
         if any(counts[v].get(k, 0) for v in apart.get(u, ()) if v in placed):
             continue
-        if cand.pool is not None and hosting[k] == 0:
-            # Of identical unopened pool nodes, only the first of each zone is worth trying,
-            # which also keeps the plan consistent with the model's symmetry breaking.
-            key = (cand.pool, cand.zone)
-            if key in opened_pool_ranks:
-                continue
-            opened_pool_ranks.add(key)
         is_open = hosting[k] > 0 or cand.pool is None
-        # Prefer: room for the sameNode followers too, no replica of this pod yet
-        # (availability), a zone with fewer of them,
-        # an already used node (packing), then the tightest fit (best fit by normalised room).
+        # Prefer: room for the sameNode followers too, a second node and zone for a
+        # critical pod, an already used node (packing), the cheaper node to open, then the
+        # tightest fit (best fit by normalised room left).
         room = sum(
             (free[k][r] - unit.demand[r]) / cand.capacity[r]
             for r in range(len(free[k])) if cand.capacity[r] > 0
         )
         key_tuple = (
             0.0 if all(room_for[r] <= free[k][r] for r in range(len(free[k]))) else 1.0,
-            float(mine.get(k, 0)),
-            float(zone_load.get(cand.zone, 0)) if inst.zones else 0.0,
+            1.0 if want_node and mine.get(k, 0) > 0 else 0.0,
+            1.0 if want_zone and zone_load.get(cand.zone, 0) > 0 else 0.0,
             0.0 if hosting[k] > 0 else (1.0 if is_open else 2.0),
             float(cand.cost_weight) if hosting[k] == 0 else 0.0,
             room,

@@ -413,8 +413,11 @@ class LayoutModel:
                 self._term("moves", lit, -self.w.keep * self.inst.units[v].replicas)
 
     def term_unplaced(self) -> None:
+        """Replicas left out: critical ones weigh more than all non-critical ones together,
+        so that critical pods are placed first whatever the sizes."""
+        others = sum(u.replicas for u in self.inst.units if not u.critical_components)
         for u, unit in enumerate(self.inst.units):
-            weight = self.w.unplaced * (2 if unit.critical_components else 1)
+            weight = self.w.unplaced * ((others + 1) if unit.critical_components else 1)
             placed = self.placed[u]
             assert isinstance(placed, cp_model.IntVar)
             self._term("unplaced", placed, weight, const=unit.replicas, sign=-1)

@@ -282,12 +282,14 @@ def _capacity_conflict(inst: Instance, chosen: Assignment) -> Conflict:
         ("pod slots " + str(v) if r == "pods" else f"{r} {inst.fmt(inst.resources.index(r), v)}")
         for r, v in sorted(short.items())
     )
-    pods = sorted({inst.units[u].name for u in chosen.unplaced})
+    leaders = [u for u in chosen.unplaced if chosen.leader[u] == u]
+    pods = sorted(inst.units[u].name for u in leaders)
+    count = sum(chosen.unplaced[u] for u in leaders)
     return Conflict(
         kind="capacity", subjects=pods,
-        message=f"the nodes cannot hold every replica: {sum(chosen.unplaced.values())} replica(s) "
-                f"of {', '.join(pods)} do not fit; at least {amounts} more is needed "
-                "(more if it comes in fragments)",
+        message=f"the nodes cannot hold every replica: {count} replica(s) of {', '.join(pods)} "
+                f"do not fit; together they request {amounts} (add at least that much free "
+                "capacity, in pieces each replica fits in)",
     )
 
 
