@@ -20,6 +20,10 @@ def _mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) 
     seen: set[object] = set()
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
+        if not isinstance(key, str | int | float | bool) and key is not None:
+            raise yaml.constructor.ConstructorError(
+                None, None, "mapping keys must be plain strings", key_node.start_mark
+            )
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 None, None, f"duplicate key {key!r}", key_node.start_mark
@@ -31,6 +35,19 @@ def _mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) 
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
 
 
+class _DuplicateKeyError(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKeyError(repr(key))
+        out[key] = value
+    return out
+
+
 def load_data(text: str, source: str) -> Any:
     """JSON when the text starts like JSON, else YAML (one document, loaded safely)."""
     if len(text.encode("utf-8", errors="replace")) > MAX_INPUT_BYTES:
@@ -40,7 +57,9 @@ def load_data(text: str, source: str) -> Any:
         raise ProblemError([FieldIssue(source, "input is empty")])
     if stripped[0] in "{[":
         try:
-            return json.loads(text)
+            return json.loads(text, object_pairs_hook=_unique_keys)
+        except _DuplicateKeyError as exc:
+            raise ProblemError([FieldIssue(source, f"invalid JSON: duplicate key {exc}")]) from None
         except json.JSONDecodeError as exc:
             raise ProblemError([FieldIssue(
                 source, f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"

@@ -125,6 +125,9 @@ def node_admits(containers: list[Container], selector: dict[str, str], cand: Can
     """Node selectors and NoSchedule/NoExecute taints, as kube-scheduler filters them."""
     if any(cand.labels.get(k) != v for k, v in selector.items()):
         return False
+    # Each container's own selector too: merged selectors hide a clash (ssd vs hdd).
+    if any(cand.labels.get(k) != v for c in containers for k, v in c.node_selector.items()):
+        return False
     tolerations = [t for c in containers for t in c.tolerations]
     return all(
         tolerates(list(tolerations), taint)
@@ -163,7 +166,7 @@ def _cost_weights(caps: list[list[int]], costs: list[float | None],
 
     A node's `cost` where given; else its size (mean share of the largest cpu and memory),
     priced at the mean cost per size of the nodes that do have a cost. When pools exist,
-    fixed nodes weigh a tenth: they are paid for already, a pool node costs when opened.
+    fixed nodes weigh a hundredth: they are paid for already, a pool node costs when opened.
     """
     max_cpu = max((c[0] for c in caps), default=1) or 1
     max_mem = max((c[1] for c in caps), default=1) or 1
@@ -172,7 +175,7 @@ def _cost_weights(caps: list[list[int]], costs: list[float | None],
     per_size = sum(c / s for c, s in priced) / len(priced) if priced else 1.0
     raw = [c if c is not None else s * per_size for c, s in zip(costs, sizes, strict=True)]
     if not all(fixed):
-        raw = [r / 10 if f else r for r, f in zip(raw, fixed, strict=True)]
+        raw = [r / 100 if f else r for r, f in zip(raw, fixed, strict=True)]
     mean = sum(raw) / len(raw) if raw else 1.0
     return [max(1, round(1000 * r / (mean or 1.0))) for r in raw]
 
@@ -312,11 +315,22 @@ def prepare(problem: Problem) -> Instance:
         if options:
             merge_options[v] = options
 
+    for small, big, label in same_node:
+        one, two = units[small], units[big]
+        together = [k for k, c in enumerate(candidates) if one.eligible[k] and two.eligible[k]
+                    and all(x + y <= cap for x, y, cap in zip(one.demand, two.demand,
+                                                              c.capacity, strict=True))]
+        if any(one.eligible) and any(two.eligible) and not together:
+            conflicts.append(Conflict(
+                kind="hint", subjects=[one.name, two.name, label],
+                message=f"{label}: no node can hold {one.name} and {two.name} together "
+                        "(their requests add up to more than any node that admits both)",
+            ))
     spread = problem.policy.spread
     if spread != Spread.NONE:
         for unit in units:
             hosts = sum(unit.eligible)
-            if unit.replicas > hosts:
+            if 0 < hosts < unit.replicas:
                 conflicts.append(Conflict(
                     kind="spread", subjects=[unit.name],
                     message=f"pod {unit.name} has {unit.replicas} replicas but only {hosts} "

@@ -223,4 +223,5 @@ def _check_layout(problem: Problem, known: set[str]) -> list[FieldIssue]:
 
 def _is_pool_node(name: str, pools: dict[str, int]) -> bool:
     pool, _, index = name.rpartition("-")
-    return pool in pools and index.isdigit() and 1 <= int(index) <= pools[pool]
+    return (pool in pools and index.isdigit() and str(int(index)) == index
+            and 1 <= int(index) <= pools[pool])
