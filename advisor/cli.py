@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from advisor.loading import load_problem
@@ -22,8 +23,7 @@ from advisor.model import Progress
 from advisor.review import review as run_review
 from advisor.solve import SolveControl
 from advisor.solve import advise as run_advise
-from models import Plan, Problem, ProblemError, Review
-from models.problem import MAX_TIME_LIMIT_SECONDS
+from models import Plan, Policy, Problem, ProblemError, Review
 
 EXIT_OK, EXIT_INFEASIBLE, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -81,23 +81,23 @@ def _read(file: str) -> Problem:
         raise _fail(EXIT_INPUT, str(exc)) from None
 
 
+_OPTION_OF = {"time_limit_seconds": "--time-limit", "seed": "--seed", "workers": "--workers"}
+
+
 def _override(problem: Problem, time_limit: float | None, seed: int | None,
               workers: int | None) -> Problem:
-    update: dict[str, Any] = {}
-    if time_limit is not None:
-        if not 0 < time_limit <= MAX_TIME_LIMIT_SECONDS:
-            raise _fail(EXIT_INPUT, f"error: --time-limit must be in (0, "
-                        f"{MAX_TIME_LIMIT_SECONDS}] seconds")
-        update["time_limit_seconds"] = time_limit
-    if seed is not None:
-        update["seed"] = seed
-    if workers is not None:
-        if not 1 <= workers <= 64:
-            raise _fail(EXIT_INPUT, "error: --workers must be between 1 and 64")
-        update["workers"] = workers
+    """Command-line overrides of the policy, validated by the same rules as the file's."""
+    update = {key: value for key, value in (("time_limit_seconds", time_limit), ("seed", seed),
+                                             ("workers", workers)) if value is not None}
     if not update:
         return problem
-    return problem.model_copy(update={"policy": problem.policy.model_copy(update=update)})
+    try:
+        policy = Policy.model_validate({**problem.policy.model_dump(), **update})
+    except ValidationError as exc:
+        lines = [f"  {_OPTION_OF.get(str(e['loc'][0]), e['loc'][0])}: {e['msg']}"
+                 for e in exc.errors()]
+        raise _fail(EXIT_INPUT, "error: invalid option\n" + "\n".join(lines)) from None
+    return problem.model_copy(update={"policy": policy})
 
 
 def _run_with_progress(work: Callable[[SolveControl], T]) -> tuple[T, bool]:
@@ -147,12 +147,19 @@ def _run_with_progress(work: Callable[[SolveControl], T]) -> tuple[T, bool]:
         if status is not None:
             status.stop()
     if "error" in box:
-        error = box["error"]
-        if isinstance(error, ProblemError):  # input the core could not use: the user's to fix
-            raise _fail(EXIT_INPUT, "error: invalid problem\n"
-                        + "\n".join(f"  {issue}" for issue in error.issues))
-        raise error
+        raise box["error"]
     return box["result"], interrupted
+
+
+def _problem_text(source: str, error: ProblemError) -> str:
+    return f"error: {source}: invalid problem\n" + "\n".join(f"  {i}" for i in error.issues)
+
+
+def _solve_or_fail(source: str, work: Callable[[SolveControl], T]) -> tuple[T, bool]:
+    try:
+        return _run_with_progress(work)
+    except ProblemError as exc:  # input the core could not use: the user's to fix
+        raise _fail(EXIT_INPUT, _problem_text(source, exc)) from None
 
 
 def _emit(result: Plan | Review, interrupted: bool) -> None:
@@ -188,7 +195,7 @@ def advise(file: FileArg, time_limit: TimeOpt = None, seed: SeedOpt = None,
            workers: WorkersOpt = None) -> None:
     """Plan the grouping and placement; print the plan as JSON."""
     problem = _override(_read(file), time_limit, seed, workers)
-    plan, interrupted = _run_with_progress(lambda control: run_advise(problem, control))
+    plan, interrupted = _solve_or_fail(file, lambda control: run_advise(problem, control))
     _emit(plan, interrupted)
 
 
@@ -199,7 +206,7 @@ def review(file: FileArg, time_limit: TimeOpt = None, seed: SeedOpt = None,
     problem = _override(_read(file), time_limit, seed, workers)
     if problem.layout is None:
         raise _fail(EXIT_INPUT, "error: layout: review needs the current `layout` in the input")
-    result, interrupted = _run_with_progress(lambda control: run_review(problem, control))
+    result, interrupted = _solve_or_fail(file, lambda control: run_review(problem, control))
     _emit(result, interrupted)
 
 
@@ -236,10 +243,18 @@ def batch(
             worst = EXIT_INPUT
         else:
             result: Plan | Review
-            if problem.layout is not None:
-                result, interrupted = _run_with_progress(partial(run_review, problem))
-            else:
-                result, interrupted = _run_with_progress(partial(run_advise, problem))
+            try:
+                if problem.layout is not None:
+                    result, interrupted = _run_with_progress(partial(run_review, problem))
+                else:
+                    result, interrupted = _run_with_progress(partial(run_advise, problem))
+            except ProblemError as exc:
+                line.update(exitCode=EXIT_INPUT, status="invalid",
+                            error=_problem_text(str(path), exc))
+                worst = EXIT_INPUT
+                err.print(f"[{i}/{len(files)}] {path}: invalid", markup=False)
+                sys.stdout.write(json.dumps(line) + "\n")
+                continue
             plan = result.advised if isinstance(result, Review) else result
             code = EXIT_INFEASIBLE if plan.status == "infeasible" else EXIT_OK
             if worst != EXIT_INPUT:
@@ -252,8 +267,12 @@ def batch(
                     target = output_dir / f"{path.stem}-{n}.plan.json"
                     n += 1
                 written.add(target)
-                target.write_text(json.dumps(result.to_wire(), indent=2) + "\n")
-                line["output"] = str(target)
+                try:
+                    target.write_text(json.dumps(result.to_wire(), indent=2) + "\n")
+                    line["output"] = str(target)
+                except OSError as exc:
+                    line.update(exitCode=EXIT_INPUT, error=f"cannot write {target}: {exc}")
+                    worst = EXIT_INPUT
             else:
                 line["result"] = result.to_wire()
             if interrupted:

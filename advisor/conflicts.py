@@ -53,12 +53,28 @@ def hint_conflicts(inst: Instance, time_limit: float) -> list[Conflict]:
         if rest and _infeasible(model, rest, per_try) is True:
             core = rest
     if core == ["policy.spread"]:
+        pods = _unspreadable(inst) or ["some pod"]
         return [Conflict(
-            kind="spread", subjects=core,
-            message=f"policy.spread={inst.spread.value} cannot hold for some pod: the nodes "
-                    "that can host it are too few or in too few zones",
+            kind="spread", subjects=["policy.spread", *pods],
+            message=f"policy.spread={inst.spread.value} cannot hold for {', '.join(pods)}: "
+                    "the nodes that can host it are too few or in too few zones "
+                    "(at most one replica per node, ceil(replicas / zones) per zone)",
         )]
     what = ("no node can host both (node selectors, taints or size)"
             if len(core) == 1 and "sameNode" in core[0] else
             "these cannot all hold on the given nodes, whatever their capacity")
     return [Conflict(kind="hint", subjects=core, message=f"{what}: " + "; ".join(core))]
+
+
+def _unspreadable(inst: Instance) -> list[str]:
+    """Pods whose replicas exceed what one-per-node and the per-zone cap allow."""
+    out = []
+    for u, unit in enumerate(inst.units):
+        cap = inst.zone_cap(u)
+        room = 0
+        for zone in {c.zone for c in inst.candidates if unit.eligible[c.index]}:
+            nodes = sum(1 for c in inst.candidates if c.zone == zone and unit.eligible[c.index])
+            room += nodes if cap is None or zone is None else min(nodes, cap)
+        if room < unit.replicas:
+            out.append(unit.name)
+    return out

@@ -66,14 +66,19 @@ def _spof_findings(inst: Instance, view: LayoutView,
                                "constraint on kubernetes.io/hostname",
                 )
         elif code == "REPLICAS_IN_ONE_ZONE":
+            zones = {inst.candidates[k].zone for k in _hosts(inst, view, pod)} - {None}
             yield Finding(
                 severity="medium", code=code, subjects=subjects,
-                message=f"{who}: {why}; one zone failure stops it",
-                suggestion="spread the replicas over zones (topology.kubernetes.io/zone)",
+                message=f"{who}: {why}; one zone failure stops it"
+                        + ("" if len(zones) > 1 else ", and no node elsewhere can host the pod"),
+                suggestion="spread the replicas over zones (topology.kubernetes.io/zone)"
+                if len(zones) > 1 else
+                "add a node in another zone that matches its nodeSelector and tolerations",
             )
         elif code == "CRITICAL_COMPONENTS_BUNDLED":
-            grouped = [r for r in pod_reasons.get(pod, []) if "must share a pod" in r]
-            because = f" ({'; '.join(grouped)})" if grouped else ""
+            grouped = [r for r in pod_reasons.get(pod, [])
+                       if "the current layout" not in r and "a pod of its own" not in r]
+            because = f" (grouped because: {'; '.join(grouped)})" if grouped else ""
             yield Finding(
                 severity="high", code=code, subjects=subjects,
                 message=f"pod {pod} bundles critical components {who}: they cannot scale "
@@ -259,7 +264,7 @@ def _capacity_findings(inst: Instance, view: LayoutView, scores: Scores,
             severity="medium", code="IDLE_NODES", subjects=names,
             message=f"{len(names)} provisioned node(s) host no pod: {', '.join(names)} "
                     f"(idle waste {scores.waste.idle:.1f})",
-            suggestion="spread replicas onto them for availability, or release them",
+            suggestion="release them, or let pods that can run there spread onto them",
         )
     if detail.stranded_nodes and scores.waste.stranded >= 5:
         names = [cands[k].name for k in detail.stranded_nodes]

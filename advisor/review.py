@@ -10,6 +10,10 @@ from advisor.scoring import score
 from advisor.solve import SolveControl, advise
 from models import Assessment, Comparison, Problem, Review
 
+# Findings that mean the current layout could not run as described.
+HARD_RULE_FINDINGS = {"NODE_OVERCOMMITTED", "NODE_NOT_ADMITTED", "PORT_CLASH", "HELPER_SEPARATED",
+                      "HINT_VIOLATED"}
+
 
 def review(problem: Problem, control: SolveControl | None = None) -> Review:
     inst = prepare(problem)
@@ -34,6 +38,10 @@ def review(problem: Problem, control: SolveControl | None = None) -> Review:
     else:
         waste_delta = spof_delta = 0.0
         summary = "no advised layout: the problem is infeasible (see advised.conflicts)"
+    broken = sorted({f.code for f in current.findings if f.code in HARD_RULE_FINDINGS})
+    if broken:
+        summary += ("; the current layout breaks hard rules (" + ", ".join(broken)
+                    + "): its scores describe a layout the cluster could not run as given")
     return Review(
         current=current, advised=advised,
         comparison=Comparison(

@@ -19,7 +19,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from models.quantity import QuantityError, parse_quantity
+from models.quantity import QuantityError, parse_quantity, to_units
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -76,7 +76,18 @@ def _resource_names(value: object) -> object:
     return value
 
 
-ResourceMap = Annotated[dict[str, Quantity], BeforeValidator(_resource_names)]
+def _within_model_range(value: dict[str, Decimal]) -> dict[str, Decimal]:
+    # Model integers (millicores, bytes, thousandths) must stay far inside int64 once
+    # summed over many replicas: 2^46 units is 64 TiB of memory or 7 * 10^10 cores.
+    for key, amount in value.items():
+        if to_units(key, amount, round_up=True) > 2**46:
+            raise ValueError(f"{key}: {amount} is larger than this tool supports (2^46 model units)")
+    return value
+
+
+ResourceMap = Annotated[
+    dict[str, Quantity], BeforeValidator(_resource_names), AfterValidator(_within_model_range)
+]
 
 
 def _dns_label(value: str) -> str:
@@ -214,7 +225,7 @@ class Node(Wire):
     zone: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     taints: list[Taint] = Field(default_factory=list)
-    cost: float | None = Field(default=None, ge=0)
+    cost: float | None = Field(default=None, ge=0, le=1e9, allow_inf_nan=False)
 
 
 class Pool(Wire):
@@ -224,7 +235,7 @@ class Pool(Wire):
     max_count: int = Field(default=100, ge=0, le=MAX_NODES)
     labels: dict[str, str] = Field(default_factory=dict)
     taints: list[Taint] = Field(default_factory=list)
-    cost: float | None = Field(default=None, ge=0)
+    cost: float | None = Field(default=None, ge=0, le=1e9, allow_inf_nan=False)
 
 
 class Objective(StrEnum):
