@@ -81,7 +81,7 @@ def _within_model_range(value: dict[str, Decimal]) -> dict[str, Decimal]:
     # summed over many replicas: 2^46 units is 64 TiB of memory or 7 * 10^10 cores.
     for key, amount in value.items():
         if to_units(key, amount, round_up=True) > 2**46:
-            raise ValueError(f"{key}: {amount} is larger than this tool supports (2^46 model units)")
+            raise ValueError(f"{key}: {amount} is larger than this tool supports (2^46 units)")
     return value
 
 

@@ -148,3 +148,29 @@ def test_batch_writes_one_line_per_file_and_worst_exit_code(tmp_path: Path) -> N
     assert plan["status"] in ("optimal", "feasible")
     review = json.loads((tmp_path / "out" / "reference-review.plan.json").read_text())
     assert set(review) == {"current", "advised", "comparison"}
+
+
+def test_duplicate_json_keys_and_bad_option_values_exit_2() -> None:
+    text = '{"containers": [{"name": "a", "name": "b"}], "nodes": []}'
+    result = run(["advise", "-"], stdin=text)
+    assert result.returncode == 2
+    assert "duplicate key 'name'" in result.stderr
+    result = run(["advise", "-", "--seed", "-1"], stdin=json.dumps(problem()))
+    assert result.returncode == 2
+    assert "--seed" in result.stderr
+
+
+def test_batch_goes_on_after_an_error_the_core_finds(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    data = problem()
+    data["pools"] = [{"name": "general", "allocatable": {"cpu": "4"}, "maxCount": 3000}]
+    data["layout"] = {"pods": [{"name": "a", "containers": ["a"]}],
+                      "placements": [{"pod": "a", "replica": 0, "node": "general-2500"}]}
+    bad.write_text(json.dumps(data))
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(problem()))
+    result = run(["batch", str(bad), str(good)])
+    lines = [json.loads(x) for x in result.stdout.splitlines()]
+    assert [x["exitCode"] for x in lines] == [2, 0]
+    assert "general-2500" in lines[0]["error"]
+    assert result.returncode == 2

@@ -151,3 +151,32 @@ def test_large_pool_truncation_is_not_called_a_proven_shortage() -> None:
     assert len(plan["unplaced"]) == 500
     assert "were considered" in plan["solver"]["message"]
     assert validate(parsed, plan) == []
+
+
+def test_critical_replicas_are_placed_before_non_critical_ones() -> None:
+    data = problem(
+        [container("api", cpu="3"), container("batch", cpu="1", replicas=4, critical=False)],
+        [node("n1", cpu="4")],
+    )
+    parsed = parse_problem(data)
+    plan = advise(parsed).to_wire()
+    assert plan["status"] == "infeasible"
+    assert {u["pod"] for u in plan["unplaced"]} == {"batch"}
+    assert len(plan["unplaced"]) == 3
+    assert validate(parsed, plan) == []
+
+
+def test_same_node_pair_no_node_can_hold_is_a_hint_conflict() -> None:
+    data = problem(
+        [container("a", cpu="3"), container("b", cpu="3")], [node("n1"), node("n2")],
+        hints=[{"type": "sameNode", "containers": ["a", "b"]}],
+    )
+    assert_infeasible(data, "hints[0]", kind="hint")
+
+
+def test_greedy_packs_a_many_replica_pod_instead_of_one_node_each() -> None:
+    data = problem([container("a", memory="64Mi", replicas=400)],
+                   pools=[{"name": "p", "allocatable": {"cpu": "4", "memory": "16Gi"},
+                           "maxCount": 1000}])
+    plan = assert_valid_plan(data)
+    assert plan["solver"]["nodesUsed"] == plan["solver"]["nodesLowerBound"] == 10
