@@ -23,7 +23,7 @@ from advisor.model import Progress
 from advisor.review import review as run_review
 from advisor.solve import SolveControl
 from advisor.solve import advise as run_advise
-from models import Plan, Policy, Problem, ProblemError, Review
+from models import Container, Plan, Policy, Problem, ProblemError, Review
 
 EXIT_OK, EXIT_INFEASIBLE, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -223,7 +223,7 @@ def batch(
 
     A file with a `layout` is reviewed, any other advised. Each line is
     {file, exitCode, status, result | error | output}; the exit code is the worst
-    of the files' (2 bad input, then 1 infeasible, else 0).
+    of the files' (2 bad input, then 3 internal error, then 1 infeasible, else 0).
     """
     if output_dir is not None:
         if output_dir.exists() and not output_dir.is_dir():
@@ -232,6 +232,8 @@ def batch(
             output_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise _fail(EXIT_INPUT, f"error: --output-dir {output_dir}: {exc}") from None
+    if time_limit is not None:  # a bad option is a usage error, before any file
+        _override(Problem(containers=[Container(name="probe")]), time_limit, None, None)
     written: set[Path] = set()
     worst = EXIT_OK
     for i, path in enumerate(files, start=1):
@@ -252,8 +254,13 @@ def batch(
                 line.update(exitCode=EXIT_INPUT, status="invalid",
                             error=_problem_text(str(path), exc))
                 worst = EXIT_INPUT
-                err.print(f"[{i}/{len(files)}] {path}: invalid", markup=False)
-                sys.stdout.write(json.dumps(line) + "\n")
+                _batch_line(i, len(files), path, line)
+                continue
+            except Exception as exc:  # one file's internal error must not lose the others
+                line.update(exitCode=EXIT_INTERNAL, status="error",
+                            error=f"internal error: {type(exc).__name__}: {exc}")
+                worst = max(worst, EXIT_INTERNAL) if worst != EXIT_INPUT else worst
+                _batch_line(i, len(files), path, line)
                 continue
             plan = result.advised if isinstance(result, Review) else result
             code = EXIT_INFEASIBLE if plan.status == "infeasible" else EXIT_OK
@@ -278,10 +285,14 @@ def batch(
             if interrupted:
                 sys.stdout.write(json.dumps(line) + "\n")
                 raise typer.Exit(EXIT_INTERRUPTED)
-        err.print(f"[{i}/{len(files)}] {path}: {line['status']}", markup=False)
-        sys.stdout.write(json.dumps(line) + "\n")
-        sys.stdout.flush()
+        _batch_line(i, len(files), path, line)
     raise typer.Exit(worst)
+
+
+def _batch_line(i: int, total: int, path: Path, line: dict[str, Any]) -> None:
+    err.print(f"[{i}/{total}] {path}: {line['status']}", markup=False)
+    sys.stdout.write(json.dumps(line) + "\n")
+    sys.stdout.flush()
 
 
 @app.command()

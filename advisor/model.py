@@ -99,6 +99,9 @@ class LayoutModel:
         self.assumption_of: dict[str, cp_model.IntVar] = {}
         self.use_assumptions = assumptions
         self.hint = hint
+        # Pool nodes the current layout uses stay individually choosable (moves reward them).
+        self.pinned = {k for per_node in (current.counts.values() if current else [])
+                       for k in per_node}
         self._variables()
         self.add_placement_counts()
         self.add_presence_links()
@@ -155,7 +158,12 @@ class LayoutModel:
                     var = self._new_bool(f"m[{u},{k}]", h > 0)
                     mu[k] = onu[k] = var
                 else:
-                    mu[k] = self._new_int(0, unit.replicas, f"m[{u},{k}]", h)
+                    # No more replicas than fit on the node alone: tighter, and keeps every
+                    # capacity sum far inside int64 whatever the amounts.
+                    cap = inst.candidates[k].capacity
+                    fit = min(cap[r] // d for r, d in enumerate(unit.demand) if d > 0)
+                    ub = min(unit.replicas, fit)
+                    mu[k] = self._new_int(0, ub, f"m[{u},{k}]", min(h, ub))
                     onu[k] = self._new_bool(f"on[{u},{k}]", h > 0)
             self.m.append(mu)
             self.on.append(onu)
@@ -232,6 +240,8 @@ class LayoutModel:
             if r == inst.pods_index and inst.merge_options:
                 continue  # merged units make fewer pods than units
             need = sum(u.replicas * u.demand[r] for u in inst.units)
+            # More than all nodes together is infeasible anyway; the cap keeps it in int64.
+            need = min(need, sum(inst.candidates[k].capacity[r] for k in self.allowed) + 1)
             if need > 0:
                 self.model.add(
                     sum(inst.candidates[k].capacity[r] * self.used[k] for k in self.allowed)
@@ -305,11 +315,27 @@ class LayoutModel:
         """sameNode: every node hosting the pod with fewer replicas also hosts the other."""
         for small, big, label in self.inst.same_node:
             lit = self._assumption(label)
-            for k, here in self.on[small].items():
-                there = self.on[big].get(k)
-                ct = self.model.add(here <= (there if there is not None else 0))
-                if lit is not None:
-                    ct.only_enforce_if(lit)
+            ways = [(small, big)]
+            if self.inst.units[small].replicas == self.inst.units[big].replicas:
+                ways.append((big, small))  # equal counts: either pod may follow the other
+            picks: list[cp_model.IntVar] = []
+            for follower, leader in ways:
+                pick = self._new_bool(f"follows[{follower},{leader}]",
+                                      self._hint_follows(follower, leader))
+                picks.append(pick)
+                for k, here in self.on[follower].items():
+                    there = self.on[leader].get(k)
+                    ct = self.model.add(here <= (there if there is not None else 0))
+                    ct.only_enforce_if([pick, lit] if lit is not None else pick)
+            ct = self.model.add_bool_or(picks)
+            if lit is not None:
+                ct.only_enforce_if(lit)
+
+    def _hint_follows(self, follower: int, leader: int) -> bool:
+        if self.hint is None:
+            return True
+        return all(self._hint_count(leader, k) > 0 for k in self.on[follower]
+                   if self._hint_count(follower, k) > 0)
 
     def add_separate_nodes(self) -> None:
         """separateNodes: no node hosts replicas of both."""
@@ -325,7 +351,7 @@ class LayoutModel:
         by_key: dict[tuple[str, str | None], list[int]] = {}
         for k in self.allowed:
             cand = self.inst.candidates[k]
-            if cand.pool is not None:
+            if cand.pool is not None and k not in self.pinned:
                 by_key.setdefault((cand.pool, cand.zone), []).append(k)
         for ks in by_key.values():
             ks.sort(key=lambda k: self.inst.candidates[k].pool_rank)
@@ -354,14 +380,15 @@ class LayoutModel:
             if inst.spread == Spread.NONE:
                 ok = self._new_bool(f"spread_ok[{u}]", self._hint_spread_ok(u, None))
                 for var in self.m[u].values():
-                    self.model.add(var <= unit.replicas - 1).only_enforce_if(ok)
+                    # Against the replicas placed: one placed replica is exposed too.
+                    self.model.add(var <= self.placed[u] - 1).only_enforce_if(ok)
                 self._term("spof_one_node", ok, crit * full, const=1, sign=-1)
             if len(inst.zones) >= 2 and inst.spread != Spread.ZONE:
                 okz = self._new_bool(f"zone_ok[{u}]", self._hint_spread_ok(u, "zone"))
                 for zone in inst.zones:
                     vars_ = [v for k, v in self.m[u].items() if inst.candidates[k].zone == zone]
                     if vars_:
-                        self.model.add(sum(vars_) <= unit.replicas - 1).only_enforce_if(okz)
+                        self.model.add(sum(vars_) <= self.placed[u] - 1).only_enforce_if(okz)
                 self._term("spof_one_zone", okz, crit * full // 2, const=1, sign=-1)
         for v, options in self.join.items():
             for s, lit in options.items():
@@ -374,11 +401,14 @@ class LayoutModel:
         if self.hint is None:
             return False
         counts: dict[object, int] = {}
+        placed = 0
         for k in self.m[u]:
             c = self._hint_count(u, k)
+            placed += c
             key = self.inst.candidates[k].zone if level == "zone" else k
-            counts[key] = counts.get(key, 0) + c
-        return max(counts.values(), default=0) <= self.inst.units[u].replicas - 1
+            if level != "zone" or key is not None:
+                counts[key] = counts.get(key, 0) + c
+        return max(counts.values(), default=0) <= placed - 1
 
     def term_traffic(self) -> None:
         """Chatty pairs: reward replicas that share a node, and more for sharing a pod."""
@@ -416,8 +446,12 @@ class LayoutModel:
         """Replicas left out: critical ones weigh more than all non-critical ones together,
         so that critical pods are placed first whatever the sizes."""
         others = sum(u.replicas for u in self.inst.units if not u.critical_components)
+        critical = sum(u.replicas for u in self.inst.units if u.critical_components)
+        factor = others + 1
+        if self.w.unplaced * factor * max(1, critical) > 2**60:
+            factor = 2  # strict priority would overflow int64: critical count double instead
         for u, unit in enumerate(self.inst.units):
-            weight = self.w.unplaced * ((others + 1) if unit.critical_components else 1)
+            weight = self.w.unplaced * (factor if unit.critical_components else 1)
             placed = self.placed[u]
             assert isinstance(placed, cp_model.IntVar)
             self._term("unplaced", placed, weight, const=unit.replicas, sign=-1)

@@ -176,7 +176,11 @@ def _cost_weights(caps: list[list[int]], costs: list[float | None],
     raw = [c if c is not None else s * per_size for c, s in zip(costs, sizes, strict=True)]
     if not all(fixed):
         raw = [r / 100 if f else r for r, f in zip(raw, fixed, strict=True)]
-    mean = sum(raw) / len(raw) if raw else 1.0
+    # Normalise over distinct node types (each fixed node, one per pool), so that how many
+    # pool nodes are offered does not shift the weights against SPOF and traffic terms.
+    kinds = {(f, i if f else None, caps[i][0], caps[i][1], costs[i]): raw[i]
+             for i, f in enumerate(fixed)}
+    mean = sum(kinds.values()) / len(kinds) if kinds else 1.0
     return [max(1, round(1000 * r / (mean or 1.0))) for r in raw]
 
 
@@ -317,9 +321,13 @@ def prepare(problem: Problem) -> Instance:
 
     for small, big, label in same_node:
         one, two = units[small], units[big]
+        # If the two may share a pod, they take one pod slot, not two.
+        mergeable = (min(small, big), max(small, big)) not in incompatible
+        pods_r = len(resources) - 1
+        need = [x + y - (1 if r == pods_r and mergeable else 0)
+                for r, (x, y) in enumerate(zip(one.demand, two.demand, strict=True))]
         together = [k for k, c in enumerate(candidates) if one.eligible[k] and two.eligible[k]
-                    and all(x + y <= cap for x, y, cap in zip(one.demand, two.demand,
-                                                              c.capacity, strict=True))]
+                    and all(n <= cap for n, cap in zip(need, c.capacity, strict=True))]
         if any(one.eligible) and any(two.eligible) and not together:
             conflicts.append(Conflict(
                 kind="hint", subjects=[one.name, two.name, label],
@@ -330,7 +338,8 @@ def prepare(problem: Problem) -> Instance:
     if spread != Spread.NONE:
         for unit in units:
             hosts = sum(unit.eligible)
-            if 0 < hosts < unit.replicas:
+            capped = any(unit.eligible[k] for name in truncated for k in pool_candidates[name])
+            if 0 < hosts < unit.replicas and not capped:
                 conflicts.append(Conflict(
                     kind="spread", subjects=[unit.name],
                     message=f"pod {unit.name} has {unit.replicas} replicas but only {hosts} "

@@ -98,6 +98,9 @@ def allowed_candidates(inst: Instance, w: Weights, objective_cap: int | None,
                        today: Current | None = None) -> list[int]:
     """Fixed nodes, plus as many nodes per pool as a plan no worse than the cap could pay for."""
     allowed = [c.index for c in inst.candidates if c.pool is None]
+    pinned = {k for per_node in (today.counts.values() if today else []) for k in per_node
+              if inst.candidates[k].pool is not None}
+    allowed += sorted(pinned)
     for ks in inst.pool_candidates.values():
         if not ks:
             continue
@@ -111,8 +114,8 @@ def allowed_candidates(inst: Instance, w: Weights, objective_cap: int | None,
         for k in ks:
             by_zone.setdefault(inst.candidates[k].zone, []).append(k)
         for zone_ks in by_zone.values():
-            allowed += zone_ks[:affordable]
-    return sorted(allowed)
+            allowed += [k for k in zone_ks if k not in pinned][:affordable]
+    return sorted(set(allowed))
 
 
 def current_in_model_terms(inst: Instance) -> Current | None:
@@ -162,14 +165,18 @@ def advise(problem: Problem, control: SolveControl | None = None) -> Plan:
     if first.complete:
         cap: int | None = None
         allowed = fixed
-        if any(inst.pool_candidates.values()):
+        probe_nodes = sorted(set(fixed) | first.used_nodes())
+        if any(inst.pool_candidates.values()) and \
+                build_seconds(inst, probe_nodes) <= 0.2 * remaining():
             # The greedy plan's objective involves only the nodes it uses: a small model
             # prices it, and the price caps how many pool nodes the real model offers.
-            probe = LayoutModel(inst, sorted(set(fixed) | first.used_nodes()), w, hint=first,
-                                current=today)
+            probe = LayoutModel(inst, probe_nodes, w, hint=first, current=today)
             cap = probe.hinted_objective()
             terms = probe.hinted_terms()
             allowed = allowed_candidates(inst, w, cap, today)
+        elif any(inst.pool_candidates.values()):
+            allowed = allowed_candidates(inst, w, None, today)  # too big to price: the guard
+            # below then returns the greedy plan
         if build_seconds(inst, allowed) <= 0.4 * remaining():
             model = LayoutModel(inst, allowed, w, hint=first, current=today)
             cap = model.hinted_objective() if cap is None else cap

@@ -180,3 +180,41 @@ def test_greedy_packs_a_many_replica_pod_instead_of_one_node_each() -> None:
                            "maxCount": 1000}])
     plan = assert_valid_plan(data)
     assert plan["solver"]["nodesUsed"] == plan["solver"]["nodesLowerBound"] == 10
+
+
+def test_same_node_with_equal_counts_either_pod_may_follow() -> None:
+    # b is pinned to n1 (twice); a must then sit with b on n1, and may use n2 too only if
+    # b follows a is not required: with equal counts either direction is allowed.
+    data = problem(
+        [container("a", cpu="600m", replicas=2),
+         container("b", cpu="100m", replicas=2, nodeSelector={"pin": "yes"})],
+        [node("n1", cpu="1", labels={"pin": "yes"}), node("n2", cpu="1")],
+        hints=[{"type": "sameNode", "containers": ["a", "b"]}],
+    )
+    assert_valid_plan(data)
+
+
+def test_partly_placed_critical_pod_counts_as_exposed() -> None:
+    # Four pod slots for five replicas: one must stay out. Leaving out a replica of a
+    # (3 replicas) keeps both pods on two nodes; leaving out one of c leaves c exposed.
+    for order in (("a", "c"), ("c", "a")):
+        by_name = {"a": container("a", replicas=3), "c": container("c", replicas=2)}
+        data = problem([by_name[n] for n in order],
+                       [node("n1", allocatable={"pods": 2}), node("n2", allocatable={"pods": 2})])
+        plan = advise(parse_problem(data)).to_wire()
+        assert [u["pod"] for u in plan["unplaced"]] == ["a"]
+        # Both pods keep two nodes; what exposure is left is the full nodes' N-1 headroom.
+        assert all(v < 1.0 for v in plan["scores"]["spof"]["exposed"].values())
+        assert sorted({p["node"] for p in plan["placements"] if p["pod"] == "c"}) == ["n1", "n2"]
+
+
+def test_review_keeps_a_pod_on_the_pool_node_it_runs_on() -> None:
+    data = problem(
+        [container("a", cpu="1")],
+        pools=[{"name": "p", "allocatable": {"cpu": "4", "memory": "8Gi"}, "maxCount": 3}],
+    )
+    data["layout"] = {"pods": [{"name": "a", "containers": ["a"]}],
+                      "placements": [{"pod": "a", "replica": 0, "node": "p-2"}]}
+    result = review(parse_problem(data))
+    assert [p.node for p in result.advised.placements] == ["p-2"]
+    assert result.advised.solver.terms.get("moves", 0) < 0
