@@ -5,7 +5,7 @@ pod, separatePods sets do not; a pod's replicas match its containers' declared
 ones; no port clash inside a pod; every replica placed once or listed as
 unplaced; per-node requests within allocatable (pods: the node's pod limit);
 separateNodes pods never share a node; the pod of a sameNode pair with fewer
-replicas only runs on nodes that also host the other.
+replicas only runs on nodes that also host the other (equal counts: either way).
 """
 
 from __future__ import annotations
@@ -85,6 +85,8 @@ def plan_violations(problem: Problem, plan: Plan) -> list[str]:
                         continue
                     small, big = sorted((a, b), key=lambda p: pods[p].replicas)
                     stray = set(hosts[small]) - set(hosts[big])
+                    if pods[a].replicas == pods[b].replicas:  # either may follow the other
+                        stray = stray and set(hosts[big]) - set(hosts[small])
                     if stray:
                         issues.append(f"sameNode {hint.containers}: {small} runs on "
                                       f"{sorted(stray)} without {big}")
