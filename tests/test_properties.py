@@ -17,7 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from advisor import advise
-from models import parse_problem
+from advisor.greedy import greedy
+from advisor.model import WEIGHTS, LayoutModel
+from advisor.prepare import prepare
+from models import Problem, parse_problem
 from tests.validator import nodes_lower_bound, validate
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -145,6 +148,23 @@ def test_feasible_problems_get_valid_plans(data: dict[str, Any]) -> None:
     if solver["gap"] is not None:
         assert solver["gap"] >= 0
     assert solver["nodesUsed"] >= nodes_lower_bound(problem)
+    # Never worse than the greedy plan it starts from (priced by the same objective).
+    greedy_objective = _greedy_objective(problem)
+    if greedy_objective is not None and solver["objective"] is not None:
+        assert solver["objective"] <= greedy_objective
+
+
+def _greedy_objective(problem: Problem) -> int | None:
+    inst = prepare(problem)
+    if inst.conflicts:
+        return None
+    first = greedy(inst)
+    if not first.complete:
+        return None
+    fixed = [c.index for c in inst.candidates if c.pool is None]
+    model = LayoutModel(inst, sorted(set(fixed) | first.used_nodes()),
+                        WEIGHTS[problem.policy.objective], hint=first)
+    return model.hinted_objective()
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
