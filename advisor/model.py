@@ -12,6 +12,7 @@ Every constraint family and objective term is a named method below.
 from __future__ import annotations
 
 import itertools
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -502,8 +503,10 @@ class LayoutModel:
         result = SolveResult(status=name, assignment=None, objective=None, bound=None,
                              wall_time=solver.wall_time)
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            result.objective = solver.objective_value
-            result.bound = solver.best_objective_bound
+            # Every coefficient is an integer: report integers (the bound rounded up, as any
+            # integer objective at least the bound is at least its ceiling).
+            result.objective = float(round(solver.objective_value))
+            result.bound = float(math.ceil(solver.best_objective_bound - 1e-6))
             result.terms = {
                 name: sum(coef * (const + sign * solver.value(var))
                           for coef, const, sign, var in terms)
