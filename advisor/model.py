@@ -66,7 +66,6 @@ class SolveResult:
     assignment: Assignment | None
     objective: float | None
     bound: float | None
-    wall_time: float
     terms: dict[str, int] = field(default_factory=dict)  # objective by named term
 
 
@@ -500,8 +499,7 @@ class LayoutModel:
         callback = _Callback(on_progress)
         status = solver.solve(self.model, callback)
         name = solver.status_name(status)
-        result = SolveResult(status=name, assignment=None, objective=None, bound=None,
-                             wall_time=solver.wall_time)
+        result = SolveResult(status=name, assignment=None, objective=None, bound=None)
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             # Every coefficient is an integer: report integers (the bound rounded up, as any
             # integer objective at least the bound is at least its ceiling).

@@ -7,7 +7,7 @@ from advisor.findings import findings
 from advisor.layout import wire_nodes, wire_placements, wire_pods, wire_unplaced
 from advisor.prepare import prepare
 from advisor.scoring import score
-from advisor.solve import SolveControl, advise
+from advisor.solve import SolveControl, advise_prepared
 from models import Assessment, Comparison, Problem, Review
 
 # Findings that mean the current layout could not run as described.
@@ -24,7 +24,7 @@ def review(problem: Problem, control: SolveControl | None = None) -> Review:
         nodes=wire_nodes(inst, view), scores=scores,
         findings=findings(inst, view, scores, detail, exposures), unplaced=wire_unplaced(view),
     )
-    advised = advise(problem, control)  # with the layout: fewer changes break ties
+    advised = advise_prepared(inst, control)  # with the layout: fewer changes break ties
     nodes_current = len({k for _, _, k in view.placements})
     if advised.scores is not None:
         waste_delta = round(advised.scores.waste.score - scores.waste.score, 2)

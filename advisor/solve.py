@@ -137,9 +137,14 @@ def current_in_model_terms(inst: Instance) -> Current | None:
 
 
 def advise(problem: Problem, control: SolveControl | None = None) -> Plan:
+    return advise_prepared(prepare(problem), control)
+
+
+def advise_prepared(inst: Instance, control: SolveControl | None = None) -> Plan:
+    """advise() on an instance already prepared (review prepares it for the current layout)."""
+    problem = inst.problem
     control = control or SolveControl()
     started = time.monotonic()
-    inst = prepare(problem)
     lower = nodes_lower_bound(inst)
     if inst.conflicts:
         return Plan(status="infeasible", conflicts=inst.conflicts, solver=SolverInfo(

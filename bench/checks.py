@@ -13,7 +13,20 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bench.baselines import DEFAULT_MAX_PODS
-from models import GroupHint, HelperHint, Plan, Problem
+from models import Container, GroupHint, HelperHint, Plan, Problem
+
+
+def port_clashes(pod: str, members: list[Container]) -> list[str]:
+    """Two containers of one pod listening on the same port and protocol."""
+    issues: list[str] = []
+    seen: dict[tuple[int, str], str] = {}
+    for c in members:
+        for port in c.ports:
+            key = (port.port, port.protocol)
+            if key in seen:
+                issues.append(f"pod {pod}: {seen[key]} and {c.name} both use {port.port}")
+            seen[key] = c.name
+    return issues
 
 
 def plan_violations(problem: Problem, plan: Plan) -> list[str]:
@@ -36,13 +49,7 @@ def plan_violations(problem: Problem, plan: Plan) -> list[str]:
         if declared and declared != {pod.replicas}:
             issues.append(f"pod {pod.name} has {pod.replicas} replicas, its containers ask "
                           f"for {sorted(x or 0 for x in declared)}")
-        seen: dict[tuple[int, str], str] = {}
-        for c in pod.containers:
-            for port in containers[c].ports:
-                key = (port.port, port.protocol)
-                if key in seen:
-                    issues.append(f"pod {pod.name}: {seen[key]} and {c} both use {port.port}")
-                seen[key] = c
+        issues += port_clashes(pod.name, [containers[c] for c in pod.containers])
 
     hosts: dict[str, list[str]] = {p.name: [] for p in plan.pods}
     for placed in plan.placements:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.baselines import bins, first_fit_decreasing, forced_groups
+from bench.checks import port_clashes
 from models import GroupHint, ProblemError, parse_problem
 
 ZONES = ("zone-a", "zone-b", "zone-c")
@@ -435,13 +436,7 @@ def check_problem(data: dict[str, Any], *,
         declared = {by_name[c].replicas for c in g.containers} - {None}
         if len(declared) > 1:
             issues.append(f"pod {g.name} mixes replica counts {sorted(x or 0 for x in declared)}")
-        ports: dict[tuple[int, str], str] = {}
-        for c in g.containers:
-            for p in by_name[c].ports:
-                key = (p.port, p.protocol)
-                if key in ports:
-                    issues.append(f"pod {g.name}: {ports[key]} and {c} both listen on {p.port}")
-                ports[key] = c
+        issues += port_clashes(g.name, [by_name[c] for c in g.containers])
     relations: dict[frozenset[str], set[str]] = {}
     for hint in problem.hints:
         if not isinstance(hint, GroupHint) or hint.type == "samePod":

@@ -46,8 +46,8 @@ def assert_shortage(data: dict[str, Any], pod: str, placed: int, unplaced: int) 
 
 # ---- capacity ------------------------------------------------------------------------------
 
-
-@pytest.mark.parametrize(
+# Per resource: a request and an allocatable such that each node holds exactly one replica.
+ONE_REPLICA_PER_NODE = pytest.mark.parametrize(
     ("requests", "allocatable"),
     [
         ({"cpu": "1500m", "memory": "1Gi"}, {"cpu": "2", "memory": "8Gi"}),
@@ -57,6 +57,9 @@ def assert_shortage(data: dict[str, Any], pod: str, placed: int, unplaced: int) 
     ],
     ids=["cpu", "memory", "gpu"],
 )
+
+
+@ONE_REPLICA_PER_NODE
 def test_capacity_feasible(requests: dict[str, str], allocatable: dict[str, str]) -> None:
     # Two replicas, two nodes that hold one each: the plan must use both.
     data = problem(
@@ -67,16 +70,7 @@ def test_capacity_feasible(requests: dict[str, str], allocatable: dict[str, str]
     assert nodes_of(plan, "app") == ["n1", "n2"]
 
 
-@pytest.mark.parametrize(
-    ("requests", "allocatable"),
-    [
-        ({"cpu": "1500m", "memory": "1Gi"}, {"cpu": "2", "memory": "8Gi"}),
-        ({"cpu": "100m", "memory": "3Gi"}, {"cpu": "8", "memory": "4Gi"}),
-        ({"cpu": "100m", "memory": "1Gi", "nvidia.com/gpu": "1"},
-         {"cpu": "8", "memory": "8Gi", "nvidia.com/gpu": "1"}),
-    ],
-    ids=["cpu", "memory", "gpu"],
-)
+@ONE_REPLICA_PER_NODE
 def test_capacity_shortage(requests: dict[str, str], allocatable: dict[str, str]) -> None:
     data = problem(
         [{"name": "app", "requests": requests, "replicas": 3}],
