@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
 from models import FieldIssue, Problem, ProblemError, parse_problem
 
 MAX_INPUT_BYTES = 16 * 1024 * 1024
+# An alias repeats a whole subtree: a few nested ones blow a small text up exponentially
+# once anything walks the data ("billion laughs"). Real problems need few, if any.
+MAX_YAML_ALIASES = 1000
+
+Format = Literal["auto", "json", "yaml"]
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -48,14 +53,27 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def load_data(text: str, source: str) -> Any:
-    """JSON when the text starts like JSON, else YAML (one document, loaded safely)."""
+def _count_aliases(text: str, limit: int, source: str) -> None:
+    seen = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            seen += 1
+            if seen > limit:
+                raise ProblemError([FieldIssue(
+                    source, f"YAML uses more than {limit} aliases (*name); write the values out"
+                )])
+
+
+def load_data(text: str, source: str, fmt: Format = "auto",
+              max_aliases: int = MAX_YAML_ALIASES) -> Any:
+    """JSON when `fmt` says so or the text starts like JSON, else YAML (one document,
+    loaded safely, at most `max_aliases` aliases)."""
     if len(text.encode("utf-8", errors="replace")) > MAX_INPUT_BYTES:
         raise ProblemError([FieldIssue(source, f"input is larger than {MAX_INPUT_BYTES} bytes")])
     stripped = text.lstrip()
     if not stripped:
         raise ProblemError([FieldIssue(source, "input is empty")])
-    if stripped[0] in "{[":
+    if fmt == "json" or (fmt == "auto" and stripped[0] in "{["):
         try:
             return json.loads(text, object_pairs_hook=_unique_keys)
         except _DuplicateKeyError as exc:
@@ -65,6 +83,7 @@ def load_data(text: str, source: str) -> Any:
                 source, f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
             )]) from None
     try:
+        _count_aliases(text, max_aliases, source)
         docs = [d for d in yaml.load_all(text, Loader=_StrictLoader) if d is not None]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -78,5 +97,6 @@ def load_data(text: str, source: str) -> Any:
     return docs[0]
 
 
-def load_problem(text: str, source: str = "input") -> Problem:
-    return parse_problem(load_data(text, source))
+def load_problem(text: str, source: str = "input", fmt: Format = "auto",
+                 max_aliases: int = MAX_YAML_ALIASES) -> Problem:
+    return parse_problem(load_data(text, source, fmt, max_aliases))

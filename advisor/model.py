@@ -16,6 +16,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from ortools.sat.python import cp_model
 
@@ -60,6 +61,14 @@ class Progress:
     solutions: int
 
 
+class _Values(Protocol):
+    """What a solver and a solution callback both offer: the values of the current solution."""
+
+    def value(self, expression: LinearExpr) -> int: ...
+
+    def boolean_value(self, literal: cp_model.LiteralT) -> bool: ...
+
+
 @dataclass
 class SolveResult:
     status: str  # OPTIMAL | FEASIBLE | INFEASIBLE | UNKNOWN | MODEL_INVALID
@@ -70,17 +79,28 @@ class SolveResult:
 
 
 class _Callback(cp_model.CpSolverSolutionCallback):
-    def __init__(self, on_progress: Callable[[Progress], None] | None) -> None:
+    def __init__(self, on_progress: Callable[[Progress], None] | None,
+                 on_solution: Callable[[Assignment], None] | None,
+                 extract: Callable[[_Values], Assignment]) -> None:
         super().__init__()
         self.on_progress = on_progress
+        self.on_solution = on_solution
+        self.extract = extract
         self.started = time.monotonic()
         self.solutions = 0
+        self.next_snapshot = 0.0
 
     def on_solution_callback(self) -> None:
         self.solutions += 1
         if self.on_progress is not None:
             self.on_progress(Progress(self.objective_value, self.best_objective_bound,
                                       time.monotonic() - self.started, self.solutions))
+        now = time.monotonic()
+        if self.on_solution is not None and now >= self.next_snapshot:
+            # Reading every variable holds the search up: at most 10 % of the time on it.
+            self.on_solution(self.extract(self))
+            spent = time.monotonic() - now
+            self.next_snapshot = time.monotonic() + max(0.5, 10 * spent)
 
 
 class LayoutModel:
@@ -483,7 +503,9 @@ class LayoutModel:
 
     def solve(self, *, time_limit: float, workers: int, seed: int,
               on_progress: Callable[[Progress], None] | None = None,
-              stop_flag: Callable[[cp_model.CpSolver], None] | None = None) -> SolveResult:
+              stop_flag: Callable[[cp_model.CpSolver], None] | None = None,
+              on_solution: Callable[[Assignment], None] | None = None) -> SolveResult:
+        """Solve; `on_solution` receives improving plans during the search (throttled)."""
         solver = cp_model.CpSolver()
         solver.parameters.max_time_in_seconds = max(0.05, time_limit)
         solver.parameters.num_workers = workers
@@ -496,7 +518,7 @@ class LayoutModel:
         solver.parameters.catch_sigint_signal = False
         if stop_flag is not None:
             stop_flag(solver)
-        callback = _Callback(on_progress)
+        callback = _Callback(on_progress, on_solution, self._extract)
         status = solver.solve(self.model, callback)
         name = solver.status_name(status)
         result = SolveResult(status=name, assignment=None, objective=None, bound=None)
@@ -513,7 +535,7 @@ class LayoutModel:
             result.assignment = self._extract(solver)
         return result
 
-    def _extract(self, solver: cp_model.CpSolver) -> Assignment:
+    def _extract(self, solver: _Values) -> Assignment:
         inst = self.inst
         counts: list[dict[int, int]] = []
         for u in range(len(inst.units)):

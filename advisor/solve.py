@@ -30,13 +30,59 @@ from models.plan import Status
 
 
 class SolveControl:
-    """Progress reports and a stop button for a running solve (safe across threads)."""
+    """Progress reports, a stop button and the best plan so far of a running solve
+    (safe across threads).
 
-    def __init__(self, on_progress: Callable[[Progress], None] | None = None) -> None:
+    With `keep_plans`, the core offers every improving plan (the greedy one first, then
+    CP-SAT's, throttled); `best_plan()` turns the latest into a wire Plan on demand, so the
+    cost of scoring falls on whoever asks, not on the search.
+    """
+
+    def __init__(self, on_progress: Callable[[Progress], None] | None = None, *,
+                 keep_plans: bool = False) -> None:
         self.on_progress = on_progress
+        self.keep_plans = keep_plans
         self._lock = threading.Lock()
         self._solver: cp_model.CpSolver | None = None
         self.stopped = False
+        self.progress: Progress | None = None
+        self._offer: tuple[Instance, Assignment, Status] | None = None
+        self._version = 0
+        self._built: tuple[int, Plan] | None = None
+
+    def offer(self, inst: Instance, assignment: Assignment, status: Status) -> None:
+        if self.keep_plans:
+            with self._lock:
+                self._offer = (inst, assignment, status)
+                self._version += 1
+
+    @property
+    def version(self) -> int:
+        """Grows with every offered plan: a caller can tell whether `best_plan` changed."""
+        return self._version
+
+    def best_plan(self) -> Plan | None:
+        with self._lock:
+            offer, version, built = self._offer, self._version, self._built
+        if offer is None:
+            return None
+        if built is not None and built[0] == version:
+            return built[1]
+        inst, assignment, status = offer
+        plan = build_plan(inst, view_from_assignment(inst, assignment, UNPLACED_REASON), status)
+        progress = self.progress
+        objective = progress.objective if progress and status != "heuristic" else None
+        bound = progress.bound if progress and status != "heuristic" else None
+        gap = _gap(objective, bound)
+        plan.solver = SolverInfo(
+            objective=objective, bound=bound, gap=gap,
+            wall_time_seconds=round(progress.elapsed, 3) if progress else 0.0,
+            nodes_used=len(assignment.used_nodes()), nodes_lower_bound=nodes_lower_bound(inst),
+            message="best plan so far; the solve is still running",
+        )
+        with self._lock:
+            self._built = (version, plan)
+        return plan
 
     def attach(self, solver: cp_model.CpSolver) -> None:
         with self._lock:
@@ -51,6 +97,7 @@ class SolveControl:
                 self._solver.stop_search()
 
     def report(self, progress: Progress) -> None:
+        self.progress = progress
         if self.on_progress is not None:
             self.on_progress(progress)
 
@@ -58,8 +105,13 @@ class SolveControl:
 def _solve(model: LayoutModel, inst: Instance, control: SolveControl, time_limit: float
            ) -> SolveResult:
     policy = inst.problem.policy
+    on_solution = None
+    if control.keep_plans:
+        def on_solution(assignment: Assignment) -> None:
+            control.offer(inst, assignment, "feasible")
     return model.solve(time_limit=time_limit, workers=policy.workers, seed=policy.seed,
-                       on_progress=control.report, stop_flag=control.attach)
+                       on_progress=control.report, stop_flag=control.attach,
+                       on_solution=on_solution)
 
 
 def max_reward(inst: Instance, w: Weights, today: Current | None) -> int:
@@ -154,6 +206,7 @@ def advise_prepared(inst: Instance, control: SolveControl | None = None) -> Plan
     w = WEIGHTS[problem.policy.objective]
     budget = problem.policy.time_limit_seconds
     first = greedy(inst)
+    control.offer(inst, first, "heuristic")
     today = current_in_model_terms(inst)
 
     def remaining() -> float:
@@ -252,14 +305,10 @@ def advise_prepared(inst: Instance, control: SolveControl | None = None) -> Plan
         message = (message + "; " if message else "") + "stopped early: best plan so far"
         if status == "optimal":
             status = "feasible"
-    reason = ("no node has room left for it (resources or allocatable pods); "
-              "critical pods take precedence")
-    view = view_from_assignment(inst, chosen, reason)
+    view = view_from_assignment(inst, chosen, UNPLACED_REASON)
     plan = build_plan(inst, view, status)
     plan.conflicts = conflicts
-    gap = None
-    if objective is not None and bound is not None:
-        gap = round(abs(objective - bound) / max(1.0, abs(objective)), 6)
+    gap = _gap(objective, bound)
     plan.solver = SolverInfo(
         objective=objective, bound=bound, gap=gap,
         wall_time_seconds=round(time.monotonic() - started, 3),
@@ -268,6 +317,16 @@ def advise_prepared(inst: Instance, control: SolveControl | None = None) -> Plan
         interrupted=control.stopped, message=message,
     )
     return plan
+
+
+UNPLACED_REASON = ("no node has room left for it (resources or allocatable pods); "
+                   "critical pods take precedence")
+
+
+def _gap(objective: float | None, bound: float | None) -> float | None:
+    if objective is None or bound is None:
+        return None
+    return round(abs(objective - bound) / max(1.0, abs(objective)), 6)
 
 
 def _truncation_note(inst: Instance) -> str:

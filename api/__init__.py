@@ -1,1 +1,6 @@
-"""REST adapter of pod-layout-advisor (routes arrive with the API work)."""
+"""The REST API: `create_app(settings)`; `podlayout serve` runs it with uvicorn."""
+
+from api.app import create_app
+from api.settings import Settings
+
+__all__ = ["Settings", "create_app"]

@@ -1,0 +1,55 @@
+"""create_app(): the FastAPI adapter over the advisor core."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import metadata
+
+from fastapi import Depends, FastAPI
+
+from api import errors, openapi
+from api.deps import require_token
+from api.jobs import JobManager
+from api.routes import jobs, meta, solve
+from api.settings import Settings
+from api.store import JobStore
+
+DESCRIPTION = """Decides how to group containers into Kubernetes pods and where to place every
+replica, with waste and SPOF scores, findings, and the solver's bound and gap.
+
+`POST /v1/advise` and `/v1/review` answer within the time limit; `POST /v1/jobs` solves in
+the background (poll `GET /v1/jobs/{id}`, stop with `DELETE`). Bodies are JSON or YAML
+(`Content-Type: application/yaml`). Errors are `application/problem+json` with the offending
+fields in `errors`."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = JobStore(settings.store_path)
+        manager = JobManager(settings, store)
+        manager.start()
+        app.state.manager = manager
+        try:
+            yield
+        finally:
+            app.state.manager = None
+            manager.close()
+            store.close()
+
+    app = FastAPI(title="pod-layout-advisor", version=metadata.version("pod-layout-advisor"),
+                  description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.manager = None
+    app.state.gate = threading.BoundedSemaphore(settings.max_concurrent_requests)
+    errors.install(app)
+    guarded = [Depends(require_token)]
+    app.include_router(solve.router, dependencies=guarded)
+    app.include_router(jobs.router, dependencies=guarded)
+    app.include_router(meta.router)
+    openapi.install(app)
+    return app

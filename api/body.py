@@ -1,0 +1,89 @@
+"""Reading a problem from a request body: size limit, JSON or YAML, API-side limits."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from advisor.loading import Format, load_problem
+from api.errors import ApiError
+from api.settings import Settings
+from models import FieldIssue, Problem, ProblemError
+
+JSON_TYPES = {"application/json"}
+YAML_TYPES = {"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"}
+
+
+def _format(content_type: str | None) -> Format:
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if media in ("", "application/x-www-form-urlencoded", "text/plain"):
+        return "auto"  # no type, or curl -d's default: tell JSON from YAML by the text
+    if media in JSON_TYPES or media.endswith("+json"):
+        return "json"
+    if media in YAML_TYPES or media.endswith("+yaml"):
+        return "yaml"
+    raise ApiError(415, f"unsupported content type {media!r}: send application/json or "
+                        "application/yaml", [FieldIssue("Content-Type", "not JSON or YAML")])
+
+
+async def read_text(request: Request, limit: int) -> str:
+    """The body as UTF-8 text; 413 past `limit` bytes, checked while reading."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"the body is {declared} bytes; the limit is {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"the body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    try:
+        return b"".join(chunks).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, f"the body is not UTF-8 text (byte {exc.start})") from None
+
+
+async def read_problem(request: Request, settings: Settings) -> Problem:
+    fmt = _format(request.headers.get("content-type"))
+    text = await read_text(request, settings.max_body_bytes)
+    try:
+        problem = load_problem(text, "body", fmt, settings.max_yaml_aliases)
+    except ProblemError as exc:
+        syntax = len(exc.issues) == 1 and exc.issues[0].path == "body"
+        if syntax and "aliases" not in exc.issues[0].message:
+            raise ApiError(400, exc.issues[0].message, exc.issues) from None
+        raise
+    check_size(problem, settings)
+    return problem
+
+
+def check_size(problem: Problem, settings: Settings) -> None:
+    issues = []
+    if len(problem.containers) > settings.max_containers:
+        issues.append(FieldIssue("containers", f"{len(problem.containers)} containers; this "
+                                 f"server takes at most {settings.max_containers}"))
+    if len(problem.nodes) > settings.max_nodes:
+        issues.append(FieldIssue("nodes", f"{len(problem.nodes)} nodes; this server takes at "
+                                 f"most {settings.max_nodes}"))
+    if issues:
+        raise ApiError(422, "the problem is larger than this server's limits", issues,
+                       title="Problem too large")
+
+
+def effective_time_limit(problem: Problem, settings: Settings) -> tuple[Problem, list[str]]:
+    """The server's default when the problem sets no time limit; capped at the maximum."""
+    policy = problem.policy
+    notes: list[str] = []
+    if "time_limit_seconds" in policy.model_fields_set:
+        limit = policy.time_limit_seconds
+    else:
+        limit = settings.default_time_limit_seconds
+    if limit > settings.max_time_limit_seconds:
+        notes.append(f"policy.timeLimitSeconds {limit:g} is above this server's maximum of "
+                     f"{settings.max_time_limit_seconds:g}: capped to "
+                     f"{settings.max_time_limit_seconds:g}")
+        limit = settings.max_time_limit_seconds
+    if limit == policy.time_limit_seconds:
+        return problem, notes
+    new_policy = policy.model_copy(update={"time_limit_seconds": limit})
+    return problem.model_copy(update={"policy": new_policy}), notes

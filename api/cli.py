@@ -1,0 +1,60 @@
+"""`podlayout`: the core's commands plus `serve`, which runs the REST API with uvicorn."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+import uvicorn
+from pydantic import ValidationError
+
+from advisor.cli import EXIT_INPUT, app, err
+from advisor.cli import main as core_main
+from api.app import create_app
+from api.settings import Settings
+from api.store import StoreError
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind; 0.0.0.0 exposes the API.")] =
+        "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Run the REST API (settings from PODLAYOUT_* variables; see the README)."""
+    level = log_level.lower()
+    if level not in ("debug", "info", "warning", "error"):
+        err.print(f"error: --log-level {log_level}: use debug, info, warning or error",
+                  markup=False)
+        raise typer.Exit(EXIT_INPUT)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        lines = [f"  PODLAYOUT_{str(e['loc'][0]).upper() if e['loc'] else ''}: {e['msg']}"
+                 for e in exc.errors()]
+        err.print("error: invalid settings\n" + "\n".join(lines), markup=False)
+        raise typer.Exit(EXIT_INPUT) from None
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: "
+                                                    "%(message)s")
+    if host not in ("127.0.0.1", "localhost", "::1") and settings.api_token is None:
+        err.print(f"warning: serving on {host} without PODLAYOUT_API_TOKEN: anyone who can "
+                  "reach it can run solves", markup=False)
+    err.print(f"podlayout: jobs in {settings.store_path}; {settings.workers} worker(s); "
+              f"http://{host}:{port}/docs", markup=False)
+    try:
+        # Access logs carry method, path and status only: never bodies or headers.
+        uvicorn.run(create_app(settings), host=host, port=port, log_level=level,
+                    timeout_graceful_shutdown=15)
+    except StoreError as exc:
+        err.print(f"error: {exc}", markup=False)
+        raise typer.Exit(EXIT_INPUT) from None
+
+
+def main() -> None:
+    core_main()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

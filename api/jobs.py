@@ -1,0 +1,222 @@
+"""Background jobs: a bounded pool of solver threads fed from the SQLite store.
+
+The store is the queue: a worker claims the oldest queued job, so jobs that were queued or
+running when the server died are picked up again after a restart. CP-SAT releases the GIL
+while it searches; a `SolveControl` per running job carries the stop button and the best
+plan so far, which a flusher thread writes to the store every second.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from advisor.review import review
+from advisor.solve import SolveControl, advise
+from api.settings import Settings
+from api.store import JobKind, JobRecord, JobStatus, JobStore
+from models import Problem, ProblemError, parse_problem
+
+log = logging.getLogger("podlayout.jobs")
+
+FLUSH_SECONDS = 1.0
+PURGE_SECONDS = 600.0
+
+
+class QueueFullError(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"{limit} jobs are already waiting")
+        self.limit = limit
+
+
+@dataclass
+class _Running:
+    control: SolveControl
+    flushed_version: int = -1
+    flushed_progress: Any = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class JobManager:
+    def __init__(self, settings: Settings, store: JobStore) -> None:
+        self.settings = settings
+        self.store = store
+        self._running: dict[str, _Running] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._closing = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        requeued = self.store.recover(self.settings.max_attempts)
+        if requeued:
+            log.info("restart: %d job(s) that were running will run again", len(requeued))
+        self.purge()
+        for i in range(self.settings.workers):
+            self._spawn(self._work, f"podlayout-job-{i}")
+        self._spawn(self._flush_loop, "podlayout-flush")
+
+    def _spawn(self, target: Any, name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the running solves and put their jobs back in the queue for the next start."""
+        self._closing.set()
+        with self._wake:
+            self._wake.notify_all()
+            running = list(self._running.values())
+        for job in running:
+            job.control.stop()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    # -- requests -------------------------------------------------------------------------
+
+    def submit(self, kind: JobKind, problem: Problem, time_limit: float,
+               notes: list[str]) -> str:
+        if self.store.count("queued") >= self.settings.max_queued_jobs:
+            raise QueueFullError(self.settings.max_queued_jobs)
+        job_id = uuid.uuid4().hex
+        data = problem.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        self.store.add(job_id, kind, data, time_limit, notes)
+        log.info("job %s: queued (%s)", job_id, kind)
+        with self._wake:
+            self._wake.notify()
+        return job_id
+
+    def stop(self, job_id: str, wait: float) -> JobRecord | None:
+        """Ask a job to stop; wait up to `wait` seconds for a running one to hand in its plan."""
+        self.store.request_stop(job_id)
+        with self._lock:
+            running = self._running.get(job_id)
+        if running is not None:
+            running.control.stop()
+            running.done.wait(wait)
+        return self.store.get(job_id)
+
+    def live_record(self, job_id: str) -> JobRecord | None:
+        """The stored record, with progress fresher than the last flush for a running job."""
+        record = self.store.get(job_id)
+        with self._lock:
+            running = self._running.get(job_id)
+        if record is None or running is None or record.status != "running":
+            return record
+        self._flush_one(job_id, running)
+        return self.store.get(job_id)
+
+    def purge(self) -> int:
+        cutoff = time.time() - self.settings.retention_hours * 3600
+        removed = self.store.purge(cutoff)
+        if removed:
+            log.info("retention: removed %d finished job(s)", removed)
+        return removed
+
+    # -- threads --------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while not self._closing.is_set():
+            try:
+                record = self.store.claim_next()
+            except Exception:  # the store hiccupped: retry after a pause, keep the worker
+                log.exception("cannot claim a job")
+                record = None
+                self._closing.wait(1.0)
+            if record is None:
+                with self._wake:
+                    self._wake.wait(1.0)
+                continue
+            self._run(record)
+
+    def _run(self, record: JobRecord) -> None:
+        control = SolveControl(keep_plans=True)
+        running = _Running(control)
+        with self._lock:
+            self._running[record.id] = running
+        if record.stop_requested or self._closing.is_set():
+            control.stop()
+        log.info("job %s: running (attempt %d)", record.id, record.attempts)
+        started = time.monotonic()
+        result: dict[str, Any] | None = None
+        error: dict[str, Any] | None = None
+        try:
+            problem = parse_problem(record.problem)
+            if record.kind == "review":
+                result = review(problem, control).to_wire()
+            else:
+                result = advise(problem, control).to_wire()
+        except ProblemError as exc:
+            error = {"title": "Invalid problem", "status": 422, "detail": str(exc),
+                     "errors": [{"field": i.path, "message": i.message} for i in exc.issues]}
+        except Exception as exc:  # one job's failure must not take the worker down
+            log.exception("job %s failed", record.id)
+            error = {"title": "Internal error", "status": 500,
+                     "detail": f"the solve failed: {type(exc).__name__}"}
+        try:
+            if self._closing.is_set() and not self._stop_asked(record.id):
+                self.store.requeue(record.id)  # a clean shutdown is not the job's fault
+                log.info("job %s: back in the queue for the next start", record.id)
+            else:
+                self._flush_one(record.id, running)
+                status: JobStatus = ("failed" if error else "stopped" if control.stopped
+                                     else "done")
+                best = result.get("advised", result) if result is not None else None
+                self.store.finish(record.id, status, result, best, error)
+                log.info("job %s: %s in %.1f s", record.id, status, time.monotonic() - started)
+        except Exception:
+            log.exception("job %s: cannot record its end", record.id)
+        finally:
+            with self._lock:
+                self._running.pop(record.id, None)
+            running.done.set()
+
+    def _stop_asked(self, job_id: str) -> bool:
+        record = self.store.get(job_id)
+        return record is not None and record.stop_requested
+
+    def _flush_loop(self) -> None:
+        last_purge = time.monotonic()
+        while not self._closing.wait(FLUSH_SECONDS):
+            with self._lock:
+                running = list(self._running.items())
+            for job_id, job in running:
+                try:
+                    self._flush_one(job_id, job)
+                except Exception:
+                    log.exception("job %s: cannot save progress", job_id)
+            if time.monotonic() - last_purge > PURGE_SECONDS:
+                last_purge = time.monotonic()
+                try:
+                    self.purge()
+                except Exception:
+                    log.exception("retention purge failed")
+
+    def _flush_one(self, job_id: str, job: _Running) -> None:
+        control = job.control
+        progress = control.progress
+        version = control.version
+        best = None
+        if version != job.flushed_version:
+            plan = control.best_plan()
+            best = plan.to_wire() if plan is not None else None
+        wire_progress = None
+        if progress is not None and progress is not job.flushed_progress:
+            gap = None
+            if progress.objective is not None and progress.bound is not None:
+                gap = round(abs(progress.objective - progress.bound)
+                            / max(1.0, abs(progress.objective)), 6)
+            wire_progress = {"objective": progress.objective, "bound": progress.bound,
+                             "gap": gap, "solutions": progress.solutions}
+        if best is None and wire_progress is None:
+            return
+        self.store.save_progress(job_id, wire_progress, best)
+        job.flushed_version = version
+        job.flushed_progress = progress

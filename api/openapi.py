@@ -1,0 +1,80 @@
+"""OpenAPI extras: the problem schema as the request body, examples, problem+json errors."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from api.errors import PROBLEM_JSON
+from api.schemas import ProblemDetails
+from models import Problem
+
+_ERROR_TEXT = {
+    400: "The body cannot be read: not JSON or YAML, not UTF-8.",
+    401: "`PODLAYOUT_API_TOKEN` is set and the bearer token is missing or wrong.",
+    413: "The body is larger than `PODLAYOUT_MAX_BODY_BYTES`.",
+    415: "The content type is neither JSON nor YAML.",
+    422: "The problem is invalid or larger than the server's limits; `errors` names the fields.",
+    429: "Too many solves at once or a full job queue; see `Retry-After`.",
+    503: "The job store or the job manager is unavailable.",
+}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ProblemDetails, "description": text} for code, text in _ERROR_TEXT.items()
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ProblemDetails, "description": "No job with this id (or it has expired)."},
+}
+
+
+@cache
+def example(name: str) -> dict[str, Any]:
+    """A shipped example problem: inside the package when installed from a wheel, else the
+    repository's examples/ directory."""
+    here = Path(__file__).resolve().parent
+    for path in (here / name, here.parent / "examples" / name):
+        if path.is_file():
+            data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+            return data
+    return {"containers": [{"name": "web", "requests": {"cpu": "250m", "memory": "256Mi"}}],
+            "nodes": [{"name": "node-1", "allocatable": {"cpu": "4", "memory": "16Gi"}}]}
+
+
+def problem_body(review: bool = False) -> dict[str, Any]:
+    data = example("reference-review.yaml" if review else "reference.yaml")
+    schema = {"$ref": "#/components/schemas/Problem"}
+    return {"requestBody": {"required": True, "content": {
+        "application/json": {"schema": schema, "example": data},
+        "application/yaml": {"schema": schema, "example": data},
+    }}}
+
+
+def install(app: FastAPI) -> None:
+    """Generate the schema once, with Problem and its parts among the components and every
+    error answer documented as problem+json."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        spec = get_openapi(title=app.title, version=app.version, description=app.description,
+                           routes=app.routes, tags=app.openapi_tags)
+        components = spec.setdefault("components", {}).setdefault("schemas", {})
+        problem = Problem.model_json_schema(by_alias=True,
+                                            ref_template="#/components/schemas/{model}")
+        for name, sub in problem.pop("$defs", {}).items():
+            components.setdefault(name, sub)
+        components["Problem"] = problem
+        for path in spec.get("paths", {}).values():
+            for operation in path.values():
+                for code, response in operation.get("responses", {}).items():
+                    content = response.get("content", {})
+                    if code[0] in "45" and "application/json" in content:
+                        content[PROBLEM_JSON] = content.pop("application/json")
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override

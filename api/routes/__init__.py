@@ -1,0 +1,1 @@
+"""The API's routers: solve (sync advise/review), jobs, meta (schema, health)."""

@@ -1,0 +1,38 @@
+"""The input schema, liveness and readiness."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+
+from api.deps import ManagerDep, require_token
+from api.errors import problem_response
+from api.openapi import ERRORS
+from api.schemas import Health
+from api.store import StoreError
+from models import Problem
+
+router = APIRouter(tags=["meta"])
+
+
+@router.get("/v1/schema", summary="JSON Schema of the input", responses={**ERRORS},
+            dependencies=[Depends(require_token)])
+def schema() -> dict[str, Any]:
+    return Problem.model_json_schema(by_alias=True)
+
+
+@router.get("/healthz", summary="Liveness", response_model=Health)
+def healthz() -> Health:
+    return Health(status="ok")
+
+
+@router.get("/readyz", summary="Readiness: the job store answers", response_model=Health,
+            responses={503: ERRORS[503]})
+def readyz(manager: ManagerDep) -> JSONResponse:
+    try:
+        manager.store.ping()
+    except StoreError as exc:
+        return problem_response(503, str(exc), "/readyz", headers={"Retry-After": "5"})
+    return JSONResponse(Health(status="ready").to_wire())

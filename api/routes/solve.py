@@ -1,0 +1,68 @@
+"""POST /v1/advise and /v1/review: solve within the request, bounded by the time limit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from advisor.review import review as run_review
+from advisor.solve import advise as run_advise
+from api.body import effective_time_limit, read_problem
+from api.deps import GateDep, SettingsDep
+from api.errors import ApiError
+from api.openapi import ERRORS, problem_body
+from models import FieldIssue, Plan, Problem, Review
+
+router = APIRouter(prefix="/v1", tags=["solve"])
+
+CAPPED_HEADER = "X-Podlayout-Time-Limit-Capped"
+
+
+async def _solve(problem: Problem, notes: list[str], gate: GateDep,
+                 work: Callable[[Problem], Plan | Review]) -> JSONResponse:
+    if not gate.acquire(blocking=False):
+        raise ApiError(429, "the server is busy with other solves; retry later or submit a "
+                            "job (POST /v1/jobs)", headers={"Retry-After": "5"})
+    try:
+        result = await run_in_threadpool(work, problem)
+    finally:
+        gate.release()
+    body: dict[str, Any] = result.to_wire()
+    headers = {}
+    if notes:
+        solver = body.get("advised", body)["solver"]
+        solver["message"] = "; ".join([*notes, solver["message"]] if solver["message"]
+                                      else notes)
+        headers[CAPPED_HEADER] = f"{problem.policy.time_limit_seconds:g}"
+    return JSONResponse(body, headers=headers)
+
+
+@router.post(
+    "/advise", summary="Plan grouping and placement",
+    response_model=Plan, responses={**ERRORS}, openapi_extra=problem_body(),
+    description="Solves within the problem's time limit (the server's default when the "
+                "policy sets none, capped at the server's maximum; a capped limit is named in "
+                "`solver.message` and the `X-Podlayout-Time-Limit-Capped` header). An "
+                "infeasible problem is an answer too: 200 with `status: infeasible`.",
+)
+async def advise(request: Request, settings: SettingsDep, gate: GateDep) -> JSONResponse:
+    problem, notes = effective_time_limit(await read_problem(request, settings), settings)
+    return await _solve(problem, notes, gate, run_advise)
+
+
+@router.post(
+    "/review", summary="Review the current layout",
+    response_model=Review, responses={**ERRORS}, openapi_extra=problem_body(review=True),
+    description="Scores the problem's `layout` (required), lists its findings, and shows the "
+                "advised plan beside it.",
+)
+async def review(request: Request, settings: SettingsDep, gate: GateDep) -> JSONResponse:
+    problem, notes = effective_time_limit(await read_problem(request, settings), settings)
+    if problem.layout is None:
+        raise ApiError(422, "review needs the current layout", [
+            FieldIssue("layout", "review needs the current `layout` in the problem")])
+    return await _solve(problem, notes, gate, run_review)

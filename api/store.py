@@ -1,0 +1,212 @@
+"""Job records in SQLite (WAL): the one place a job lives, so a server restart loses none.
+
+Every write commits before the caller answers: a job that got its 202 is on disk. One
+connection, guarded by a lock, serves every thread; SQLite serialises writers anyway.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+JobKind = Literal["advise", "review"]
+JobStatus = Literal["queued", "running", "done", "stopped", "cancelled", "failed", "interrupted"]
+FINISHED: tuple[JobStatus, ...] = ("done", "stopped", "cancelled", "failed", "interrupted")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+    id             TEXT NOT NULL UNIQUE,
+    kind           TEXT NOT NULL,
+    status         TEXT NOT NULL,
+    created_at     REAL NOT NULL,
+    started_at     REAL,
+    finished_at    REAL,
+    attempts       INTEGER NOT NULL DEFAULT 0,
+    stop_requested INTEGER NOT NULL DEFAULT 0,
+    time_limit     REAL NOT NULL,
+    problem        TEXT NOT NULL,
+    notes          TEXT NOT NULL DEFAULT '[]',
+    progress       TEXT,
+    best           TEXT,
+    result         TEXT,
+    error          TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, seq);
+"""
+
+
+class StoreError(Exception):
+    """The job store cannot be opened or written."""
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    id: str
+    kind: JobKind
+    status: JobStatus
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    attempts: int
+    stop_requested: bool
+    time_limit: float
+    problem: dict[str, Any]
+    notes: list[str]
+    progress: dict[str, Any] | None
+    best: dict[str, Any] | None
+    result: dict[str, Any] | None
+    error: dict[str, Any] | None
+
+
+def _load(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _record(row: sqlite3.Row) -> JobRecord:
+    return JobRecord(
+        id=row["id"], kind=row["kind"], status=row["status"], created_at=row["created_at"],
+        started_at=row["started_at"], finished_at=row["finished_at"], attempts=row["attempts"],
+        stop_requested=bool(row["stop_requested"]), time_limit=row["time_limit"],
+        problem=json.loads(row["problem"]), notes=json.loads(row["notes"]),
+        progress=_load(row["progress"]), best=_load(row["best"]), result=_load(row["result"]),
+        error=_load(row["error"]),
+    )
+
+
+class JobStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None,
+                                       timeout=30.0)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # FULL: a commit survives a power cut too, not only a killed process.
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the job store {path}: {exc}") from exc
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _write(self, sql: str, args: tuple[Any, ...] = ()) -> int:
+        with self._lock:
+            try:
+                return self._db.execute(sql, args).rowcount
+            except sqlite3.Error as exc:
+                raise StoreError(f"job store write failed: {exc}") from exc
+
+    def _rows(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, args).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"job store read failed: {exc}") from exc
+
+    def ping(self) -> None:
+        if not self.path.exists():
+            raise StoreError(f"the job store {self.path} is gone")
+        self._rows("SELECT 1 FROM jobs LIMIT 1")
+
+    def add(self, job_id: str, kind: JobKind, problem: dict[str, Any], time_limit: float,
+            notes: list[str]) -> None:
+        self._write(
+            "INSERT INTO jobs (id, kind, status, created_at, time_limit, problem, notes) "
+            "VALUES (?, ?, 'queued', ?, ?, ?, ?)",
+            (job_id, kind, time.time(), time_limit, json.dumps(problem), json.dumps(notes)),
+        )
+
+    def get(self, job_id: str) -> JobRecord | None:
+        rows = self._rows("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        return _record(rows[0]) if rows else None
+
+    def page(self, limit: int, offset: int, status: JobStatus | None
+             ) -> tuple[list[JobRecord], int]:
+        where, args = ("WHERE status = ?", (status,)) if status else ("", ())
+        rows = self._rows(f"SELECT * FROM jobs {where} ORDER BY seq DESC LIMIT ? OFFSET ?",
+                          (*args, limit, offset))
+        total = self._rows(f"SELECT COUNT(*) AS n FROM jobs {where}", args)[0]["n"]
+        return [_record(r) for r in rows], int(total)
+
+    def count(self, status: JobStatus) -> int:
+        return int(self._rows("SELECT COUNT(*) AS n FROM jobs WHERE status = ?",
+                              (status,))[0]["n"])
+
+    def claim_next(self) -> JobRecord | None:
+        """The oldest queued job, now marked running (one statement: no two workers share it)."""
+        rows = self._rows(
+            "UPDATE jobs SET status = 'running', started_at = ?, attempts = attempts + 1 "
+            "WHERE seq = (SELECT seq FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT 1) "
+            "RETURNING *", (time.time(),))
+        return _record(rows[0]) if rows else None
+
+    def save_progress(self, job_id: str, progress: dict[str, Any] | None,
+                      best: dict[str, Any] | None) -> None:
+        self._write(
+            "UPDATE jobs SET progress = COALESCE(?, progress), best = COALESCE(?, best) "
+            "WHERE id = ? AND status = 'running'",
+            (None if progress is None else json.dumps(progress),
+             None if best is None else json.dumps(best), job_id))
+
+    def finish(self, job_id: str, status: JobStatus, result: dict[str, Any] | None,
+               best: dict[str, Any] | None, error: dict[str, Any] | None = None) -> None:
+        self._write(
+            "UPDATE jobs SET status = ?, finished_at = ?, result = ?, error = ?, "
+            "best = COALESCE(?, best) WHERE id = ?",
+            (status, time.time(), None if result is None else json.dumps(result),
+             None if error is None else json.dumps(error),
+             None if best is None else json.dumps(best), job_id))
+
+    def requeue(self, job_id: str) -> None:
+        """Back to the queue after a clean shutdown stopped it: that run does not count."""
+        self._write("UPDATE jobs SET status = 'queued', started_at = NULL, "
+                    "attempts = MAX(0, attempts - 1) WHERE id = ? AND status = 'running'",
+                    (job_id,))
+
+    def request_stop(self, job_id: str) -> None:
+        """Mark a stop; a queued job is cancelled at once (it has no plan to keep)."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.execute(
+                    "UPDATE jobs SET status = 'cancelled', finished_at = ?, stop_requested = 1 "
+                    "WHERE id = ? AND status = 'queued'", (time.time(), job_id))
+                self._db.execute(
+                    "UPDATE jobs SET stop_requested = 1 WHERE id = ? AND status = 'running'",
+                    (job_id,))
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._db.execute("ROLLBACK")
+                raise StoreError(f"job store write failed: {exc}") from exc
+
+    def recover(self, max_attempts: int) -> list[str]:
+        """After a crash: jobs left `running` run again, unless a stop was asked (kept as
+        `stopped`) or they already used their attempts (`interrupted`); both keep their
+        last best plan (`best`) and have no `result`. Returns the ids that were requeued."""
+        now = time.time()
+        requeued = [r["id"] for r in self._rows(
+            "SELECT id FROM jobs WHERE status = 'running' AND stop_requested = 0 "
+            "AND attempts < ? ORDER BY seq", (max_attempts,))]
+        self._write("UPDATE jobs SET status = 'stopped', finished_at = ? "
+                    "WHERE status = 'running' AND stop_requested = 1", (now,))
+        self._write("UPDATE jobs SET status = 'interrupted', finished_at = ? "
+                    "WHERE status = 'running' AND attempts >= ?", (now, max_attempts))
+        self._write("UPDATE jobs SET status = 'queued', started_at = NULL "
+                    "WHERE status = 'running'")
+        return requeued
+
+    def purge(self, finished_before: float) -> int:
+        marks = ",".join("?" * len(FINISHED))
+        return self._write(
+            f"DELETE FROM jobs WHERE status IN ({marks}) AND finished_at < ?",
+            (*FINISHED, finished_before))
