@@ -13,7 +13,7 @@ from advisor.cli import EXIT_INPUT, app, err
 from advisor.cli import main as core_main
 from api.app import create_app
 from api.settings import Settings
-from api.store import StoreError
+from api.store import JobStore, StoreError
 
 
 @app.command()
@@ -32,8 +32,8 @@ def serve(
     try:
         settings = Settings()
     except ValidationError as exc:
-        lines = [f"  PODLAYOUT_{str(e['loc'][0]).upper() if e['loc'] else ''}: {e['msg']}"
-                 for e in exc.errors()]
+        lines = [f"  PODLAYOUT_{str(e['loc'][0]).upper()}: {e['msg']}" if e["loc"]
+                 else f"  {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()]
         err.print("error: invalid settings\n" + "\n".join(lines), markup=False)
         raise typer.Exit(EXIT_INPUT) from None
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: "
@@ -41,15 +41,16 @@ def serve(
     if host not in ("127.0.0.1", "localhost", "::1") and settings.api_token is None:
         err.print(f"warning: serving on {host} without PODLAYOUT_API_TOKEN: anyone who can "
                   "reach it can run solves", markup=False)
+    try:
+        JobStore(settings.store_path).close()  # fail here, with a clear message, not mid-start
+    except StoreError as exc:
+        err.print(f"error: PODLAYOUT_STORE_PATH: {exc}", markup=False)
+        raise typer.Exit(EXIT_INPUT) from None
     err.print(f"podlayout: jobs in {settings.store_path}; {settings.workers} worker(s); "
               f"http://{host}:{port}/docs", markup=False)
-    try:
-        # Access logs carry method, path and status only: never bodies or headers.
-        uvicorn.run(create_app(settings), host=host, port=port, log_level=level,
-                    timeout_graceful_shutdown=15)
-    except StoreError as exc:
-        err.print(f"error: {exc}", markup=False)
-        raise typer.Exit(EXIT_INPUT) from None
+    # Access logs carry method, path and status only: never bodies or headers.
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=level,
+                timeout_graceful_shutdown=15)
 
 
 def main() -> None:

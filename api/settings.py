@@ -58,7 +58,8 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _limits_agree(self) -> Settings:
         if self.default_time_limit_seconds > self.max_time_limit_seconds:
-            raise ValueError("default_time_limit_seconds is above max_time_limit_seconds")
+            raise ValueError("PODLAYOUT_DEFAULT_TIME_LIMIT_SECONDS is above "
+                             "PODLAYOUT_MAX_TIME_LIMIT_SECONDS")
         if self.api_token is not None and not self.api_token.get_secret_value():
-            raise ValueError("api_token is empty; unset it to serve without a token")
+            raise ValueError("PODLAYOUT_API_TOKEN is empty; unset it to serve without a token")
         return self

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 from advisor import advise
@@ -62,3 +63,19 @@ def assert_infeasible(data: dict[str, Any], *names: str, kind: str | None = None
         assert any(name in " ".join(c["subjects"]) or name in c["message"]
                    for c in plan["conflicts"]), (name, plan["conflicts"])
     return plan
+
+
+def hard_problem() -> dict[str, Any]:
+    """Heterogeneous nodes and many shapes: CP-SAT does not close the gap in seconds."""
+    rng = random.Random(1)
+    containers: list[dict[str, Any]] = [
+        {"name": f"s{i}", "ports": [8080], "replicas": rng.randint(1, 4),
+         "requests": {"cpu": f"{rng.randint(100, 1500)}m", "memory": f"{rng.randint(128, 3000)}Mi"}}
+        for i in range(200)
+    ]
+    sizes = [rng.choice([8, 12, 16]) for _ in range(50)]
+    nodes = [{"name": f"n{i}", "allocatable": {"cpu": str(c), "memory": f"{c * 4}Gi"},
+              "zone": f"z{i % 3}"} for i, c in enumerate(sizes)]
+    nodes += [{"name": f"m{i}", "allocatable": {"cpu": "6", "memory": "20Gi"}, "zone": f"z{i % 3}"}
+              for i in range(25)]
+    return {"containers": containers, "nodes": nodes, "policy": {"timeLimitSeconds": 60}}
