@@ -70,8 +70,9 @@ def check_size(problem: Problem, settings: Settings) -> None:
                        title="Problem too large")
 
 
-def effective_time_limit(problem: Problem, settings: Settings) -> tuple[Problem, list[str]]:
-    """The server's default when the problem sets no time limit; capped at the maximum."""
+def server_limits(problem: Problem, settings: Settings) -> tuple[Problem, list[str]]:
+    """The server's default time limit when the problem sets none; the time limit and the
+    solver threads capped at the server's maxima, with a note for each cap."""
     policy = problem.policy
     notes: list[str] = []
     if "time_limit_seconds" in policy.model_fields_set:
@@ -83,7 +84,12 @@ def effective_time_limit(problem: Problem, settings: Settings) -> tuple[Problem,
                      f"{settings.max_time_limit_seconds:g}: capped to "
                      f"{settings.max_time_limit_seconds:g}")
         limit = settings.max_time_limit_seconds
-    if limit == policy.time_limit_seconds:
+    workers = policy.workers
+    if workers > settings.max_solver_workers:
+        notes.append(f"policy.workers {workers} is above this server's maximum of "
+                     f"{settings.max_solver_workers}: capped to {settings.max_solver_workers}")
+        workers = settings.max_solver_workers
+    if limit == policy.time_limit_seconds and workers == policy.workers:
         return problem, notes
-    new_policy = policy.model_copy(update={"time_limit_seconds": limit})
+    new_policy = policy.model_copy(update={"time_limit_seconds": limit, "workers": workers})
     return problem.model_copy(update={"policy": new_policy}), notes

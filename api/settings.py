@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     max_time_limit_seconds: float = Field(
         300.0, gt=0, le=3600,
         description="A requested time limit above this is capped, and the response says so.")
+    max_solver_workers: int = Field(
+        8, ge=1, le=64, description="A larger policy.workers is capped, and the response says so.")
     max_body_bytes: int = Field(
         4 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024,
         description="Request bodies above this answer 413.")

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from api.body import effective_time_limit, read_problem
+from api.body import read_problem, server_limits
 from api.deps import ManagerDep, SettingsDep
 from api.errors import ApiError
 from api.jobs import QueueFullError
@@ -66,7 +66,7 @@ def _found(record: JobRecord | None, job_id: str) -> JobRecord:
 async def submit(request: Request, settings: SettingsDep, manager: ManagerDep,
                  kind: Annotated[Literal["advise", "review"], Query()] = "advise",
                  ) -> JSONResponse:
-    problem, notes = effective_time_limit(await read_problem(request, settings), settings)
+    problem, notes = server_limits(await read_problem(request, settings), settings)
     if kind == "review" and problem.layout is None:
         raise ApiError(422, "a review job needs the current layout", [
             FieldIssue("layout", "review needs the current `layout` in the problem")])

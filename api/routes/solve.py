@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from advisor.review import review as run_review
 from advisor.solve import advise as run_advise
-from api.body import effective_time_limit, read_problem
+from api.body import read_problem, server_limits
 from api.deps import GateDep, SettingsDep
 from api.errors import ApiError
 from api.openapi import ERRORS, problem_body
@@ -37,7 +37,8 @@ async def _solve(problem: Problem, notes: list[str], gate: GateDep,
         solver = body.get("advised", body)["solver"]
         solver["message"] = "; ".join([*notes, solver["message"]] if solver["message"]
                                       else notes)
-        headers[CAPPED_HEADER] = f"{problem.policy.time_limit_seconds:g}"
+        if any(note.startswith("policy.timeLimitSeconds") for note in notes):
+            headers[CAPPED_HEADER] = f"{problem.policy.time_limit_seconds:g}"
     return JSONResponse(body, headers=headers)
 
 
@@ -46,11 +47,12 @@ async def _solve(problem: Problem, notes: list[str], gate: GateDep,
     response_model=Plan, responses={**ERRORS}, openapi_extra=problem_body(),
     description="Solves within the problem's time limit (the server's default when the "
                 "policy sets none, capped at the server's maximum; a capped limit is named in "
-                "`solver.message` and the `X-Podlayout-Time-Limit-Capped` header). An "
+                "`solver.message` and the `X-Podlayout-Time-Limit-Capped` header; "
+                "`policy.workers` is capped the same way). An "
                 "infeasible problem is an answer too: 200 with `status: infeasible`.",
 )
 async def advise(request: Request, settings: SettingsDep, gate: GateDep) -> JSONResponse:
-    problem, notes = effective_time_limit(await read_problem(request, settings), settings)
+    problem, notes = server_limits(await read_problem(request, settings), settings)
     return await _solve(problem, notes, gate, run_advise)
 
 
@@ -61,7 +63,7 @@ async def advise(request: Request, settings: SettingsDep, gate: GateDep) -> JSON
                 "advised plan beside it.",
 )
 async def review(request: Request, settings: SettingsDep, gate: GateDep) -> JSONResponse:
-    problem, notes = effective_time_limit(await read_problem(request, settings), settings)
+    problem, notes = server_limits(await read_problem(request, settings), settings)
     if problem.layout is None:
         raise ApiError(422, "review needs the current layout", [
             FieldIssue("layout", "review needs the current `layout` in the problem")])
