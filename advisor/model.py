@@ -80,7 +80,7 @@ class SolveResult:
 
 class _Callback(cp_model.CpSolverSolutionCallback):
     def __init__(self, on_progress: Callable[[Progress], None] | None,
-                 on_solution: Callable[[Assignment], None] | None,
+                 on_solution: Callable[[Assignment, float, float], None] | None,
                  extract: Callable[[_Values], Assignment]) -> None:
         super().__init__()
         self.on_progress = on_progress
@@ -98,7 +98,8 @@ class _Callback(cp_model.CpSolverSolutionCallback):
         now = time.monotonic()
         if self.on_solution is not None and now >= self.next_snapshot:
             # Reading every variable holds the search up: at most 10 % of the time on it.
-            self.on_solution(self.extract(self))
+            self.on_solution(self.extract(self), self.objective_value,
+                             self.best_objective_bound)
             spent = time.monotonic() - now
             self.next_snapshot = time.monotonic() + max(0.5, 10 * spent)
 
@@ -504,8 +505,10 @@ class LayoutModel:
     def solve(self, *, time_limit: float, workers: int, seed: int,
               on_progress: Callable[[Progress], None] | None = None,
               stop_flag: Callable[[cp_model.CpSolver], None] | None = None,
-              on_solution: Callable[[Assignment], None] | None = None) -> SolveResult:
-        """Solve; `on_solution` receives improving plans during the search (throttled)."""
+              on_solution: Callable[[Assignment, float, float], None] | None = None
+              ) -> SolveResult:
+        """Solve; `on_solution` receives improving plans during the search (throttled), with
+        their objective and the bound at that time."""
         solver = cp_model.CpSolver()
         solver.parameters.max_time_in_seconds = max(0.05, time_limit)
         solver.parameters.num_workers = workers

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -46,14 +47,15 @@ class SolveControl:
         self._solver: cp_model.CpSolver | None = None
         self.stopped = False
         self.progress: Progress | None = None
-        self._offer: tuple[Instance, Assignment, Status] | None = None
+        self._offer: tuple[Instance, Assignment, Status, float | None, float | None] | None = None
         self._version = 0
         self._built: tuple[int, Plan] | None = None
 
-    def offer(self, inst: Instance, assignment: Assignment, status: Status) -> None:
+    def offer(self, inst: Instance, assignment: Assignment, status: Status,
+              objective: float | None = None, bound: float | None = None) -> None:
         if self.keep_plans:
             with self._lock:
-                self._offer = (inst, assignment, status)
+                self._offer = (inst, assignment, status, objective, bound)
                 self._version += 1
 
     @property
@@ -68,14 +70,11 @@ class SolveControl:
             return None
         if built is not None and built[0] == version:
             return built[1]
-        inst, assignment, status = offer
+        inst, assignment, status, objective, bound = offer
         plan = build_plan(inst, view_from_assignment(inst, assignment, UNPLACED_REASON), status)
         progress = self.progress
-        objective = progress.objective if progress and status != "heuristic" else None
-        bound = progress.bound if progress and status != "heuristic" else None
-        gap = _gap(objective, bound)
         plan.solver = SolverInfo(
-            objective=objective, bound=bound, gap=gap,
+            objective=objective, bound=bound, gap=_gap(objective, bound),
             wall_time_seconds=round(progress.elapsed, 3) if progress else 0.0,
             nodes_used=len(assignment.used_nodes()), nodes_lower_bound=nodes_lower_bound(inst),
             message="best plan so far; the solve is still running",
@@ -107,8 +106,9 @@ def _solve(model: LayoutModel, inst: Instance, control: SolveControl, time_limit
     policy = inst.problem.policy
     on_solution = None
     if control.keep_plans:
-        def on_solution(assignment: Assignment) -> None:
-            control.offer(inst, assignment, "feasible")
+        def on_solution(assignment: Assignment, objective: float, bound: float) -> None:
+            control.offer(inst, assignment, "feasible", float(round(objective)),
+                          float(math.ceil(bound - 1e-6)))
     return model.solve(time_limit=time_limit, workers=policy.workers, seed=policy.seed,
                        on_progress=control.report, stop_flag=control.attach,
                        on_solution=on_solution)
