@@ -6,6 +6,7 @@ connection, guarded by a lock, serves every thread; SQLite serialises writers an
 
 from __future__ import annotations
 
+import fcntl
 import json
 import sqlite3
 import threading
@@ -84,6 +85,15 @@ class JobStore:
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            # One server per store: a second one would take the first one's running jobs for
+            # crashed ones and run them twice. The OS drops the lock when the process dies.
+            self._lock_file = (path.parent / f"{path.name}.lock").open("w")
+            try:
+                fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self._lock_file.close()
+                raise StoreError(f"another podlayout server is using the job store {path}; "
+                                 "give each server its own PODLAYOUT_STORE_PATH") from None
             self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None,
                                        timeout=30.0)
             self._db.row_factory = sqlite3.Row
@@ -98,6 +108,7 @@ class JobStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            self._lock_file.close()  # releases the lock
 
     def _write(self, sql: str, args: tuple[Any, ...] = ()) -> int:
         with self._lock:
