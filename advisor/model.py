@@ -81,8 +81,10 @@ class SolveResult:
 class _Callback(cp_model.CpSolverSolutionCallback):
     def __init__(self, on_progress: Callable[[Progress], None] | None,
                  on_solution: Callable[[Assignment, float, float], None] | None,
-                 extract: Callable[[_Values], Assignment]) -> None:
+                 extract: Callable[[_Values], Assignment],
+                 should_stop: Callable[[], bool] | None = None) -> None:
         super().__init__()
+        self.should_stop = should_stop
         self.on_progress = on_progress
         self.on_solution = on_solution
         self.extract = extract
@@ -91,6 +93,9 @@ class _Callback(cp_model.CpSolverSolutionCallback):
         self.next_snapshot = 0.0
 
     def on_solution_callback(self) -> None:
+        if self.should_stop is not None and self.should_stop():
+            # A stop asked while solve() was starting up: CP-SAT ignores stop_search() then.
+            self.stop_search()
         self.solutions += 1
         if self.on_progress is not None:
             self.on_progress(Progress(self.objective_value, self.best_objective_bound,
@@ -505,8 +510,8 @@ class LayoutModel:
     def solve(self, *, time_limit: float, workers: int, seed: int,
               on_progress: Callable[[Progress], None] | None = None,
               stop_flag: Callable[[cp_model.CpSolver], None] | None = None,
-              on_solution: Callable[[Assignment, float, float], None] | None = None
-              ) -> SolveResult:
+              on_solution: Callable[[Assignment, float, float], None] | None = None,
+              should_stop: Callable[[], bool] | None = None) -> SolveResult:
         """Solve; `on_solution` receives improving plans during the search (throttled), with
         their objective and the bound at that time."""
         solver = cp_model.CpSolver()
@@ -521,7 +526,9 @@ class LayoutModel:
         solver.parameters.catch_sigint_signal = False
         if stop_flag is not None:
             stop_flag(solver)
-        callback = _Callback(on_progress, on_solution, self._extract)
+        if should_stop is not None and should_stop():
+            return SolveResult(status="UNKNOWN", assignment=None, objective=None, bound=None)
+        callback = _Callback(on_progress, on_solution, self._extract, should_stop)
         status = solver.solve(self.model, callback)
         name = solver.status_name(status)
         result = SolveResult(status=name, assignment=None, objective=None, bound=None)

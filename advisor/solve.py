@@ -111,7 +111,7 @@ def _solve(model: LayoutModel, inst: Instance, control: SolveControl, time_limit
                           float(math.ceil(bound - 1e-6)))
     return model.solve(time_limit=time_limit, workers=policy.workers, seed=policy.seed,
                        on_progress=control.report, stop_flag=control.attach,
-                       on_solution=on_solution)
+                       on_solution=on_solution, should_stop=lambda: control.stopped)
 
 
 def max_reward(inst: Instance, w: Weights, today: Current | None) -> int:
@@ -235,7 +235,11 @@ def advise_prepared(inst: Instance, control: SolveControl | None = None) -> Plan
         elif any(inst.pool_candidates.values()):
             allowed = allowed_candidates(inst, w, None, today)  # too big to price: the guard
             # below then returns the greedy plan
-        if build_seconds(inst, allowed) <= 0.4 * remaining():
+        if control.stopped:  # asked while the greedy ran: do not build what will not run
+            chosen, status, bound = first, "heuristic", None
+            objective = None if cap is None else float(cap)
+            message = "stopped before the exact search: greedy plan"
+        elif build_seconds(inst, allowed) <= 0.4 * remaining():
             model = LayoutModel(inst, allowed, w, hint=first, current=today)
             cap = model.hinted_objective() if cap is None else cap
             model.cap_objective(cap)
@@ -255,7 +259,8 @@ def advise_prepared(inst: Instance, control: SolveControl | None = None) -> Plan
         else:
             chosen, status, objective, bound = first, "heuristic", float(cap), None
             terms = model.hinted_terms()
-            message = f"CP-SAT found no better plan in time ({result.status}); greedy plan"
+            message = ("stopped before CP-SAT found a better plan: greedy plan" if control.stopped
+                       else f"CP-SAT found no better plan in time ({result.status}); greedy plan")
     elif not first.complete and build_seconds(
         inst, allowed_candidates(inst, w, None)
     ) > 0.4 * remaining():
@@ -301,7 +306,7 @@ def advise_prepared(inst: Instance, control: SolveControl | None = None) -> Plan
                 status = "heuristic"
                 message = ("not every replica could be placed within the time limit; "
                            "that they cannot be is not proven" + _truncation_note(inst))
-    if control.stopped:
+    if control.stopped and not message.startswith("stopped"):
         message = (message + "; " if message else "") + "stopped early: best plan so far"
         if status == "optimal":
             status = "feasible"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
 from advisor.loading import Format, load_problem
 from api.errors import ApiError
@@ -40,14 +41,17 @@ async def read_text(request: Request, limit: int) -> str:
     try:
         return b"".join(chunks).decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ApiError(400, f"the body is not UTF-8 text (byte {exc.start})") from None
+        message = f"not UTF-8 text (byte {exc.start})"
+        raise ApiError(400, f"the body is {message}", [FieldIssue("body", message)]) from None
 
 
 async def read_problem(request: Request, settings: Settings) -> Problem:
     fmt = _format(request.headers.get("content-type"))
     text = await read_text(request, settings.max_body_bytes)
     try:
-        problem = load_problem(text, "body", fmt, settings.max_yaml_aliases)
+        # Parsing megabytes of YAML takes a while: not on the event loop.
+        problem = await run_in_threadpool(load_problem, text, "body", fmt,
+                                          settings.max_yaml_aliases)
     except ProblemError as exc:
         syntax = len(exc.issues) == 1 and exc.issues[0].path == "body"
         if syntax and "aliases" not in exc.issues[0].message:
@@ -62,9 +66,15 @@ def check_size(problem: Problem, settings: Settings) -> None:
     if len(problem.containers) > settings.max_containers:
         issues.append(FieldIssue("containers", f"{len(problem.containers)} containers; this "
                                  f"server takes at most {settings.max_containers}"))
-    if len(problem.nodes) > settings.max_nodes:
-        issues.append(FieldIssue("nodes", f"{len(problem.nodes)} nodes; this server takes at "
-                                 f"most {settings.max_nodes}"))
+    fixed = len(problem.nodes)
+    pooled = sum(pool.max_count for pool in problem.pools)
+    if fixed > settings.max_nodes:
+        issues.append(FieldIssue("nodes", f"{fixed} nodes; this server takes at most "
+                                 f"{settings.max_nodes}"))
+    elif fixed + pooled > settings.max_nodes:
+        issues.append(FieldIssue("pools", f"{fixed} nodes plus pools of up to {pooled} nodes; "
+                                 f"this server takes at most {settings.max_nodes} in all "
+                                 "(lower the pools' maxCount)"))
     if issues:
         raise ApiError(422, "the problem is larger than this server's limits", issues,
                        title="Problem too large")

@@ -141,7 +141,9 @@ class JobManager:
         running = _Running(control)
         with self._lock:
             self._running[record.id] = running
-        if record.stop_requested or self._closing.is_set():
+        # Read the flag again now that a DELETE can find this run: one that came between
+        # the claim and the line above saw no run to stop.
+        if self._closing.is_set() or self._stop_asked(record.id):
             control.stop()
         log.info("job %s: running (attempt %d)", record.id, record.attempts)
         started = time.monotonic()
@@ -160,15 +162,21 @@ class JobManager:
             log.exception("job %s failed", record.id)
             error = {"title": "Internal error", "status": 500,
                      "detail": f"the solve failed: {type(exc).__name__}"}
+        best = result.get("advised", result) if result is not None else None
         try:
             if self._closing.is_set() and not self._stop_asked(record.id):
                 self.store.requeue(record.id)  # a clean shutdown is not the job's fault
                 log.info("job %s: back in the queue for the next start", record.id)
             else:
                 self._flush_one(record.id, running)
+                if best is not None:  # the progress the answer ends with, not the last report
+                    solver = best["solver"]
+                    self.store.save_progress(record.id, {
+                        "objective": solver["objective"], "bound": solver["bound"],
+                        "gap": solver["gap"], "solutions": control.progress.solutions
+                        if control.progress else 0}, None)
                 status: JobStatus = ("failed" if error else "stopped" if control.stopped
                                      else "done")
-                best = result.get("advised", result) if result is not None else None
                 self.store.finish(record.id, status, result, best, error)
                 log.info("job %s: %s in %.1f s", record.id, status, time.monotonic() - started)
         except Exception:

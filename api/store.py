@@ -180,7 +180,7 @@ class JobStore:
 
     def requeue(self, job_id: str) -> None:
         """Back to the queue after a clean shutdown stopped it: that run does not count."""
-        self._write("UPDATE jobs SET status = 'queued', started_at = NULL, "
+        self._write("UPDATE jobs SET status = 'queued', started_at = NULL, progress = NULL, "
                     "attempts = MAX(0, attempts - 1) WHERE id = ? AND status = 'running'",
                     (job_id,))
 
@@ -212,7 +212,8 @@ class JobStore:
                     "WHERE status = 'running' AND stop_requested = 1", (now,))
         self._write("UPDATE jobs SET status = 'interrupted', finished_at = ? "
                     "WHERE status = 'running' AND attempts >= ?", (now, max_attempts))
-        self._write("UPDATE jobs SET status = 'queued', started_at = NULL "
+        # The next run reports its own progress; the last best plan stays until it offers one.
+        self._write("UPDATE jobs SET status = 'queued', started_at = NULL, progress = NULL "
                     "WHERE status = 'running'")
         return requeued
 

@@ -29,7 +29,8 @@ def test_plans_so_far_are_valid_and_improve() -> None:
     for plan in snapshots:
         assert validate(problem, plan.to_wire()) == []
         assert plan.solver.nodes_lower_bound == final.solver.nodes_lower_bound
-    objectives = [p.solver.objective for p in snapshots if p.status == "feasible"]
+    objectives = [p.solver.objective for p in snapshots
+                  if p.status == "feasible" and p.solver.objective is not None]
     assert objectives, "CP-SAT offered no plan during a 3 s search"
     assert objectives == sorted(objectives, reverse=True)  # each offer improves
     assert final.solver.objective is not None

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from api.body import read_problem, server_limits
 from api.deps import ManagerDep, SettingsDep
@@ -71,7 +72,9 @@ async def submit(request: Request, settings: SettingsDep, manager: ManagerDep,
         raise ApiError(422, "a review job needs the current layout", [
             FieldIssue("layout", "review needs the current `layout` in the problem")])
     try:
-        job_id = manager.submit(kind, problem, problem.policy.time_limit_seconds, notes)
+        # The insert waits for the disk (fsync): not on the event loop.
+        job_id = await run_in_threadpool(manager.submit, kind, problem,
+                                         problem.policy.time_limit_seconds, notes)
     except QueueFullError as exc:
         raise ApiError(429, f"the job queue is full ({exc.limit} waiting); retry later",
                        headers={"Retry-After": "30"}) from None
