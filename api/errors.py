@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from api.schemas import FieldError, ProblemDetails
 from api.store import StoreError
@@ -59,6 +60,24 @@ def problem_response(status: int, detail: str, instance: str | None,
                         media_type=PROBLEM_JSON)
 
 
+_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every documented method at the request's path. Starlette's 405 names only the methods
+    of the first route matching the path, so `/v1/jobs/{id}`, served by a GET and a DELETE
+    route, would answer `Allow: GET`; RFC 9110 wants all of them."""
+    path, root = request.scope["path"], request.scope.get("root_path", "")
+    if root and path.startswith(f"{root}/"):  # behind a proxy: the route's own path
+        path = path[len(root):]
+    methods: set[str] = set()
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        regex, _, _ = compile_path(template)
+        if regex.match(path):
+            methods |= {method.upper() for method in operations if method in _METHODS}
+    return sorted(methods)
+
+
 def install(app: FastAPI) -> None:
     """Map every exception to problem+json."""
 
@@ -84,8 +103,10 @@ def install(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no route {request.url.path}"
-        return problem_response(exc.status_code, detail, request.url.path,
-                                headers=dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405 and (allowed := allowed_methods(request)):
+            headers["Allow"] = ", ".join(allowed)
+        return problem_response(exc.status_code, detail, request.url.path, headers=headers)
 
     @app.exception_handler(StoreError)
     async def _store(request: Request, exc: StoreError) -> JSONResponse:

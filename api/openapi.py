@@ -23,8 +23,19 @@ _ERROR_TEXT = {
     429: "Too many solves at once or a full job queue; see `Retry-After`.",
     503: "The job store or the job manager is unavailable.",
 }
+_RETRY_AFTER = {"description": "Seconds to wait before retrying.",
+                "schema": {"type": "integer", "minimum": 0}}
+# The headers error answers carry (api/errors.py and the routes set them).
+_ERROR_HEADERS: dict[int, dict[str, Any]] = {
+    401: {"WWW-Authenticate": {"required": True, "description": "The scheme to use: `Bearer`.",
+                               "schema": {"type": "string"}}},
+    429: {"Retry-After": {**_RETRY_AFTER, "required": True}},
+    503: {"Retry-After": _RETRY_AFTER},
+}
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ProblemDetails, "description": text} for code, text in _ERROR_TEXT.items()
+    code: {"model": ProblemDetails, "description": text,
+           **({"headers": _ERROR_HEADERS[code]} if code in _ERROR_HEADERS else {})}
+    for code, text in _ERROR_TEXT.items()
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ProblemDetails, "description": "No job with this id (or it has expired)."},
@@ -53,9 +64,22 @@ def problem_body(review: bool = False) -> dict[str, Any]:
     }}}
 
 
+# Headers of success answers, by (method, path, status); the routes set them.
+_SUCCESS_HEADERS: dict[tuple[str, str, str], dict[str, Any]] = {
+    ("post", "/v1/jobs", "202"): {"Location": {
+        "required": True, "description": "The job's URL, `/v1/jobs/{id}`.",
+        "schema": {"type": "string"}}},
+    **{("post", path, "200"): {"X-Podlayout-Time-Limit-Capped": {
+        "description": "Present when the requested time limit was above the server's maximum: "
+                       "the limit used instead, in seconds.",
+        "schema": {"type": "number"}}} for path in ("/v1/advise", "/v1/review")},
+}
+
+
 def install(app: FastAPI) -> None:
-    """Generate the schema once, with Problem and its parts among the components and every
-    error answer documented as problem+json."""
+    """Generate the schema once, with Problem and its parts among the components, every error
+    answer documented as problem+json, the headers answers carry, and the bearer token only
+    when the server requires one."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is not None:
@@ -68,12 +92,22 @@ def install(app: FastAPI) -> None:
         for name, sub in problem.pop("$defs", {}).items():
             components.setdefault(name, sub)
         components["Problem"] = problem
-        for path in spec.get("paths", {}).values():
-            for operation in path.values():
+        # Without PODLAYOUT_API_TOKEN the server checks no token; a documented bearer
+        # requirement would have clients send one, and expect 401s that never come.
+        tokenless = app.state.settings.api_token is None
+        if tokenless:
+            spec["components"].pop("securitySchemes", None)
+        for route, path in spec.get("paths", {}).items():
+            for method, operation in path.items():
                 for code, response in operation.get("responses", {}).items():
                     content = response.get("content", {})
                     if code[0] in "45" and "application/json" in content:
                         content[PROBLEM_JSON] = content.pop("application/json")
+                    if (method, route, code) in _SUCCESS_HEADERS:
+                        response.setdefault("headers", {}).update(
+                            _SUCCESS_HEADERS[method, route, code])
+                if tokenless:
+                    operation.pop("security", None)
         app.openapi_schema = spec
         return spec
 

@@ -14,6 +14,9 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
     WithJsonSchema,
     model_validator,
 )
@@ -130,8 +133,13 @@ class Wire(BaseModel):
 
 
 class Port(Wire):
-    port: int = Field(ge=1, le=65535)
+    port: StrictInt = Field(ge=1, le=65535)
     protocol: Literal["TCP", "UDP", "SCTP"] = "TCP"
+
+
+# What a port may be written as; the schema shows all three, validation turns each into Port.
+PortInput = (Annotated[int, Field(ge=1, le=65535)] | Annotated[str, Field(pattern=r"^[0-9]+$")]
+             | Port)
 
 
 def _port(value: object) -> object:
@@ -147,7 +155,8 @@ class Toleration(Wire):
     operator: Literal["Equal", "Exists"] = "Equal"
     value: str | None = None
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
-    toleration_seconds: int | None = Field(default=None, description="Accepted; not modelled.")
+    toleration_seconds: StrictInt | None = Field(default=None,
+                                                 description="Accepted; not modelled.")
 
 
 class Taint(Wire):
@@ -160,13 +169,14 @@ class Container(Wire):
     name: Name
     requests: ResourceMap = Field(default_factory=dict)
     limits: ResourceMap = Field(default_factory=dict)
-    ports: list[Annotated[Port, BeforeValidator(_port)]] = Field(default_factory=list)
+    ports: list[Annotated[Port, BeforeValidator(_port, json_schema_input_type=PortInput)]] = Field(
+        default_factory=list, description="Ports: 8080, \"8080\" or {port: 53, protocol: UDP}.")
     volumes: list[str] = Field(default_factory=list)
-    replicas: int | None = Field(
+    replicas: StrictInt | None = Field(
         default=None, ge=1, le=MAX_REPLICAS,
         description="Replica count of this container's pod; unset helpers follow their main.",
     )
-    critical: bool = True
+    critical: StrictBool = True
     node_selector: dict[str, str] = Field(default_factory=dict)
     tolerations: list[Toleration] = Field(default_factory=list)
 
@@ -213,7 +223,7 @@ class TrafficHint(Wire):
 
     type: Literal["traffic"]
     containers: list[Name] = Field(min_length=2, max_length=2)
-    weight: float = Field(default=1.0, gt=0, le=1000)
+    weight: StrictFloat = Field(default=1.0, gt=0, le=1000)
 
 
 Hint = Annotated[HelperHint | GroupHint | TrafficHint, Field(discriminator="type")]
@@ -225,17 +235,17 @@ class Node(Wire):
     zone: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     taints: list[Taint] = Field(default_factory=list)
-    cost: float | None = Field(default=None, ge=0, le=1e9, allow_inf_nan=False)
+    cost: StrictFloat | None = Field(default=None, ge=0, le=1e9, allow_inf_nan=False)
 
 
 class Pool(Wire):
     name: Name
     allocatable: ResourceMap = Field(min_length=1)
     zones: list[str] = Field(default_factory=list)
-    max_count: int = Field(default=100, ge=0, le=MAX_NODES)
+    max_count: StrictInt = Field(default=100, ge=0, le=MAX_NODES)
     labels: dict[str, str] = Field(default_factory=dict)
     taints: list[Taint] = Field(default_factory=list)
-    cost: float | None = Field(default=None, ge=0, le=1e9, allow_inf_nan=False)
+    cost: StrictFloat | None = Field(default=None, ge=0, le=1e9, allow_inf_nan=False)
 
 
 class Objective(StrEnum):
@@ -253,9 +263,9 @@ class Spread(StrEnum):
 class Policy(Wire):
     objective: Objective = Objective.BALANCED
     spread: Spread = Spread.NONE
-    time_limit_seconds: float = Field(default=10.0, gt=0, le=MAX_TIME_LIMIT_SECONDS)
-    seed: int = Field(default=0, ge=0, le=2**31 - 1)
-    workers: int = Field(
+    time_limit_seconds: StrictFloat = Field(default=10.0, gt=0, le=MAX_TIME_LIMIT_SECONDS)
+    seed: StrictInt = Field(default=0, ge=0, le=2**31 - 1)
+    workers: StrictInt = Field(
         default=8, ge=1, le=64,
         description="CP-SAT search workers (a portfolio: more than the cores still pays); "
                     "1 is fully deterministic.",
@@ -265,12 +275,12 @@ class Policy(Wire):
 class LayoutPod(Wire):
     name: Name
     containers: list[Name] = Field(min_length=1)
-    replicas: int = Field(default=1, ge=1, le=MAX_REPLICAS)
+    replicas: StrictInt = Field(default=1, ge=1, le=MAX_REPLICAS)
 
 
 class Placement(Wire):
     pod: Name
-    replica: int = Field(ge=0)
+    replica: StrictInt = Field(ge=0)
     node: NodeName
 
 
