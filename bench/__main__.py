@@ -1,13 +1,16 @@
-"""`python -m bench {core,smoke}`: tables on stdout, progress on stderr.
+"""`python -m bench {core,smoke,api}`: tables on stdout, progress on stderr.
 
 Exit codes: 0 done, 1 the smoke test failed (an infeasible plan or one without a
-solver bound), 2 bad usage or no consistent problem for the arguments.
+solver bound) or the api benchmark saw an error (a non-2xx answer, a status other
+than optimal, a server that did not start), 2 bad usage or no consistent problem
+for the arguments.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,7 +45,11 @@ HELP = {
     "core": "the issue's benchmark: about 100 containers with hints on 20 nodes, 5 seeds",
     "smoke": "a seconds-long CI check: 30 containers on 6 nodes; fails on an infeasible "
              "plan or a plan without a solver bound",
+    "api": "throughput and latency of the REST API: starts `podlayout serve` on a loopback "
+           "port and drives /v1/advise, /v1/review and /v1/jobs over HTTP; fails on any "
+           "non-2xx answer or a status other than optimal",
 }
+API_TITLE = "API: the reference problem over HTTP on loopback"
 
 
 def _seeds(text: str) -> list[int]:
@@ -66,10 +73,50 @@ def _workers(text: str) -> int:
     return value
 
 
+def _between(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = int(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high}")
+        return value
+    return parse
+
+
+_count, _warmup = _between(1, 100_000), _between(0, 1000)
+
+
+def _concurrency(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of integers: {text!r}") from None
+    if not values or any(not 1 <= v <= 256 for v in values):
+        raise argparse.ArgumentTypeError("give 1 to 256 clients, e.g. 1,4")
+    return values
+
+
+def _api_parser(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--requests", type=_count, default=200,
+                     help="measured requests per scenario (default 200)")
+    sub.add_argument("--concurrency", type=_concurrency, default=(1, 4),
+                     help="concurrent clients, comma-separated (default 1,4); the server's "
+                          "PODLAYOUT_MAX_CONCURRENT_REQUESTS is set to the largest")
+    sub.add_argument("--jobs", type=_count, default=50,
+                     help="jobs submitted on the job path (default 50)")
+    sub.add_argument("--job-workers", type=_workers, default=2,
+                     help="PODLAYOUT_WORKERS, background jobs solved at once (default 2)")
+    sub.add_argument("--warmup", type=_warmup, default=5,
+                     help="unmeasured requests per client before each scenario (default 5)")
+    sub.add_argument("--workers", type=_workers, default=1,
+                     help="policy.workers of the problems sent (default 1)")
+    sub.add_argument("--json", type=Path, default=None, metavar="PATH",
+                     help="also write the results as JSON to PATH")
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
-    subs = top.add_subparsers(dest="benchmark", required=True, metavar="{core,smoke}")
+    subs = top.add_subparsers(dest="benchmark", required=True, metavar="{core,smoke,api}")
     for name, d in BENCHMARKS.items():
         sub = subs.add_parser(name, help=HELP[name], description=HELP[name])
         sub.add_argument("--seeds", type=_seeds, default=parse_seeds(d.seeds),
@@ -86,18 +133,58 @@ def parser() -> argparse.ArgumentParser:
                          help="also write the results as JSON to PATH")
         sub.add_argument("--dump-problems", type=Path, default=None, metavar="DIR",
                          help="write each generated problem to DIR (for `podlayout advise`)")
+    _api_parser(subs.add_parser("api", help=HELP["api"], description=HELP["api"]))
     return top
+
+
+def log(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def main_api(args: argparse.Namespace, args_list: list[str]) -> int:
+    # Imported here: the api benchmark needs httpx (the `test` extra); core and smoke do not.
+    try:
+        from bench import api_load  # noqa: PLC0415
+    except ImportError as exc:
+        log(f"error: {exc}; `python -m bench api` needs httpx: pip install -e '.[test]'")
+        return 2
+
+    config = api_load.ApiConfig(
+        requests=args.requests, concurrency=args.concurrency, jobs=args.jobs,
+        warmup=args.warmup, job_workers=args.job_workers, solver_workers=args.workers)
+    try:
+        scenarios, server = api_load.run_api(config, log)
+    except api_load.BenchError as exc:
+        log(f"error: {exc}")
+        return 1
+    except (KeyboardInterrupt, api_load.TerminatedError):
+        log("interrupted (the server was stopped)")
+        return 1
+    print(f"## {API_TITLE}\n")
+    print(api_load.markdown_table(scenarios))
+    print()
+    print(api_load.summary_text(scenarios, config.concurrency))
+    if args.json is not None:
+        write_json(args.json, api_load.report(config, scenarios, server, args_list))
+        log(f"wrote {args.json}")
+    problems = api_load.failures(scenarios)
+    if server.killed:
+        problems.append("the server did not stop on SIGTERM and was killed")
+    if server.log_errors:
+        problems.append(f"the server logged {len(server.log_errors)} error line(s) (above)")
+    for problem in problems:
+        log(f"FAIL {problem}")
+    return 1 if problems else 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args_list = sys.argv[1:] if argv is None else argv
     args = parser().parse_args(args_list)
+    if args.benchmark == "api":
+        return main_api(args, args_list)
     defaults = BENCHMARKS[args.benchmark]
     config = RunConfig(benchmark=args.benchmark, seeds=args.seeds, containers=args.containers,
                        nodes=args.nodes, time_limit=args.time_limit, workers=args.workers)
-
-    def log(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
 
     try:
         results = run(config, dump_dir=args.dump_problems, log=log)
