@@ -57,15 +57,36 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _count_aliases(text: str, limit: int, source: str) -> None:
-    seen = 0
+class LimitError(ProblemError):
+    """Readable input over a size limit (bytes, aliases, depth), as opposed to unreadable."""
+
+
+# A problem is a few levels deep; building a very deep document recurses (and libyaml's
+# constructor can take the process down before Python's recursion limit says anything).
+MAX_DEPTH = 64
+
+
+def _too_deep(source: str) -> ProblemError:
+    return LimitError([FieldIssue(source, f"input is nested more than {MAX_DEPTH} levels deep")])
+
+
+def _check_events(text: str, max_aliases: int, source: str) -> None:
+    """Walk the YAML events (flat, no recursion) before building anything from them."""
+    aliases = depth = 0
     for event in yaml.parse(text, Loader=_SafeBase):
         if isinstance(event, yaml.AliasEvent):
-            seen += 1
-            if seen > limit:
-                raise ProblemError([FieldIssue(
-                    source, f"YAML uses more than {limit} aliases (*name); write the values out"
+            aliases += 1
+            if aliases > max_aliases:
+                raise LimitError([FieldIssue(
+                    source, f"YAML uses more than {max_aliases} aliases (*name); write the "
+                    "values out"
                 )])
+        elif isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _too_deep(source)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 def load_data(text: str, source: str, fmt: Format = "auto",
@@ -73,7 +94,7 @@ def load_data(text: str, source: str, fmt: Format = "auto",
     """JSON when `fmt` says so or the text starts like JSON, else YAML (one document,
     loaded safely, at most `max_aliases` aliases)."""
     if len(text.encode("utf-8", errors="replace")) > MAX_INPUT_BYTES:
-        raise ProblemError([FieldIssue(source, f"input is larger than {MAX_INPUT_BYTES} bytes")])
+        raise LimitError([FieldIssue(source, f"input is larger than {MAX_INPUT_BYTES} bytes")])
     stripped = text.lstrip()
     if not stripped:
         raise ProblemError([FieldIssue(source, "input is empty")])
@@ -82,12 +103,14 @@ def load_data(text: str, source: str, fmt: Format = "auto",
             return json.loads(text, object_pairs_hook=_unique_keys)
         except _DuplicateKeyError as exc:
             raise ProblemError([FieldIssue(source, f"invalid JSON: duplicate key {exc}")]) from None
+        except RecursionError:
+            raise _too_deep(source) from None
         except json.JSONDecodeError as exc:
             raise ProblemError([FieldIssue(
                 source, f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
             )]) from None
     try:
-        _count_aliases(text, max_aliases, source)
+        _check_events(text, max_aliases, source)
         docs = [d for d in yaml.load_all(text, Loader=_StrictLoader) if d is not None]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from advisor.loading import Format, load_problem
+from advisor.loading import Format, LimitError, load_problem
 from api.errors import ApiError
 from api.settings import Settings
 from models import FieldIssue, Problem, ProblemError
@@ -52,9 +52,10 @@ async def read_problem(request: Request, settings: Settings) -> Problem:
         # Parsing megabytes of YAML takes a while: not on the event loop.
         problem = await run_in_threadpool(load_problem, text, "body", fmt,
                                           settings.max_yaml_aliases)
+    except LimitError:
+        raise  # readable, but over a limit: 422
     except ProblemError as exc:
-        syntax = len(exc.issues) == 1 and exc.issues[0].path == "body"
-        if syntax and "aliases" not in exc.issues[0].message:
+        if len(exc.issues) == 1 and exc.issues[0].path == "body":  # could not be read at all
             raise ApiError(400, exc.issues[0].message, exc.issues) from None
         raise
     check_size(problem, settings)

@@ -892,3 +892,17 @@ def test_a_rerun_starts_with_no_progress_of_the_run_before(tmp_path: Path) -> No
     assert record.status == "queued"
     assert record.progress is None
     store.close()
+
+
+@pytest.mark.parametrize(("body", "content_type"), [
+    ("[" * 100_000 + "]" * 100_000, "application/json"),
+    ('{"containers": ' + "[" * 5000 + "]" * 5000 + "}", "application/json"),
+    ("a: " + "[" * 100_000 + "]" * 100_000, "application/yaml"),
+    ("a: " + "{b: " * 70 + "1" + "}" * 70, "application/yaml"),
+])
+def test_deeply_nested_body_is_422_and_the_server_lives_on(client: TestClient, body: str,
+                                                            content_type: str) -> None:
+    response = client.post("/v1/advise", content=body, headers={"Content-Type": content_type})
+    problem_body = assert_problem(response, 422, "body")
+    assert "nested more than" in problem_body["errors"][0]["message"]
+    assert client.get("/healthz").status_code == 200

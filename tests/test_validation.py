@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from advisor.loading import LimitError, load_problem
 from models import ProblemError, parse_problem
 
 
@@ -121,3 +122,33 @@ def test_limits_without_requests_become_requests() -> None:
     found = issues(base(containers=[{"name": "a", "requests": {"cpu": "2"},
                                      "limits": {"cpu": "1"}}]))
     assert "above limits.cpu" in found["containers[0]"]
+
+
+@pytest.mark.parametrize("text", [
+    "[" * 100_000 + "]" * 100_000,
+    "a: " + "[" * 100_000 + "]" * 100_000,
+    "a: " + "{b: " * 65 + "1" + "}" * 65,
+])
+def test_nesting_beyond_the_limit_is_a_limit_error(text: str) -> None:
+    # Deep YAML once crashed the process inside libyaml's constructor: refused up front.
+    with pytest.raises(LimitError, match="nested more than"):
+        load_problem(text, "input")
+
+
+def test_yaml_aliases_beyond_the_limit_are_a_limit_error() -> None:
+    text = "a: &x [1]\nb: [*x, *x, *x]\n"
+    with pytest.raises(LimitError, match="more than 2 aliases"):
+        load_problem(text, "input", max_aliases=2)
+    with pytest.raises(ProblemError, match="containers"):  # within the limit: read, then judged
+        load_problem(text, "input", max_aliases=3)
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("replicas", "2"), ("replicas", True), ("replicas", 2.0), ("critical", "yes"),
+    ("critical", 0),
+])
+def test_values_are_not_converted_between_types(field: str, value: object) -> None:
+    data = {"containers": [{"name": "web", field: value}],
+            "nodes": [{"name": "n", "allocatable": {"cpu": "1"}}]}
+    with pytest.raises(ProblemError, match=f"containers\\[0\\].{field}"):
+        parse_problem(data)
