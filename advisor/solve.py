@@ -23,7 +23,15 @@ from advisor.layout import (
     wire_pods,
     wire_unplaced,
 )
-from advisor.model import WEIGHTS, Current, LayoutModel, Progress, SolveResult, Weights
+from advisor.model import (
+    WEIGHTS,
+    Current,
+    LayoutModel,
+    Progress,
+    Snapshot,
+    SolveResult,
+    Weights,
+)
 from advisor.prepare import MAX_POOL_CANDIDATES, Instance, prepare
 from advisor.scoring import score
 from models import Conflict, Plan, Problem, SolverInfo
@@ -47,11 +55,12 @@ class SolveControl:
         self._solver: cp_model.CpSolver | None = None
         self.stopped = False
         self.progress: Progress | None = None
-        self._offer: tuple[Instance, Assignment, Status, float | None, float | None] | None = None
+        self._offer: tuple[Instance, Assignment | Snapshot, Status, float | None,
+                           float | None] | None = None
         self._version = 0
         self._built: tuple[int, Plan] | None = None
 
-    def offer(self, inst: Instance, assignment: Assignment, status: Status,
+    def offer(self, inst: Instance, assignment: Assignment | Snapshot, status: Status,
               objective: float | None = None, bound: float | None = None) -> None:
         if self.keep_plans:
             with self._lock:
@@ -70,7 +79,8 @@ class SolveControl:
             return None
         if built is not None and built[0] == version:
             return built[1]
-        inst, assignment, status, objective, bound = offer
+        inst, offered, status, objective, bound = offer
+        assignment = offered if isinstance(offered, Assignment) else offered()
         plan = build_plan(inst, view_from_assignment(inst, assignment, UNPLACED_REASON), status)
         progress = self.progress
         plan.solver = SolverInfo(
@@ -106,8 +116,8 @@ def _solve(model: LayoutModel, inst: Instance, control: SolveControl, time_limit
     policy = inst.problem.policy
     on_solution = None
     if control.keep_plans:
-        def on_solution(assignment: Assignment, objective: float, bound: float) -> None:
-            control.offer(inst, assignment, "feasible", float(round(objective)),
+        def on_solution(snapshot: Snapshot, objective: float, bound: float) -> None:
+            control.offer(inst, snapshot, "feasible", float(round(objective)),
                           float(math.ceil(bound - 1e-6)))
     return model.solve(time_limit=time_limit, workers=policy.workers, seed=policy.seed,
                        on_progress=control.report, stop_flag=control.attach,

@@ -36,6 +36,9 @@ class QueueFullError(Exception):
 @dataclass
 class _Running:
     control: SolveControl
+    # Objective of the best plan an earlier run (cut short by a crash) saved: this run's
+    # plans replace it only once they are better.
+    floor: float | None = None
     flushed_version: int = -1
     flushed_progress: Any = None
     done: threading.Event = field(default_factory=threading.Event)
@@ -54,9 +57,12 @@ class JobManager:
     # -- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> None:
-        requeued = self.store.recover(self.settings.max_attempts)
-        if requeued:
-            log.info("restart: %d job(s) that were running will run again", len(requeued))
+        for job_id, status in self.store.recover(self.settings.max_attempts).items():
+            if status == "queued":
+                log.info("job %s: was running when the server stopped; runs again", job_id)
+            else:
+                log.warning("job %s: was running when the server stopped; now %s, keeping "
+                            "its last best plan", job_id, status)
         self.purge()
         for i in range(self.settings.workers):
             self._spawn(self._work, f"podlayout-job-{i}")
@@ -138,7 +144,8 @@ class JobManager:
 
     def _run(self, record: JobRecord) -> None:
         control = SolveControl(keep_plans=True)
-        running = _Running(control)
+        earlier = record.best["solver"].get("objective") if record.best else None
+        running = _Running(control, floor=earlier)
         with self._lock:
             self._running[record.id] = running
         # Read the flag again now that a DELETE can find this run: one that came between
@@ -214,6 +221,11 @@ class JobManager:
         best = None
         if version != job.flushed_version:
             plan = control.best_plan()
+            if plan is not None and job.floor is not None:
+                if plan.solver.objective is None or plan.solver.objective > job.floor:
+                    plan = None  # worse than what the run before saved: keep that one
+                else:
+                    job.floor = None
             best = plan.to_wire() if plan is not None else None
         wire_progress = None
         if progress is not None and progress is not job.flushed_progress:

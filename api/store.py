@@ -200,22 +200,41 @@ class JobStore:
                 self._db.execute("ROLLBACK")
                 raise StoreError(f"job store write failed: {exc}") from exc
 
-    def recover(self, max_attempts: int) -> list[str]:
-        """After a crash: jobs left `running` run again, unless a stop was asked (kept as
-        `stopped`) or they already used their attempts (`interrupted`); both keep their
-        last best plan (`best`) and have no `result`. Returns the ids that were requeued."""
+    def recover(self, max_attempts: int) -> dict[str, JobStatus]:
+        """After a crash: jobs left `running` run again, unless a stop was asked (`stopped`)
+        or they already used their attempts (`interrupted`); those two keep their last best
+        plan (`best`, marked as cut short) and have no `result`. Returns id -> new status."""
         now = time.time()
-        requeued = [r["id"] for r in self._rows(
-            "SELECT id FROM jobs WHERE status = 'running' AND stop_requested = 0 "
-            "AND attempts < ? ORDER BY seq", (max_attempts,))]
-        self._write("UPDATE jobs SET status = 'stopped', finished_at = ? "
-                    "WHERE status = 'running' AND stop_requested = 1", (now,))
-        self._write("UPDATE jobs SET status = 'interrupted', finished_at = ? "
-                    "WHERE status = 'running' AND attempts >= ?", (now, max_attempts))
-        # The next run reports its own progress; the last best plan stays until it offers one.
-        self._write("UPDATE jobs SET status = 'queued', started_at = NULL, progress = NULL "
-                    "WHERE status = 'running'")
-        return requeued
+        outcome: dict[str, JobStatus] = {}
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                rows = self._db.execute(
+                    "SELECT id, attempts, stop_requested, best FROM jobs "
+                    "WHERE status = 'running' ORDER BY seq").fetchall()
+                for row in rows:
+                    if not row["stop_requested"] and row["attempts"] < max_attempts:
+                        # The next run reports its own progress; the best plan stays.
+                        self._db.execute("UPDATE jobs SET status = 'queued', started_at = NULL, "
+                                         "progress = NULL WHERE id = ?", (row["id"],))
+                        outcome[row["id"]] = "queued"
+                        continue
+                    status: JobStatus = "stopped" if row["stop_requested"] else "interrupted"
+                    best = _load(row["best"])
+                    if best is not None:
+                        best["solver"]["interrupted"] = True
+                        best["solver"]["message"] = (
+                            f"the server stopped during run {row['attempts']}: the best plan "
+                            "saved before that; the solve did not finish")
+                    self._db.execute(
+                        "UPDATE jobs SET status = ?, finished_at = ?, best = ? WHERE id = ?",
+                        (status, now, None if best is None else json.dumps(best), row["id"]))
+                    outcome[row["id"]] = status
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._db.execute("ROLLBACK")
+                raise StoreError(f"job store recovery failed: {exc}") from exc
+        return outcome
 
     def purge(self, finished_before: float) -> int:
         marks = ",".join("?" * len(FINISHED))

@@ -34,6 +34,7 @@ from tests.api_support import (
     small_problem,
     submit,
     wait_job,
+    wait_searching,
 )
 from tests.conftest import EXAMPLES, load_example
 from tests.support import container, node, problem
@@ -753,6 +754,15 @@ def crashed_store(tmp_path: Path, claims: int, **options: Any) -> str:
     return "crashed"
 
 
+def assert_cut_short(kept: dict[str, Any], saved: dict[str, Any], run: int) -> None:
+    """The plan a crash left is the one saved, marked as cut short rather than running."""
+    assert kept["solver"]["interrupted"] is True
+    assert f"the server stopped during run {run}" in kept["solver"]["message"]
+    same = {k: v for k, v in kept.items() if k != "solver"}
+    assert same == {k: v for k, v in saved.items() if k != "solver"}
+    assert kept["solver"]["objective"] == saved["solver"]["objective"]
+
+
 def test_job_left_running_by_a_crash_runs_again(tmp_path: Path) -> None:
     job_id = crashed_store(tmp_path, claims=1)
     with serve(tmp_path, max_attempts=2) as client:
@@ -769,7 +779,7 @@ def test_job_out_of_attempts_is_interrupted_keeping_its_best_plan(tmp_path: Path
         job = json_of(client.get(f"/v1/jobs/{job_id}"))
         assert job["status"] == "interrupted"
         assert job["attempts"] == 2
-        assert job["bestPlan"] == best
+        assert_cut_short(job["bestPlan"], best, run=2)
         assert validate(parse_problem(small_problem()), job["bestPlan"]) == []
         assert job["result"] is None
         assert job["finishedAt"] is not None
@@ -784,7 +794,7 @@ def test_job_left_running_with_a_stop_asked_is_stopped(tmp_path: Path) -> None:
     with serve(tmp_path) as client:
         job = json_of(client.get(f"/v1/jobs/{job_id}"))
         assert (job["status"], job["attempts"], job["stopRequested"]) == ("stopped", 1, True)
-        assert job["bestPlan"] == best
+        assert_cut_short(job["bestPlan"], best, run=1)
 
 
 def test_stored_job_with_an_invalid_problem_fails_with_422(tmp_path: Path) -> None:
@@ -886,7 +896,7 @@ def test_a_rerun_starts_with_no_progress_of_the_run_before(tmp_path: Path) -> No
     claimed = store.claim_next()
     assert claimed is not None
     store.save_progress("j1", {"objective": 1.0, "bound": 1.0, "gap": 0.0, "solutions": 3}, None)
-    assert store.recover(max_attempts=2) == ["j1"]
+    assert store.recover(max_attempts=2) == {"j1": "queued"}
     record = store.get("j1")
     assert record is not None
     assert record.status == "queued"
@@ -906,3 +916,22 @@ def test_deeply_nested_body_is_422_and_the_server_lives_on(client: TestClient, b
     problem_body = assert_problem(response, 422, "body")
     assert "nested more than" in problem_body["errors"][0]["message"]
     assert client.get("/healthz").status_code == 200
+
+
+def test_a_rerun_never_shows_a_worse_plan_than_the_run_before_saved(tmp_path: Path) -> None:
+    data = long_problem(time_limit=30)
+    saved = advise(parse_problem({**data, "policy": {**data["policy"],
+                                                     "timeLimitSeconds": 1}})).to_wire()
+    saved["solver"]["objective"] = 0.0  # better than anything the rerun can find
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    store.add("rerun", "advise", data, 30.0, [])
+    assert store.claim_next() is not None
+    store.save_progress("rerun", None, saved)
+    store.close()  # as a crash leaves it: `running`, with a best plan saved
+    with serve(tmp_path, max_attempts=3) as client:
+        job = wait_searching(client, "rerun")
+        assert job["attempts"] == 2
+        assert job["bestPlan"]["solver"]["objective"] == 0.0  # still the earlier run's plan
+        stopped = json_of(client.delete("/v1/jobs/rerun"))
+        assert stopped["status"] == "stopped"
+        assert_valid_plan(data, stopped["result"])

@@ -35,6 +35,9 @@ def test_plans_so_far_are_valid_and_improve() -> None:
     assert objectives == sorted(objectives, reverse=True)  # each offer improves
     assert final.solver.objective is not None
     assert final.solver.objective <= objectives[-1]
+    last = control.best_plan()  # every improving solution is offered: none lags behind
+    assert last is not None
+    assert last.solver.objective == final.solver.objective
     for p in snapshots:
         if p.solver.bound is not None and p.solver.objective is not None:
             assert p.solver.bound <= p.solver.objective
