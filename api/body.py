@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
@@ -56,7 +58,12 @@ async def read_problem(request: Request, settings: Settings) -> Problem:
         raise  # readable, but over a limit: 422
     except ProblemError as exc:
         if len(exc.issues) == 1 and exc.issues[0].path == "body":  # could not be read at all
-            raise ApiError(400, exc.issues[0].message, exc.issues) from None
+            detail = exc.issues[0].message
+            if request.headers.get("content-type", "").startswith(
+                    "application/x-www-form-urlencoded"):
+                detail += (" (sent as a form: `curl -d` drops the newlines YAML needs; use "
+                           "--data-binary @FILE with -H 'Content-Type: application/yaml')")
+            raise ApiError(400, detail, exc.issues) from None
         raise
     check_size(problem, settings)
     return problem
@@ -104,3 +111,12 @@ def server_limits(problem: Problem, settings: Settings) -> tuple[Problem, list[s
         return problem, notes
     new_policy = policy.model_copy(update={"time_limit_seconds": limit, "workers": workers})
     return problem.model_copy(update={"policy": new_policy}), notes
+
+
+def with_notes(result: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    """The server's notes (capped limits) at the head of the plan's `solver.message`."""
+    if notes:
+        solver = result.get("advised", result)["solver"]
+        solver["message"] = "; ".join([*notes, solver["message"]] if solver["message"]
+                                      else notes)
+    return result

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from typing import Annotated
 
 import typer
@@ -35,6 +37,18 @@ def serve(
         lines = [f"  PODLAYOUT_{str(e['loc'][0]).upper()}: {e['msg']}" if e["loc"]
                  else f"  {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()]
         err.print("error: invalid settings\n" + "\n".join(lines), markup=False)
+        raise typer.Exit(EXIT_INPUT) from None
+    known = {f"PODLAYOUT_{name.upper()}" for name in Settings.model_fields}
+    known |= {"PODLAYOUT_DEBUG", "PODLAYOUT_QUIET"}
+    for name in sorted(n for n in os.environ if n.startswith("PODLAYOUT_") and n not in known):
+        err.print(f"warning: {name} is not a setting; ignored (see the README)", markup=False)
+    try:  # a taken port is the user's to fix: say so now, not after the start-up
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        err.print(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", markup=False)
         raise typer.Exit(EXIT_INPUT) from None
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: "
                                                     "%(message)s")

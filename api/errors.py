@@ -106,6 +106,7 @@ def install(app: FastAPI) -> None:
         headers = dict(exc.headers or {})
         if exc.status_code == 405 and (allowed := allowed_methods(request)):
             headers["Allow"] = ", ".join(allowed)
+            detail = f"{request.method} is not allowed here; use {', '.join(allowed)}"
         return problem_response(exc.status_code, detail, request.url.path, headers=headers)
 
     @app.exception_handler(StoreError)

@@ -17,6 +17,7 @@ from typing import Any
 
 from advisor.review import review
 from advisor.solve import SolveControl, advise
+from api.body import with_notes
 from api.settings import Settings
 from api.store import JobKind, JobRecord, JobStatus, JobStore
 from models import Problem, ProblemError, parse_problem
@@ -89,6 +90,7 @@ class JobManager:
 
     def submit(self, kind: JobKind, problem: Problem, time_limit: float,
                notes: list[str]) -> str:
+        self.store.ping()  # a store gone from under us must not swallow the job: 503
         if self.store.count("queued") >= self.settings.max_queued_jobs:
             raise QueueFullError(self.settings.max_queued_jobs)
         job_id = uuid.uuid4().hex
@@ -101,7 +103,10 @@ class JobManager:
 
     def stop(self, job_id: str, wait: float) -> JobRecord | None:
         """Ask a job to stop; wait up to `wait` seconds for a running one to hand in its plan."""
+        before = self.store.get(job_id)
         self.store.request_stop(job_id)
+        if before is not None and before.status == "queued":
+            log.info("job %s: cancelled before it ran", job_id)
         with self._lock:
             running = self._running.get(job_id)
         if running is not None:
@@ -159,9 +164,9 @@ class JobManager:
         try:
             problem = parse_problem(record.problem)
             if record.kind == "review":
-                result = review(problem, control).to_wire()
+                result = with_notes(review(problem, control).to_wire(), record.notes)
             else:
-                result = advise(problem, control).to_wire()
+                result = with_notes(advise(problem, control).to_wire(), record.notes)
         except ProblemError as exc:
             error = {"title": "Invalid problem", "status": 422, "detail": str(exc),
                      "errors": [{"field": i.path, "message": i.message} for i in exc.issues]}
@@ -240,3 +245,4 @@ class JobManager:
         self.store.save_progress(job_id, wire_progress, best)
         job.flushed_version = version
         job.flushed_progress = progress
+

@@ -141,12 +141,20 @@ class JobStore:
         rows = self._rows("SELECT * FROM jobs WHERE id = ?", (job_id,))
         return _record(rows[0]) if rows else None
 
-    def page(self, limit: int, offset: int, status: JobStatus | None
+    def page(self, limit: int, offset: int, statuses: list[JobStatus], kind: JobKind | None
              ) -> tuple[list[JobRecord], int]:
-        where, args = ("WHERE status = ?", (status,)) if status else ("", ())
+        clauses: list[str] = []
+        args: list[str] = []
+        if statuses:
+            clauses.append(f"status IN ({','.join('?' * len(statuses))})")
+            args += statuses
+        if kind is not None:
+            clauses.append("kind = ?")
+            args.append(kind)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = self._rows(f"SELECT * FROM jobs {where} ORDER BY seq DESC LIMIT ? OFFSET ?",
                           (*args, limit, offset))
-        total = self._rows(f"SELECT COUNT(*) AS n FROM jobs {where}", args)[0]["n"]
+        total = self._rows(f"SELECT COUNT(*) AS n FROM jobs {where}", tuple(args))[0]["n"]
         return [_record(r) for r in rows], int(total)
 
     def count(self, status: JobStatus) -> int:

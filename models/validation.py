@@ -46,6 +46,11 @@ def parse_problem(data: Any) -> Problem:
     """Validate raw JSON/YAML data into a Problem, or raise ProblemError."""
     if not isinstance(data, dict):
         raise ProblemError([FieldIssue("", "the problem must be a mapping with `containers`")])
+    if "containers" not in data and "apiVersion" in data and "kind" in data:
+        raise ProblemError([FieldIssue("", (
+            f"this looks like a Kubernetes manifest (kind: {data['kind']}); the input is a "
+            "layout problem: containers, hints, nodes, pools, policy (see `podlayout schema`)"
+        ))])
     try:
         problem = Problem.model_validate(data)
     except ValidationError as exc:

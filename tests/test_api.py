@@ -516,7 +516,7 @@ def test_invalid_problem_is_422_never_5xx(client: TestClient, data: Any, field: 
     ({"limit": "abc"}, "query.limit"),
     ({"limit": "501"}, "query.limit"),
     ({"offset": "-1"}, "query.offset"),
-    ({"status": "finished"}, "query.status"),
+    ({"status": "finished"}, "query.status[0]"),
 ])
 def test_bad_query_parameter_is_422(client: TestClient, query: dict[str, str],
                                     field: str) -> None:
@@ -625,6 +625,10 @@ def test_health_and_readiness(tmp_path: Path) -> None:
         assert "gone" in body["detail"]
         assert int(response.headers["retry-after"]) > 0
         assert client.get("/healthz").status_code == 200  # alive, just not ready
+        assert client.head("/healthz").status_code == 200
+        assert client.head("/readyz").status_code == 503
+        # A job the store cannot keep is refused, never accepted and lost.
+        assert_problem(client.post("/v1/jobs", json=small_problem()), 503)
 
 
 def test_openapi_documents_the_problem_body_and_problem_json_errors(client: TestClient) -> None:
@@ -935,3 +939,37 @@ def test_a_rerun_never_shows_a_worse_plan_than_the_run_before_saved(tmp_path: Pa
         stopped = json_of(client.delete("/v1/jobs/rerun"))
         assert stopped["status"] == "stopped"
         assert_valid_plan(data, stopped["result"])
+
+
+def test_jobs_filter_by_several_statuses_and_kind(client: TestClient) -> None:
+    advised = submit(client, small_problem())
+    reviewed = submit(client, load_example("reference-review.yaml"), kind="review")
+    wait_job(client, advised, "done")
+    wait_job(client, reviewed, "done")
+    listed = json_of(client.get("/v1/jobs", params={"kind": "review"}))
+    assert [j["id"] for j in listed["jobs"]] == [reviewed]
+    params: list[tuple[str, str]] = [("status", "done"), ("status", "failed")]
+    listed = json_of(client.get("/v1/jobs", params=params))
+    assert {j["id"] for j in listed["jobs"]} == {advised, reviewed}
+    assert listed["total"] == 2
+    assert json_of(client.get("/v1/jobs", params={"status": "failed"}))["total"] == 0
+
+
+def test_a_kubernetes_manifest_is_named_as_such(client: TestClient) -> None:
+    manifest = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+                "spec": {}}
+    body = assert_problem(client.post("/v1/advise", json=manifest), 422, "")
+    assert "Kubernetes manifest (kind: Deployment)" in body["errors"][0]["message"]
+
+
+def test_yaml_sent_as_a_form_gets_a_hint(client: TestClient) -> None:
+    flattened = "containers:  - name: web    requests: {cpu: 100m}"  # curl -d drops newlines
+    response = client.post("/v1/advise", content=flattened,
+                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+    body = assert_problem(response, 400, "body")
+    assert "--data-binary" in body["detail"]
+
+
+def test_405_names_the_allowed_methods(client: TestClient) -> None:
+    body = assert_problem(client.put("/v1/jobs/x"), 405)
+    assert body["detail"] == "PUT is not allowed here; use DELETE, GET"

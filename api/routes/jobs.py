@@ -15,7 +15,7 @@ from api.errors import ApiError
 from api.jobs import QueueFullError
 from api.openapi import ERRORS, NOT_FOUND, problem_body
 from api.schemas import JobAccepted, JobList, JobProgress, JobSummary, JobView, ProblemDetails
-from api.store import JobRecord, JobStatus
+from api.store import JobKind, JobRecord, JobStatus
 from models import FieldIssue, Plan, Review
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -70,7 +70,8 @@ async def submit(request: Request, settings: SettingsDep, manager: ManagerDep,
     problem, notes = server_limits(await read_problem(request, settings), settings)
     if kind == "review" and problem.layout is None:
         raise ApiError(422, "a review job needs the current layout", [
-            FieldIssue("layout", "review needs the current `layout` in the problem")])
+            FieldIssue("layout", "review needs the current `layout` in the problem")],
+            title="Invalid problem")
     try:
         # The insert waits for the disk (fsync): not on the event loop.
         job_id = await run_in_threadpool(manager.submit, kind, problem,
@@ -89,9 +90,11 @@ def list_jobs(
     manager: ManagerDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-    status: Annotated[JobStatus | None, Query()] = None,
+    status: Annotated[list[JobStatus] | None, Query(
+        description="Only jobs in these statuses; repeat for several.")] = None,
+    kind: Annotated[JobKind | None, Query(description="Only advise or review jobs.")] = None,
 ) -> JSONResponse:
-    records, total = manager.store.page(limit, offset, status)
+    records, total = manager.store.page(limit, offset, status or [], kind)
     body = JobList(jobs=[_summary(r) for r in records], total=total, limit=limit, offset=offset)
     return JSONResponse(body.to_wire())
 

@@ -23,13 +23,15 @@ def schema() -> dict[str, Any]:
     return Problem.model_json_schema(by_alias=True)
 
 
-@router.get("/healthz", summary="Liveness", response_model=Health)
+@router.head("/healthz", include_in_schema=False)  # probes that only look at the status
+@router.get("/healthz", summary="Liveness (HEAD too)", response_model=Health)
 def healthz() -> Health:
     return Health(status="ok")
 
 
-@router.get("/readyz", summary="Readiness: the job store answers", response_model=Health,
-            responses={503: ERRORS[503]})
+@router.head("/readyz", include_in_schema=False)
+@router.get("/readyz", summary="Readiness: the job store answers (HEAD too)",
+            response_model=Health, responses={503: ERRORS[503]})
 def readyz(manager: ManagerDep) -> JSONResponse:
     try:
         manager.store.ping()

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from advisor.review import review as run_review
 from advisor.solve import advise as run_advise
-from api.body import read_problem, server_limits
+from api.body import read_problem, server_limits, with_notes
 from api.deps import GateDep, SettingsDep
 from api.errors import ApiError
 from api.openapi import ERRORS, problem_body
@@ -31,14 +31,10 @@ async def _solve(problem: Problem, notes: list[str], gate: GateDep,
         result = await run_in_threadpool(work, problem)
     finally:
         gate.release()
-    body: dict[str, Any] = result.to_wire()
+    body: dict[str, Any] = with_notes(result.to_wire(), notes)
     headers = {}
-    if notes:
-        solver = body.get("advised", body)["solver"]
-        solver["message"] = "; ".join([*notes, solver["message"]] if solver["message"]
-                                      else notes)
-        if any(note.startswith("policy.timeLimitSeconds") for note in notes):
-            headers[CAPPED_HEADER] = f"{problem.policy.time_limit_seconds:g}"
+    if any(note.startswith("policy.timeLimitSeconds") for note in notes):
+        headers[CAPPED_HEADER] = f"{problem.policy.time_limit_seconds:g}"
     return JSONResponse(body, headers=headers)
 
 
@@ -66,5 +62,6 @@ async def review(request: Request, settings: SettingsDep, gate: GateDep) -> JSON
     problem, notes = server_limits(await read_problem(request, settings), settings)
     if problem.layout is None:
         raise ApiError(422, "review needs the current layout", [
-            FieldIssue("layout", "review needs the current `layout` in the problem")])
+            FieldIssue("layout", "review needs the current `layout` in the problem")],
+            title="Invalid problem")
     return await _solve(problem, notes, gate, run_review)
