@@ -70,10 +70,19 @@ def _too_deep(source: str) -> ProblemError:
     return LimitError([FieldIssue(source, f"input is nested more than {MAX_DEPTH} levels deep")])
 
 
+# Long numbers: Python parses a digit string in time quadratic in its length, and YAML 1.1
+# sexagesimal ints (1:0:0:...) the same; no real amount needs more digits than this.
+MAX_NUMBER_CHARS = 64
+
+
 def _check_events(text: str, max_aliases: int, source: str) -> None:
-    """Walk the YAML events (flat, no recursion) before building anything from them."""
-    aliases = depth = 0
-    for event in yaml.parse(text, Loader=_SafeBase):
+    """Walk the YAML events (flat, no recursion) before building anything from them: depth,
+    the number of aliases, and how much they would expand the document (an alias repeats
+    its anchor's whole subtree: aliases may at most double the document)."""
+    aliases = depth = expanded = 0
+    open_anchors: list[tuple[str | None, int]] = []  # per open collection: anchor, start
+    size: dict[str, int] = {}  # anchor -> events in its subtree
+    for events, event in enumerate(yaml.parse(text, Loader=_SafeBase), start=1):
         if isinstance(event, yaml.AliasEvent):
             aliases += 1
             if aliases > max_aliases:
@@ -81,12 +90,29 @@ def _check_events(text: str, max_aliases: int, source: str) -> None:
                     source, f"YAML uses more than {max_aliases} aliases (*name); write the "
                     "values out"
                 )])
+            expanded += size.get(event.anchor or "", 1)
+            if expanded > max(100_000, events):
+                raise LimitError([FieldIssue(
+                    source, "YAML aliases (*name) would expand the input more than twice over; "
+                    "write the values out")])
         elif isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
                 raise _too_deep(source)
+            open_anchors.append((event.anchor, events))
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
+            anchor, start = open_anchors.pop()
+            if anchor is not None:
+                size[anchor] = events - start + 1
+        elif isinstance(event, yaml.ScalarEvent):
+            if event.anchor is not None:
+                size[event.anchor] = 1
+            if not event.style and len(event.value) > MAX_NUMBER_CHARS and \
+                    event.value.lstrip("+-")[:1].isdigit():
+                raise LimitError([FieldIssue(source, (
+                    f"a plain value of {len(event.value)} characters starts like a number; "
+                    f"numbers have at most {MAX_NUMBER_CHARS} (quote it if it is text)"))])
 
 
 def load_data(text: str, source: str, fmt: Format = "auto",
@@ -109,6 +135,8 @@ def load_data(text: str, source: str, fmt: Format = "auto",
             raise ProblemError([FieldIssue(
                 source, f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
             )]) from None
+        except ValueError as exc:  # e.g. an integer past Python's digit limit
+            raise LimitError([FieldIssue(source, f"invalid JSON: {exc}")]) from None
     try:
         _check_events(text, max_aliases, source)
         docs = [d for d in yaml.load_all(text, Loader=_StrictLoader) if d is not None]
@@ -117,6 +145,10 @@ def load_data(text: str, source: str, fmt: Format = "auto",
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ProblemError([FieldIssue(source, f"invalid YAML{where}: {problem}")]) from None
+    except ProblemError:
+        raise
+    except ValueError as exc:  # e.g. an integer past Python's digit limit
+        raise LimitError([FieldIssue(source, f"invalid YAML: {exc}")]) from None
     if len(docs) != 1:
         raise ProblemError([FieldIssue(
             source, f"expected one YAML document with a problem, found {len(docs)}"

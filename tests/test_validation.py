@@ -152,3 +152,21 @@ def test_values_are_not_converted_between_types(field: str, value: object) -> No
             "nodes": [{"name": "n", "allocatable": {"cpu": "1"}}]}
     with pytest.raises(ProblemError, match=f"containers\\[0\\].{field}"):
         parse_problem(data)
+
+
+@pytest.mark.parametrize(("text", "match"), [
+    ("a: 1" + ":0" * 200_000, "starts like a number"),  # YAML 1.1 sexagesimal: quadratic
+    ("a: " + "9" * 5000, "starts like a number"),
+    ('{"a": ' + "9" * 5000 + "}", "integer string conversion"),
+    ("x: &L {" + ", ".join(f"k{i}: v" for i in range(3000)) + "}\n"
+     + "\n".join(f"y{i}: *L" for i in range(100)), "expand the input"),
+])
+def test_inputs_that_cost_far_more_than_their_size_are_refused(text: str, match: str) -> None:
+    with pytest.raises(LimitError, match=match):
+        load_problem(text, "input")
+
+
+def test_an_anchor_reused_a_few_times_is_fine() -> None:
+    text = ("containers:\n  - {name: a, requests: &r {cpu: 1}}\n  - {name: b, requests: *r}\n"
+            "nodes: [{name: n, allocatable: {cpu: '4'}}]\n")
+    assert [c.name for c in load_problem(text, "input").containers] == ["a", "b"]
