@@ -81,6 +81,8 @@ class SolveControl:
             return built[1]
         inst, offered, status, objective, bound = offer
         assignment = offered if isinstance(offered, Assignment) else offered()
+        if not assignment.complete:
+            status = "heuristic"  # replicas left out: not a plan that proves anything
         plan = build_plan(inst, view_from_assignment(inst, assignment, UNPLACED_REASON), status)
         progress = self.progress
         plan.solver = SolverInfo(
@@ -294,28 +296,34 @@ def advise_prepared(inst: Instance, control: SolveControl | None = None) -> Plan
                     wall_time_seconds=round(time.monotonic() - started, 3),
                     message="the hints named in conflicts cannot all hold, whatever the capacity",
                 ))
-            partial = LayoutModel(inst, allowed, w, allow_unplaced=True, hint=first,
-                                  current=today)
-            partial.cap_objective(partial.hinted_objective())
-            pres = _solve(partial, inst, control, remaining())
-            chosen = pres.assignment or first
-            objective = pres.objective if pres.assignment else float(partial.hinted_objective())
-            terms = pres.terms if pres.assignment else partial.hinted_terms()
-            bound = pres.bound
-            # Proven: the strict model is infeasible, or the one that may leave replicas out
-            # (whose unplaced weight outweighs every other term) is optimal and leaves some.
-            proven = not inst.truncated and (
-                result.status == "INFEASIBLE" or (pres.status == "OPTIMAL" and not chosen.complete)
-            )
-            if chosen.complete:
-                status = "feasible"
-            elif proven:
-                status = "infeasible"
-                conflicts = [_capacity_conflict(inst, chosen)]
-            else:
+            if control.stopped:  # do not build a second model that will not run
+                chosen, objective, bound, terms = first, None, None, {}
                 status = "heuristic"
-                message = ("not every replica could be placed within the time limit; "
-                           "that they cannot be is not proven" + _truncation_note(inst))
+                message = "stopped before the exact search: greedy plan"
+            else:
+                partial = LayoutModel(inst, allowed, w, allow_unplaced=True, hint=first,
+                                      current=today)
+                partial.cap_objective(partial.hinted_objective())
+                pres = _solve(partial, inst, control, remaining())
+                chosen = pres.assignment or first
+                objective = pres.objective if pres.assignment else float(partial.hinted_objective())
+                terms = pres.terms if pres.assignment else partial.hinted_terms()
+                bound = pres.bound
+                # Proven: the strict model is infeasible, or the one that may leave replicas out
+                # (whose unplaced weight outweighs every other term) is optimal and leaves some.
+                proven = not inst.truncated and (
+                    result.status == "INFEASIBLE"
+                    or (pres.status == "OPTIMAL" and not chosen.complete)
+                )
+                if chosen.complete:
+                    status = "feasible"
+                elif proven:
+                    status = "infeasible"
+                    conflicts = [_capacity_conflict(inst, chosen)]
+                else:
+                    status = "heuristic"
+                    message = ("not every replica could be placed within the time limit; "
+                               "that they cannot be is not proven" + _truncation_note(inst))
     if control.stopped and not message.startswith("stopped"):
         message = (message + "; " if message else "") + "stopped early: best plan so far"
         if status == "optimal":

@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            stop_sync_solves(app)
             app.state.manager = None
             manager.close()
             store.close()
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.manager = None
     app.state.gate = threading.BoundedSemaphore(settings.max_concurrent_requests)
+    app.state.sync_controls = set()  # the synchronous solves running now
     errors.install(app)
     guarded = [Depends(require_token)]
     app.include_router(solve.router, dependencies=guarded)
@@ -53,3 +55,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(meta.router)
     openapi.install(app)
     return app
+
+
+def stop_sync_solves(app: FastAPI) -> None:
+    """Stop the synchronous solves in flight: each answers at once with its best plan."""
+    for control in list(app.state.sync_controls):
+        control.stop()

@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from advisor.loading import Format, LimitError, load_problem
+from advisor.loading import Format, LimitError, load_data
 from api.errors import ApiError
 from api.settings import Settings
-from models import FieldIssue, Problem, ProblemError
+from models import FieldIssue, Problem, ProblemError, parse_problem
 
 JSON_TYPES = {"application/json"}
 YAML_TYPES = {"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"}
@@ -47,13 +47,13 @@ async def read_text(request: Request, limit: int) -> str:
         raise ApiError(400, f"the body is {message}", [FieldIssue("body", message)]) from None
 
 
-async def read_problem(request: Request, settings: Settings) -> Problem:
+async def read_problem(request: Request, settings: Settings) -> tuple[Problem, list[str]]:
+    """The problem in the body, within this server's limits, and notes on what was capped."""
     fmt = _format(request.headers.get("content-type"))
     text = await read_text(request, settings.max_body_bytes)
     try:
         # Parsing megabytes of YAML takes a while: not on the event loop.
-        problem = await run_in_threadpool(load_problem, text, "body", fmt,
-                                          settings.max_yaml_aliases)
+        data = await run_in_threadpool(load_data, text, "body", fmt, settings.max_yaml_aliases)
     except LimitError:
         raise  # readable, but over a limit: 422
     except ProblemError as exc:
@@ -65,8 +65,31 @@ async def read_problem(request: Request, settings: Settings) -> Problem:
                            "--data-binary @FILE with -H 'Content-Type: application/yaml')")
             raise ApiError(400, detail, exc.issues) from None
         raise
+    notes = _cap_policy(data, settings)
+    problem = await run_in_threadpool(parse_problem, data)
     check_size(problem, settings)
-    return problem
+    if "time_limit_seconds" not in problem.policy.model_fields_set:
+        policy = problem.policy.model_copy(
+            update={"time_limit_seconds": settings.default_time_limit_seconds})
+        problem = problem.model_copy(update={"policy": policy})
+    return problem, notes
+
+
+def _cap_policy(data: Any, settings: Settings) -> list[str]:
+    """Cap the requested time limit and solver threads at this server's maxima, before
+    validation, so that a limit above the input's own bounds is capped too, not refused."""
+    policy = data.get("policy") if isinstance(data, dict) else None
+    if not isinstance(policy, dict):
+        return []
+    notes = []
+    for key, most in (("timeLimitSeconds", settings.max_time_limit_seconds),
+                      ("workers", settings.max_solver_workers)):
+        value = policy.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool) and value > most:
+            policy[key] = most
+            notes.append(f"policy.{key} {value:g} is above this server's maximum of {most:g}: "
+                         f"capped to {most:g}")
+    return notes
 
 
 def check_size(problem: Problem, settings: Settings) -> None:
@@ -86,31 +109,6 @@ def check_size(problem: Problem, settings: Settings) -> None:
     if issues:
         raise ApiError(422, "the problem is larger than this server's limits", issues,
                        title="Problem too large")
-
-
-def server_limits(problem: Problem, settings: Settings) -> tuple[Problem, list[str]]:
-    """The server's default time limit when the problem sets none; the time limit and the
-    solver threads capped at the server's maxima, with a note for each cap."""
-    policy = problem.policy
-    notes: list[str] = []
-    if "time_limit_seconds" in policy.model_fields_set:
-        limit = policy.time_limit_seconds
-    else:
-        limit = settings.default_time_limit_seconds
-    if limit > settings.max_time_limit_seconds:
-        notes.append(f"policy.timeLimitSeconds {limit:g} is above this server's maximum of "
-                     f"{settings.max_time_limit_seconds:g}: capped to "
-                     f"{settings.max_time_limit_seconds:g}")
-        limit = settings.max_time_limit_seconds
-    workers = policy.workers
-    if workers > settings.max_solver_workers:
-        notes.append(f"policy.workers {workers} is above this server's maximum of "
-                     f"{settings.max_solver_workers}: capped to {settings.max_solver_workers}")
-        workers = settings.max_solver_workers
-    if limit == policy.time_limit_seconds and workers == policy.workers:
-        return problem, notes
-    new_policy = policy.model_copy(update={"time_limit_seconds": limit, "workers": workers})
-    return problem.model_copy(update={"policy": new_policy}), notes
 
 
 def with_notes(result: dict[str, Any], notes: list[str]) -> dict[str, Any]:

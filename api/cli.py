@@ -5,15 +5,17 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from types import FrameType
 from typing import Annotated
 
 import typer
 import uvicorn
+from fastapi import FastAPI
 from pydantic import ValidationError
 
 from advisor.cli import EXIT_INPUT, app, err
 from advisor.cli import main as core_main
-from api.app import create_app
+from api.app import create_app, stop_sync_solves
 from api.settings import Settings
 from api.store import JobStore, StoreError
 
@@ -63,8 +65,23 @@ def serve(
     err.print(f"podlayout: jobs in {settings.store_path}; {settings.workers} worker(s); "
               f"http://{host}:{port}/docs", markup=False)
     # Access logs carry method, path and status only: never bodies or headers.
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=level,
-                timeout_graceful_shutdown=15)
+    application = create_app(settings)
+    config = uvicorn.Config(application, host=host, port=port, log_level=level,
+                            timeout_graceful_shutdown=15)
+    _Server(config, application).run()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, which also stops the synchronous solves as soon as a shutdown
+    begins: they answer with their best plan instead of being cut off after the grace time."""
+
+    def __init__(self, config: uvicorn.Config, application: FastAPI) -> None:
+        super().__init__(config)
+        self.application = application
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        stop_sync_solves(self.application)
+        super().handle_exit(sig, frame)
 
 
 def main() -> None:

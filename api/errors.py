@@ -48,9 +48,16 @@ class ApiError(Exception):
         self.title = title
 
 
+# A 4 MB body can hold hundreds of thousands of mistakes: the first ones are enough.
+MAX_LISTED_ERRORS = 100
+
+
 def problem_response(status: int, detail: str, instance: str | None,
                      errors: Sequence[FieldIssue] = (), headers: dict[str, str] | None = None,
                      title: str | None = None) -> JSONResponse:
+    if len(errors) > MAX_LISTED_ERRORS:
+        detail += f" (the first {MAX_LISTED_ERRORS} of {len(errors)} errors are listed)"
+        errors = errors[:MAX_LISTED_ERRORS]
     body = ProblemDetails(
         type=TYPES.get(status, "about:blank"),
         title=title or HTTPStatus(status).phrase, status=status, detail=detail,

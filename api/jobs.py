@@ -19,7 +19,7 @@ from advisor.review import review
 from advisor.solve import SolveControl, advise
 from api.body import with_notes
 from api.settings import Settings
-from api.store import JobKind, JobRecord, JobStatus, JobStore
+from api.store import JobKind, JobRecord, JobStatus, JobStore, StoreError
 from models import Problem, ProblemError, parse_problem
 
 log = logging.getLogger("podlayout.jobs")
@@ -40,6 +40,7 @@ class _Running:
     # Objective of the best plan an earlier run (cut short by a crash) saved: this run's
     # plans replace it only once they are better.
     floor: float | None = None
+    by_close: bool = False  # stopped by a clean shutdown, not by the user
     flushed_version: int = -1
     flushed_progress: Any = None
     done: threading.Event = field(default_factory=threading.Event)
@@ -81,10 +82,19 @@ class JobManager:
             self._wake.notify_all()
             running = list(self._running.values())
         for job in running:
+            job.by_close = True
             job.control.stop()
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        with self._lock:
+            late = [job_id for job_id, job in self._running.items() if not job.done.is_set()]
+        for job_id in late:  # still building a model that cannot be interrupted
+            try:
+                self.store.requeue(job_id)
+                log.warning("job %s: still stopping at shutdown; back in the queue", job_id)
+            except StoreError:
+                log.exception("job %s: cannot put it back in the queue", job_id)
 
     # -- requests -------------------------------------------------------------------------
 
@@ -137,15 +147,14 @@ class JobManager:
         while not self._closing.is_set():
             try:
                 record = self.store.claim_next()
-            except Exception:  # the store hiccupped: retry after a pause, keep the worker
-                log.exception("cannot claim a job")
-                record = None
+                if record is None:
+                    with self._wake:
+                        self._wake.wait(1.0)
+                    continue
+                self._run(record)
+            except Exception:  # the store hiccupped: pause and go on; the pool never shrinks
+                log.exception("job worker: unexpected error; carrying on")
                 self._closing.wait(1.0)
-            if record is None:
-                with self._wake:
-                    self._wake.wait(1.0)
-                continue
-            self._run(record)
 
     def _run(self, record: JobRecord) -> None:
         control = SolveControl(keep_plans=True)
@@ -153,9 +162,29 @@ class JobManager:
         running = _Running(control, floor=earlier)
         with self._lock:
             self._running[record.id] = running
+        try:
+            self._solve_and_record(record, running)
+        except Exception:  # e.g. the store failed mid-way: end the job rather than strand it
+            log.exception("job %s: failed outside the solve", record.id)
+            try:
+                self.store.finish(record.id, "failed", None, {
+                    "title": "Internal error", "status": 500,
+                    "detail": "the job could not be run; the server log has the details"})
+            except StoreError:
+                log.exception("job %s: cannot record the failure", record.id)
+        finally:
+            with self._lock:
+                self._running.pop(record.id, None)
+            running.done.set()
+
+    def _solve_and_record(self, record: JobRecord, running: _Running) -> None:
+        control = running.control
         # Read the flag again now that a DELETE can find this run: one that came between
-        # the claim and the line above saw no run to stop.
-        if self._closing.is_set() or self._stop_asked(record.id):
+        # the claim and the registration saw no run to stop.
+        if self._closing.is_set():
+            running.by_close = True
+            control.stop()
+        elif self._stop_asked(record.id):
             control.stop()
         log.info("job %s: running (attempt %d)", record.id, record.attempts)
         started = time.monotonic()
@@ -174,12 +203,15 @@ class JobManager:
             log.exception("job %s failed", record.id)
             error = {"title": "Internal error", "status": 500,
                      "detail": f"the solve failed: {type(exc).__name__}"}
+        if running.by_close and control.stopped and not self._stop_asked(record.id):
+            # Stopped by a clean shutdown, not by the user: not the job's fault, not its end.
+            self.store.requeue(record.id)
+            log.info("job %s: back in the queue for the next start", record.id)
+            return
         best = result.get("advised", result) if result is not None else None
-        try:
-            if self._closing.is_set() and not self._stop_asked(record.id):
-                self.store.requeue(record.id)  # a clean shutdown is not the job's fault
-                log.info("job %s: back in the queue for the next start", record.id)
-            else:
+        status: JobStatus = "failed" if error else "stopped" if control.stopped else "done"
+        for attempt in range(3):  # a full disk or a locked file may pass; then give up
+            try:
                 self._flush_one(record.id, running)
                 if best is not None:  # the progress the answer ends with, not the last report
                     solver = best["solver"]
@@ -187,16 +219,15 @@ class JobManager:
                         "objective": solver["objective"], "bound": solver["bound"],
                         "gap": solver["gap"], "solutions": control.progress.solutions
                         if control.progress else 0}, None)
-                status: JobStatus = ("failed" if error else "stopped" if control.stopped
-                                     else "done")
-                self.store.finish(record.id, status, result, best, error)
+                self.store.finish(record.id, status, result, error)
                 log.info("job %s: %s in %.1f s", record.id, status, time.monotonic() - started)
-        except Exception:
-            log.exception("job %s: cannot record its end", record.id)
-        finally:
-            with self._lock:
-                self._running.pop(record.id, None)
-            running.done.set()
+                return
+            except StoreError:
+                log.exception("job %s: cannot record its end (try %d of 3)", record.id,
+                              attempt + 1)
+                if self._closing.wait(0.5 * (attempt + 1)):
+                    break
+        log.error("job %s: its end is not recorded; the next start runs it again", record.id)
 
     def _stop_asked(self, job_id: str) -> bool:
         record = self.store.get(job_id)
@@ -221,6 +252,8 @@ class JobManager:
 
     def _flush_one(self, job_id: str, job: _Running) -> None:
         control = job.control
+        if control.stopped:
+            control.stop()  # again: a stop that came as CP-SAT was starting can be missed
         progress = control.progress
         version = control.version
         best = None

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from advisor.loading import MAX_INPUT_BYTES
 from models.problem import MAX_CONTAINERS, MAX_NODES
 
 
@@ -40,7 +41,7 @@ class Settings(BaseSettings):
     max_solver_workers: int = Field(
         8, ge=1, le=64, description="A larger policy.workers is capped, and the response says so.")
     max_body_bytes: int = Field(
-        4 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024,
+        4 * 1024 * 1024, ge=1024, le=MAX_INPUT_BYTES,
         description="Request bodies above this answer 413.")
     max_containers: int = Field(
         MAX_CONTAINERS, ge=1, le=MAX_CONTAINERS, description="More containers answer 422.")

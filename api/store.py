@@ -42,6 +42,11 @@ CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, seq);
 """
 
 
+_SUMMARY = ("seq, id, kind, status, created_at, started_at, finished_at, attempts, "
+            "stop_requested, time_limit, '{}' AS problem, notes, NULL AS progress, "
+            "NULL AS best, NULL AS result, NULL AS error")
+
+
 class StoreError(Exception):
     """The job store cannot be opened or written."""
 
@@ -83,6 +88,9 @@ def _record(row: sqlite3.Row) -> JobRecord:
 class JobStore:
     def __init__(self, path: Path) -> None:
         self.path = path
+        if sqlite3.sqlite_version_info < (3, 35):  # UPDATE ... RETURNING claims a job
+            raise StoreError(f"SQLite {sqlite3.sqlite_version} is too old for the job store; "
+                             "3.35 or newer is needed")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # One server per store: a second one would take the first one's running jobs for
@@ -124,6 +132,13 @@ class JobStore:
             except sqlite3.Error as exc:
                 raise StoreError(f"job store read failed: {exc}") from exc
 
+    def _rollback(self) -> None:
+        try:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # the connection is unusable; the caller reports the first error
+
     def ping(self) -> None:
         if not self.path.exists():
             raise StoreError(f"the job store {self.path} is gone")
@@ -152,8 +167,9 @@ class JobStore:
             clauses.append("kind = ?")
             args.append(kind)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = self._rows(f"SELECT * FROM jobs {where} ORDER BY seq DESC LIMIT ? OFFSET ?",
-                          (*args, limit, offset))
+        # Summaries only: the problem, plans and results can be megabytes each.
+        rows = self._rows(f"SELECT {_SUMMARY} FROM jobs {where} ORDER BY seq DESC "
+                          "LIMIT ? OFFSET ?", (*args, limit, offset))
         total = self._rows(f"SELECT COUNT(*) AS n FROM jobs {where}", tuple(args))[0]["n"]
         return [_record(r) for r in rows], int(total)
 
@@ -178,13 +194,15 @@ class JobStore:
              None if best is None else json.dumps(best), job_id))
 
     def finish(self, job_id: str, status: JobStatus, result: dict[str, Any] | None,
-               best: dict[str, Any] | None, error: dict[str, Any] | None = None) -> None:
+               error: dict[str, Any] | None = None) -> None:
+        """The run's end. With a result, the best plan is the result's (read from it, not
+        stored twice)."""
         self._write(
             "UPDATE jobs SET status = ?, finished_at = ?, result = ?, error = ?, "
-            "best = COALESCE(?, best) WHERE id = ?",
+            "best = CASE WHEN ? IS NULL THEN best END WHERE id = ?",
             (status, time.time(), None if result is None else json.dumps(result),
              None if error is None else json.dumps(error),
-             None if best is None else json.dumps(best), job_id))
+             None if result is None else 1, job_id))
 
     def requeue(self, job_id: str) -> None:
         """Back to the queue after a clean shutdown stopped it: that run does not count."""
@@ -205,7 +223,7 @@ class JobStore:
                     (job_id,))
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
-                self._db.execute("ROLLBACK")
+                self._rollback()
                 raise StoreError(f"job store write failed: {exc}") from exc
 
     def recover(self, max_attempts: int) -> dict[str, JobStatus]:
@@ -240,7 +258,7 @@ class JobStore:
                     outcome[row["id"]] = status
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
-                self._db.execute("ROLLBACK")
+                self._rollback()
                 raise StoreError(f"job store recovery failed: {exc}") from exc
         return outcome
 

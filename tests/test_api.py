@@ -18,6 +18,7 @@ from pydantic import SecretStr, ValidationError
 
 from advisor.solve import SolveControl, advise
 from api import Settings, create_app
+from api.jobs import JobManager
 from api.store import JobRecord, JobStore, StoreError
 from models import Plan, Problem, parse_problem
 from tests.api_support import (
@@ -622,7 +623,7 @@ def test_health_and_readiness(tmp_path: Path) -> None:
         (tmp_path / "jobs.sqlite3").unlink()
         response = client.get("/readyz")
         body = assert_problem(response, 503)
-        assert "gone" in body["detail"]
+        assert body["detail"] == "the job store is unavailable"  # the path stays in the log
         assert int(response.headers["retry-after"]) > 0
         assert client.get("/healthz").status_code == 200  # alive, just not ready
         assert client.head("/healthz").status_code == 200
@@ -973,3 +974,37 @@ def test_yaml_sent_as_a_form_gets_a_hint(client: TestClient) -> None:
 def test_405_names_the_allowed_methods(client: TestClient) -> None:
     body = assert_problem(client.put("/v1/jobs/x"), 405)
     assert body["detail"] == "PUT is not allowed here; use DELETE, GET"
+
+
+def test_a_store_error_around_a_run_fails_the_job_and_keeps_the_worker(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = JobManager._stop_asked
+    calls: list[str] = []
+
+    def flaky(self: JobManager, job_id: str) -> bool:
+        calls.append(job_id)
+        if len(calls) == 1:
+            raise StoreError("disk I/O error")
+        return real(self, job_id)
+
+    monkeypatch.setattr(JobManager, "_stop_asked", flaky)
+    with serve(tmp_path, workers=1) as client:
+        first = submit(client, small_problem())
+        failed = wait_job(client, first, "failed")
+        assert failed["error"]["status"] == 500
+        second = submit(client, small_problem())  # the one worker is still there
+        assert wait_job(client, second, "done")["result"]["status"] == "optimal"
+
+
+@pytest.mark.parametrize(("policy", "note"), [
+    ({"timeLimitSeconds": 86_400}, "policy.timeLimitSeconds 86400 is above"),
+    ({"workers": 100}, "policy.workers 100 is above"),
+])
+def test_limits_beyond_the_input_bounds_are_capped_not_refused(
+        tmp_path: Path, policy: dict[str, Any], note: str) -> None:
+    data = small_problem()
+    data["policy"] = {**data.get("policy", {}), **policy}
+    with serve(tmp_path, max_time_limit_seconds=2, default_time_limit_seconds=1) as client:
+        response = client.post("/v1/advise", json=data)
+        assert response.status_code == 200, response.text
+        assert note in json_of(response)["solver"]["message"]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,9 +33,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(store: Path, log: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+def server(store: Path, log: Path, **settings: str
+           ) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     port = free_port()
-    env = {**os.environ, "PODLAYOUT_STORE_PATH": str(store), "PODLAYOUT_WORKERS": "1"}
+    env = {**os.environ, "PODLAYOUT_STORE_PATH": str(store), "PODLAYOUT_WORKERS": "1",
+           **{f"PODLAYOUT_{k.upper()}": v for k, v in settings.items()}}
     with log.open("ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
@@ -118,3 +122,43 @@ def test_sigterm_puts_the_running_job_back_without_costing_an_attempt(tmp_path: 
     text = log.read_text()
     assert f"job {job}: back in the queue" in text
     assert "Traceback" not in text
+
+
+def test_sigterm_answers_a_synchronous_solve_with_its_best_plan(tmp_path: Path) -> None:
+    hard = hard_problem()
+    hard["policy"] = {"timeLimitSeconds": 120, "workers": 2, "seed": 0}
+    answers: list[httpx.Response] = []
+    with server(tmp_path / "jobs.sqlite3", tmp_path / "server.log") as (proc, url):
+        asking = threading.Thread(target=lambda: answers.append(
+            httpx.post(f"{url}/v1/advise", json=hard, timeout=60)))
+        asking.start()
+        time.sleep(3)  # the solve is under way
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        asking.join(30)
+        assert time.monotonic() - started < 10  # not the 120 s limit, nor the grace time
+        assert proc.wait(timeout=20) in (0, -signal.SIGTERM)
+    assert len(answers) == 1
+    assert answers[0].status_code == 200, answers[0].text
+    plan = answers[0].json()
+    assert plan["solver"]["interrupted"] is True
+    assert validate(parse_problem(hard), plan) == []
+
+
+def test_a_client_that_hangs_up_frees_its_solve_slot(tmp_path: Path) -> None:
+    hard = hard_problem()
+    hard["policy"] = {"timeLimitSeconds": 120, "workers": 1, "seed": 0}
+    small = yaml.safe_load((ROOT / "examples" / "reference.yaml").read_text())
+    with server(tmp_path / "jobs.sqlite3", tmp_path / "server.log",
+                max_concurrent_requests="1") as (_, url):
+        with contextlib.suppress(httpx.TimeoutException):  # gives up after 2 s: the server
+            httpx.post(f"{url}/v1/advise", json=hard, timeout=2)  # should stop that solve
+        deadline = time.monotonic() + 15
+        while True:
+            response = httpx.post(f"{url}/v1/advise", json=small, timeout=30)
+            if response.status_code != 429:
+                break
+            assert time.monotonic() < deadline, "the abandoned solve still holds the slot"
+            time.sleep(0.5)
+        assert response.status_code == 200
+        assert response.json()["status"] == "optimal"

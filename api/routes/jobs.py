@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.body import read_problem, server_limits
+from api.body import read_problem
 from api.deps import ManagerDep, SettingsDep
 from api.errors import ApiError
 from api.jobs import QueueFullError
@@ -43,9 +43,12 @@ def _view(record: JobRecord) -> JobView:
     if record.result is not None:
         result = (Review.model_validate(record.result) if record.kind == "review"
                   else Plan.model_validate(record.result))
+    best = record.best
+    if best is None and record.result is not None:  # a finished run's best is its answer's
+        best = record.result.get("advised", record.result)
     return JobView(
         **_summary(record).model_dump(), progress=progress,
-        best_plan=Plan.model_validate(record.best) if record.best is not None else None,
+        best_plan=Plan.model_validate(best) if best is not None else None,
         result=result,
         error=ProblemDetails.model_validate(record.error) if record.error else None,
     )
@@ -67,7 +70,7 @@ def _found(record: JobRecord | None, job_id: str) -> JobRecord:
 async def submit(request: Request, settings: SettingsDep, manager: ManagerDep,
                  kind: Annotated[Literal["advise", "review"], Query()] = "advise",
                  ) -> JSONResponse:
-    problem, notes = server_limits(await read_problem(request, settings), settings)
+    problem, notes = await read_problem(request, settings)
     if kind == "review" and problem.layout is None:
         raise ApiError(422, "a review job needs the current layout", [
             FieldIssue("layout", "review needs the current `layout` in the problem")],

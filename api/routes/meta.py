@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Depends
@@ -15,6 +16,7 @@ from api.store import StoreError
 from models import Problem
 
 router = APIRouter(tags=["meta"])
+log = logging.getLogger("podlayout.api")
 
 
 @router.get("/v1/schema", summary="JSON Schema of the input", responses={**ERRORS},
@@ -25,7 +27,7 @@ def schema() -> dict[str, Any]:
 
 @router.head("/healthz", include_in_schema=False)  # probes that only look at the status
 @router.get("/healthz", summary="Liveness (HEAD too)", response_model=Health)
-def healthz() -> Health:
+async def healthz() -> Health:  # on the event loop: answers even when every thread is busy
     return Health(status="ok")
 
 
@@ -35,6 +37,8 @@ def healthz() -> Health:
 def readyz(manager: ManagerDep) -> JSONResponse:
     try:
         manager.store.ping()
-    except StoreError as exc:
-        return problem_response(503, str(exc), "/readyz", headers={"Retry-After": "5"})
+    except StoreError as exc:  # the path is for the log, not for whoever asks
+        log.warning("not ready: %s", exc)
+        return problem_response(503, "the job store is unavailable", "/readyz",
+                                headers={"Retry-After": "5"})
     return JSONResponse(Health(status="ready").to_wire())

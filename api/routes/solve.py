@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -10,8 +11,9 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from advisor.review import review as run_review
+from advisor.solve import SolveControl
 from advisor.solve import advise as run_advise
-from api.body import read_problem, server_limits, with_notes
+from api.body import read_problem, with_notes
 from api.deps import GateDep, SettingsDep
 from api.errors import ApiError
 from api.openapi import ERRORS, problem_body
@@ -20,16 +22,25 @@ from models import FieldIssue, Plan, Problem, Review
 router = APIRouter(prefix="/v1", tags=["solve"])
 
 CAPPED_HEADER = "X-Podlayout-Time-Limit-Capped"
+DISCONNECT_POLL_SECONDS = 0.5
 
 
-async def _solve(problem: Problem, notes: list[str], gate: GateDep,
-                 work: Callable[[Problem], Plan | Review]) -> JSONResponse:
+async def _solve(request: Request, problem: Problem, notes: list[str], gate: GateDep,
+                 work: Callable[[Problem, SolveControl], Plan | Review]) -> JSONResponse:
     if not gate.acquire(blocking=False):
         raise ApiError(429, "the server is busy with other solves; retry later or submit a "
                             "job (POST /v1/jobs)", headers={"Retry-After": "5"})
+    control = SolveControl()
+    live: set[SolveControl] = request.app.state.sync_controls
+    live.add(control)  # a shutdown stops it (api/cli.py), and it answers with its best plan
     try:
-        result = await run_in_threadpool(work, problem)
+        task = asyncio.ensure_future(run_in_threadpool(work, problem, control))
+        while not (await asyncio.wait({task}, timeout=DISCONNECT_POLL_SECONDS))[0]:
+            if not control.stopped and await request.is_disconnected():
+                control.stop()  # nobody waits for the answer: free the slot and the cores
+        result = task.result()
     finally:
+        live.discard(control)
         gate.release()
     body: dict[str, Any] = with_notes(result.to_wire(), notes)
     headers = {}
@@ -48,8 +59,8 @@ async def _solve(problem: Problem, notes: list[str], gate: GateDep,
                 "infeasible problem is an answer too: 200 with `status: infeasible`.",
 )
 async def advise(request: Request, settings: SettingsDep, gate: GateDep) -> JSONResponse:
-    problem, notes = server_limits(await read_problem(request, settings), settings)
-    return await _solve(problem, notes, gate, run_advise)
+    problem, notes = await read_problem(request, settings)
+    return await _solve(request, problem, notes, gate, run_advise)
 
 
 @router.post(
@@ -59,9 +70,9 @@ async def advise(request: Request, settings: SettingsDep, gate: GateDep) -> JSON
                 "advised plan beside it.",
 )
 async def review(request: Request, settings: SettingsDep, gate: GateDep) -> JSONResponse:
-    problem, notes = server_limits(await read_problem(request, settings), settings)
+    problem, notes = await read_problem(request, settings)
     if problem.layout is None:
         raise ApiError(422, "review needs the current layout", [
             FieldIssue("layout", "review needs the current `layout` in the problem")],
             title="Invalid problem")
-    return await _solve(problem, notes, gate, run_review)
+    return await _solve(request, problem, notes, gate, run_review)
