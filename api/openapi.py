@@ -92,6 +92,14 @@ def install(app: FastAPI) -> None:
         for name, sub in problem.pop("$defs", {}).items():
             components.setdefault(name, sub)
         components["Problem"] = problem
+        # The server caps these at its own maxima instead of refusing larger values.
+        policy = components["Policy"]["properties"]
+        for key in ("timeLimitSeconds", "workers"):
+            policy[key].pop("maximum", None)
+            policy[key]["description"] = (
+                policy[key].get("description", "") + " Above this server's maximum "
+                "(PODLAYOUT_MAX_TIME_LIMIT_SECONDS, PODLAYOUT_MAX_SOLVER_WORKERS) it is capped, "
+                "and the answer says so.").strip()
         # Without PODLAYOUT_API_TOKEN the server checks no token; a documented bearer
         # requirement would have clients send one, and expect 401s that never come.
         tokenless = app.state.settings.api_token is None
