@@ -131,7 +131,7 @@ class LayoutModel:
     def __init__(self, inst: Instance, allowed: list[int], weights: Weights, *,
                  allow_unplaced: bool = False, with_capacity: bool = True,
                  assumptions: bool = False, hint: Assignment | None = None,
-                 current: Current | None = None) -> None:
+                 current: Current | None = None, symmetry_cuts: bool = True) -> None:
         self.inst = inst
         self.allowed = allowed
         self.w = weights
@@ -146,6 +146,9 @@ class LayoutModel:
         # Pool nodes the current layout uses stay individually choosable (moves reward them).
         self.pinned = {k for per_node in (current.counts.values() if current else [])
                        for k in per_node}
+        self.last_bin = self._bin_limits() if symmetry_cuts else {}
+        if hint is not None:
+            self.hint = self._relabel(hint)
         self._variables()
         self.add_placement_counts()
         self.add_presence_links()
@@ -166,6 +169,62 @@ class LayoutModel:
         if allow_unplaced:
             self.term_unplaced()
         self._objective()
+
+    # ---- symmetry of identical pool nodes ---------------------------------------------
+    def _pool_groups(self) -> list[list[int]]:
+        """Interchangeable nodes: one pool and zone, not pinned by the current layout; by rank."""
+        by_key: dict[tuple[str, str | None], list[int]] = {}
+        for k in self.allowed:
+            cand = self.inst.candidates[k]
+            if cand.pool is not None and k not in self.pinned:
+                by_key.setdefault((cand.pool, cand.zone), []).append(k)
+        return [sorted(ks, key=lambda k: self.inst.candidates[k].pool_rank)
+                for ks in by_key.values()]
+
+    def _size_order(self, group: list[int]) -> list[int]:
+        """Units that may use the group, largest first (the bin-packing order that makes
+        the symmetry cut strongest)."""
+        inst = self.inst
+        top = [max((inst.candidates[k].capacity[r] for k in group), default=1) or 1
+               for r in range(len(inst.resources))]
+        units = [u for u, unit in enumerate(inst.units) if unit.eligible[group[0]]]
+        return sorted(units, key=lambda u: (-max(
+            (d / top[r] for r, d in enumerate(inst.units[u].demand)), default=0.0), u))
+
+    def _bin_limits(self) -> dict[tuple[int, int], bool]:
+        """(unit, node) pairs the symmetry cut rules out.
+
+        Number the replicas of a group's units 0, 1, ... in size order, and the group's
+        nodes by the smallest replica number they hold: node b then holds only replicas
+        numbered b or more, so the replicas of unit u (numbered below C_u, the replicas of
+        u and of every unit before it) never need a node ranked C_u or later. Every layout
+        has such a numbering of its identical nodes (`_relabel` gives the hint one)."""
+        out: dict[tuple[int, int], bool] = {}
+        for group in self._pool_groups():
+            placed = 0
+            for u in self._size_order(group):
+                placed += self.inst.units[u].replicas
+                for k in group[placed:]:
+                    out[u, k] = True
+        return out
+
+    def _relabel(self, hint: Assignment) -> Assignment:
+        """The hint with each group's nodes renumbered by the first unit (in size order)
+        they hold, so that it keeps the symmetry cut."""
+        counts = [dict(c) for c in hint.counts]
+        for group in self._pool_groups():
+            position = {u: i for i, u in enumerate(self._size_order(group))}
+            first: dict[int, int] = {}
+            members = set(group)
+            for u in range(len(self.inst.units)):
+                lead = hint.leader[u] if hint.leader else u
+                for k, n in counts[lead].items():
+                    if n > 0 and k in members and u in position:
+                        first[k] = min(first.get(k, len(position)), position[u])
+            used = sorted(first, key=lambda k: (first[k], k))
+            mapping = dict(zip(used, group, strict=False))
+            counts = [{mapping.get(k, k): n for k, n in per_node.items()} for per_node in counts]
+        return Assignment(counts=counts, unplaced=dict(hint.unplaced), leader=list(hint.leader))
 
     # ---- variables -------------------------------------------------------------------
     def _new_int(self, lb: int, ub: int, name: str, hint: int) -> cp_model.IntVar:
@@ -195,7 +254,7 @@ class LayoutModel:
             mu: dict[int, cp_model.IntVar] = {}
             onu: dict[int, cp_model.IntVar] = {}
             for k in self.allowed:
-                if not unit.eligible[k]:
+                if not unit.eligible[k] or self.last_bin.get((u, k), False):
                     continue
                 h = self._hint_count(u, k)
                 if spread:
