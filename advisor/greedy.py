@@ -7,6 +7,7 @@ hint, and an upper bound that sizes the model (how many pool nodes to offer).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from advisor.prepare import Instance
 from models.problem import Spread
@@ -28,14 +29,19 @@ class Assignment:
         return {k for per_node in self.counts for k, n in per_node.items() if n > 0}
 
 
-def _order(inst: Instance) -> list[int]:
-    """Critical and large units first; within a sameNode group, more replicas first."""
+Size = Literal["max", "sum"]
+Fit = Literal["room", "dot"]
+
+
+def _order(inst: Instance, measure: Size = "max") -> list[int]:
+    """Critical and large units first; within a sameNode group, more replicas first.
+    Large: by the largest share of any resource (`max`), or by the shares' sum (`sum`)."""
     max_cap = [max((c.capacity[r] for c in inst.candidates), default=1) or 1
                for r in range(len(inst.resources))]
 
     def size(u: int) -> float:
-        unit = inst.units[u]
-        return max(d / max_cap[r] for r, d in enumerate(unit.demand))
+        shares = [d / max_cap[r] for r, d in enumerate(inst.units[u].demand)]
+        return max(shares) if measure == "max" else sum(shares)
 
     group = list(range(len(inst.units)))
     for small, big, _ in inst.same_node:
@@ -57,7 +63,32 @@ def _order(inst: Instance) -> list[int]:
     )
 
 
+# Rounds of the portfolio are run while replicas x nodes stays under this (a few tenths of a
+# second in Python each); larger problems get the first variant only.
+PORTFOLIO_CELLS = 200_000
+VARIANTS: list[tuple[Size, Fit]] = [("max", "room"), ("sum", "room"), ("max", "dot"),
+                                    ("sum", "dot")]
+
+
 def greedy(inst: Instance) -> Assignment:
+    """The best of a few orders and fit rules: no single one wins on every shape mix (for
+    vector packing, dot-product fit often beats best fit). Best: fewest replicas left out,
+    then the cheapest nodes, then the fewest."""
+    cells = sum(u.replicas for u in inst.units) * len(inst.candidates)
+    variants = VARIANTS if cells <= PORTFOLIO_CELLS else VARIANTS[:1]
+    best: tuple[tuple[int, int, int], Assignment] | None = None
+    for measure, fit in variants:
+        plan = greedy_variant(inst, measure, fit)
+        used = plan.used_nodes()
+        key = (sum(plan.unplaced.values()),
+               sum(inst.candidates[k].cost_weight for k in used), len(used))
+        if best is None or key < best[0]:
+            best = (key, plan)
+    assert best is not None
+    return best[1]
+
+
+def greedy_variant(inst: Instance, measure: Size = "max", fit: Fit = "room") -> Assignment:
     n_res = len(inst.resources)
     free = [list(c.capacity) for c in inst.candidates]
     hosting: list[int] = [0] * len(inst.candidates)
@@ -74,7 +105,7 @@ def greedy(inst: Instance) -> Assignment:
     placed_units: set[int] = set()
     zone_of = [c.zone for c in inst.candidates]
 
-    for u in _order(inst):
+    for u in _order(inst, measure):
         unit = inst.units[u]
         # sameNode with an already placed partner of at least as many replicas: follow it.
         limit: dict[int, int] | None = None
@@ -91,7 +122,7 @@ def greedy(inst: Instance) -> Assignment:
                     for r in range(n_res)]
         for _ in range(unit.replicas):
             k = _choose(inst, u, free, hosting, counts, limit, apart, placed_units, zone_of,
-                        room_for)
+                        room_for, fit)
             if k is None:
                 unplaced[u] = unplaced.get(u, 0) + 1
                 continue
@@ -106,7 +137,7 @@ def greedy(inst: Instance) -> Assignment:
 def _choose(inst: Instance, u: int, free: list[list[int]], hosting: list[int],
             counts: list[dict[int, int]], limit: dict[int, int] | None,
             apart: dict[int, set[int]], placed: set[int], zone_of: list[str | None],
-            room_for: list[int]) -> int | None:
+            room_for: list[int], fit: Fit = "room") -> int | None:
     unit = inst.units[u]
     mine = counts[u]
     spread = inst.spread
@@ -146,10 +177,15 @@ def _choose(inst: Instance, u: int, free: list[list[int]], hosting: list[int],
         # Prefer: room for the sameNode followers too, a second node and zone for a
         # critical pod, an already used node (packing), the cheaper node to open, then the
         # tightest fit (best fit by normalised room left).
-        room = sum(
-            (free[k][r] - unit.demand[r]) / cand.capacity[r]
-            for r in range(len(free[k])) if cand.capacity[r] > 0
-        )
+        if fit == "dot":
+            # Dot-product fit: the node whose free room is most aligned with the request.
+            room = -sum(unit.demand[r] * free[k][r] / (cand.capacity[r] * cand.capacity[r])
+                        for r in range(len(free[k])) if cand.capacity[r] > 0)
+        else:  # best fit: the least room left, summed over normalised resources
+            room = sum(
+                (free[k][r] - unit.demand[r]) / cand.capacity[r]
+                for r in range(len(free[k])) if cand.capacity[r] > 0
+            )
         key_tuple = (
             0.0 if all(room_for[r] <= free[k][r] for r in range(len(free[k]))) else 1.0,
             1.0 if want_node and mine.get(k, 0) > 0 else 0.0,

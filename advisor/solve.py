@@ -223,7 +223,7 @@ def advise_prepared(inst: Instance, control: SolveControl | None = None) -> Plan
 
     def remaining() -> float:
         # Keep a little back for extraction, scoring and the solver's own shutdown.
-        return max(0.05, budget - (time.monotonic() - started) - min(0.2, budget * 0.02))
+        return max(0.05, budget - (time.monotonic() - started) - min(0.5, budget * 0.05))
 
     status: Status
     conflicts: list[Conflict] = []
