@@ -20,6 +20,7 @@ from typing import Protocol
 
 from ortools.sat.python import cp_model
 
+from advisor.bounds import nodes_lower_bound
 from advisor.greedy import Assignment
 from advisor.prepare import Instance
 from models.problem import Objective, Spread
@@ -337,8 +338,10 @@ class LayoutModel:
                 self.model.add(load <= cap[r] * self.used[k])
 
     def add_capacity_cover(self) -> None:
-        """Redundant cuts for the bound: used nodes must cover the total request per resource."""
+        """Redundant cuts for the bound: used nodes must cover the total request per resource,
+        and number at least the lower bound (replicas that cannot share a node, among others)."""
         inst = self.inst
+        self.model.add(sum(self.used.values()) >= nodes_lower_bound(inst))
         for r in range(len(inst.resources)):
             if r == inst.pods_index and inst.merge_options:
                 continue  # merged units make fewer pods than units

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from advisor.bounds import nodes_lower_bound
+from advisor.bounds import conflict_bound, nodes_lower_bound
 from advisor.greedy import VARIANTS, greedy, greedy_variant
 from advisor.layout import view_from_assignment
 from advisor.prepare import prepare
@@ -43,3 +43,14 @@ def test_portfolio_is_valid_and_no_worse_than_any_variant(seed: int) -> None:
                                  nodes_lower_bound=nodes_lower_bound(inst))
         assert validate(problem, plan.to_wire()) == []
         assert len(chosen.used_nodes()) <= len(variant.used_nodes())
+
+
+def test_replicas_over_half_a_node_need_a_node_each() -> None:
+    big = [{"name": f"b{i}", "critical": False, "requests": {"cpu": "600m"}} for i in range(5)]
+    small = [{"name": f"s{i}", "critical": False, "requests": {"cpu": "100m"}} for i in range(5)]
+    data = {"containers": big + small,
+            "pools": [{"name": "p", "allocatable": {"cpu": "1"}, "maxCount": 10}],
+            "policy": {"timeLimitSeconds": 5, "workers": 1}}
+    inst = prepare(parse_problem(data))
+    assert conflict_bound(inst) == 5  # cpu alone says 4 (3.5 cores over 1-core nodes)
+    assert nodes_lower_bound(inst) == 5

@@ -494,6 +494,10 @@ class _Check:
                                 "node(s)")
         complete = self.pods and not self.plan.get("unplaced") and all(
             (p.name, r) in self.placed for p in self.pods.values() for r in range(p.replicas))
+        claimed = solver.get("nodesLowerBound")
+        if complete and nodes_used is not None and claimed is not None and nodes_used < claimed:
+            self.fail("solver", f"solver.nodesUsed={nodes_used} is below the plan's own "
+                                f"nodesLowerBound={claimed}: the bound is wrong")
         if complete and nodes_used is not None:
             lower = nodes_lower_bound(self.problem)
             if nodes_used < lower:
