@@ -104,6 +104,17 @@ def greedy_variant(inst: Instance, measure: Size = "max", fit: Fit = "room") -> 
         apart.setdefault(b, set()).add(a)
     placed_units: set[int] = set()
     zone_of = [c.zone for c in inst.candidates]
+    # The nodes worth trying: fixed ones, opened pool nodes, and per pool and zone the
+    # next unopened one (identical nodes: trying one stands for all). Kept as we go, so a
+    # replica looks at the open nodes only, not at every node a pool could have.
+    tryable = [n for n, c in enumerate(inst.candidates) if c.pool is None]
+    unopened: dict[tuple[str | None, str | None], list[int]] = {}
+    for n, c in enumerate(inst.candidates):
+        if c.pool is not None:
+            unopened.setdefault((c.pool, c.zone), []).append(n)
+    for ks in unopened.values():
+        ks.sort(key=lambda n: -inst.candidates[n].pool_rank)  # next to open at the end
+        tryable.append(ks.pop())
 
     for u in _order(inst, measure):
         unit = inst.units[u]
@@ -122,11 +133,15 @@ def greedy_variant(inst: Instance, measure: Size = "max", fit: Fit = "room") -> 
                     for r in range(n_res)]
         for _ in range(unit.replicas):
             k = _choose(inst, u, free, hosting, counts, limit, apart, placed_units, zone_of,
-                        room_for, fit)
+                        room_for, fit, tryable)
             if k is None:
                 unplaced[u] = unplaced.get(u, 0) + 1
                 continue
             counts[u][k] = counts[u].get(k, 0) + 1
+            if hosting[k] == 0 and inst.candidates[k].pool is not None:
+                rest = unopened[inst.candidates[k].pool, inst.candidates[k].zone]
+                if rest:  # the pool's next node of that zone becomes the one to try
+                    tryable.append(rest.pop())
             hosting[k] += 1
             for r in range(n_res):
                 free[k][r] -= unit.demand[r]
@@ -137,7 +152,7 @@ def greedy_variant(inst: Instance, measure: Size = "max", fit: Fit = "room") -> 
 def _choose(inst: Instance, u: int, free: list[list[int]], hosting: list[int],
             counts: list[dict[int, int]], limit: dict[int, int] | None,
             apart: dict[int, set[int]], placed: set[int], zone_of: list[str | None],
-            room_for: list[int], fit: Fit = "room") -> int | None:
+            room_for: list[int], fit: Fit, tryable: list[int]) -> int | None:
     unit = inst.units[u]
     mine = counts[u]
     spread = inst.spread
@@ -152,15 +167,8 @@ def _choose(inst: Instance, u: int, free: list[list[int]], hosting: list[int],
     want_zone = critical and len(inst.zones) >= 2 and len(
         {z for z, n in zone_load.items() if n > 0 and z is not None}) < 2
     best: tuple[tuple[float, ...], int] | None = None
-    opened_pool_ranks: set[tuple[str | None, str | None]] = set()
-    for k, cand in enumerate(inst.candidates):
-        if cand.pool is not None and hosting[k] == 0:
-            # Of identical unopened pool nodes, only the first of each zone is worth trying,
-            # which also keeps the plan consistent with the model's symmetry breaking.
-            pool_key = (cand.pool, cand.zone)
-            if pool_key in opened_pool_ranks:
-                continue
-            opened_pool_ranks.add(pool_key)
+    for k in tryable:
+        cand = inst.candidates[k]
         if not unit.eligible[k]:
             continue
         if any(unit.demand[r] > free[k][r] for r in range(len(free[k]))):
