@@ -1,9 +1,10 @@
-"""`python -m bench {core,smoke,api}`: tables on stdout, progress on stderr.
+"""`python -m bench {core,smoke,api,scale}`: tables on stdout, progress on stderr.
 
 Exit codes: 0 done, 1 the smoke test failed (an infeasible plan or one without a
-solver bound) or the api benchmark saw an error (a non-2xx answer, a status other
-than optimal, a server that did not start), 2 bad usage or no consistent problem
-for the arguments.
+solver bound, or a VBP instance not solved to its optimum) or the api benchmark saw
+an error (a non-2xx answer, a status other than optimal, a server that did not
+start), 2 bad usage, no consistent problem for the arguments, no instance matching
+`scale --instances`, or the shared benchmark data missing.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from bench.runner import (
     summary_text,
     write_json,
 )
+from models import parse_problem
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,13 @@ HELP = {
     "api": "throughput and latency of the REST API: starts `podlayout serve` on a loopback "
            "port and drives /v1/advise, /v1/review and /v1/jobs over HTTP; fails on any "
            "non-2xx answer or a status other than optimal",
+    "scale": "packing at scale against published optima (VBP), the Alibaba openb GPU trace, "
+             "synthetic 1k/10k replicas and the core problems, beside FFD and "
+             "kube-scheduler-style greedies; each advisor run in a subprocess",
 }
+# Small VBP instances the smoke test solves and compares with their proven optimum.
+SMOKE_VBP = ("class1_20_3_0", "class6_20_3_0", "class8_20_5_0")
+SMOKE_VBP_TIME_LIMIT = 5.0
 API_TITLE = "API: the reference problem over HTTP on loopback"
 
 
@@ -113,10 +121,25 @@ def _api_parser(sub: argparse.ArgumentParser) -> None:
                      help="also write the results as JSON to PATH")
 
 
+def _scale_parser(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--suite", choices=("vbp", "openb", "synthetic", "core", "all"),
+                     default="vbp", help="instances to run (default vbp)")
+    sub.add_argument("--time-limit", type=_positive, default=None,
+                     help="policy.timeLimitSeconds (default per suite: vbp 10, openb 60, "
+                          "synthetic 30, core 10)")
+    sub.add_argument("--instances", default="*", metavar="GLOB",
+                     help="only instances whose name matches, e.g. 'class1_*' (default *)")
+    sub.add_argument("--workers", type=_workers, default=None,
+                     help="policy.workers (default: the policy's default)")
+    sub.add_argument("--json", type=Path, default=None, metavar="PATH",
+                     help="also write the results as JSON to PATH")
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
-    subs = top.add_subparsers(dest="benchmark", required=True, metavar="{core,smoke,api}")
+    subs = top.add_subparsers(dest="benchmark", required=True,
+                              metavar="{core,smoke,api,scale}")
     for name, d in BENCHMARKS.items():
         sub = subs.add_parser(name, help=HELP[name], description=HELP[name])
         sub.add_argument("--seeds", type=_seeds, default=parse_seeds(d.seeds),
@@ -134,6 +157,7 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument("--dump-problems", type=Path, default=None, metavar="DIR",
                          help="write each generated problem to DIR (for `podlayout advise`)")
     _api_parser(subs.add_parser("api", help=HELP["api"], description=HELP["api"]))
+    _scale_parser(subs.add_parser("scale", help=HELP["scale"], description=HELP["scale"]))
     return top
 
 
@@ -177,11 +201,57 @@ def main_api(args: argparse.Namespace, args_list: list[str]) -> int:
     return 1 if problems else 0
 
 
+def main_scale(args: argparse.Namespace, args_list: list[str]) -> int:
+    from bench import scale  # noqa: PLC0415
+    from bench.data import DataError  # noqa: PLC0415
+
+    try:
+        return scale.main(args.suite, args.time_limit, args.instances, args.workers,
+                          args.json, args_list, log)
+    except DataError as exc:
+        log(f"error: {exc}")
+        return 2
+
+
+def smoke_vbp() -> list[str]:
+    """Solve a few small VBP instances in process; what fails: not at OPT, or invalid."""
+    from advisor import advise  # noqa: PLC0415
+    from bench.checks import plan_violations  # noqa: PLC0415
+    from bench.data import DataError, vbp_instances  # noqa: PLC0415
+
+    problems: list[str] = []
+    try:
+        instances = [i for name in SMOKE_VBP
+                     for i in vbp_instances(SMOKE_VBP_TIME_LIMIT, name)]
+    except DataError as exc:
+        log(f"smoke VBP skipped: {exc}")
+        return problems
+    rows = ["| VBP instance | replicas | OPT | advisor nodes | status | gap | wall s |",
+            "|---|---:|---:|---:|---|---:|---:|"]
+    for inst in instances:
+        problem = parse_problem(inst.data)
+        plan = advise(problem)
+        nodes = len({p.node for p in plan.placements})
+        gap = "n/a" if plan.solver.gap is None else f"{100 * plan.solver.gap:.1f} %"
+        rows.append(f"| {inst.name} | {inst.replicas} | {inst.opt} | {nodes} | {plan.status} | "
+                    f"{gap} | {plan.solver.wall_time_seconds:.2f} |")
+        problems += [f"{inst.name}: invalid plan: {v}" for v in plan_violations(problem, plan)]
+        if plan.unplaced:
+            problems.append(f"{inst.name}: {len(plan.unplaced)} replicas unplaced")
+        if inst.opt is not None and nodes != inst.opt:
+            problems.append(f"{inst.name}: {nodes} nodes, OPT is {inst.opt}")
+    print("\n## Smoke: small VBP instances with proven optima\n")
+    print("\n".join(rows))
+    return problems
+
+
 def main(argv: list[str] | None = None) -> int:
     args_list = sys.argv[1:] if argv is None else argv
     args = parser().parse_args(args_list)
     if args.benchmark == "api":
         return main_api(args, args_list)
+    if args.benchmark == "scale":
+        return main_scale(args, args_list)
     defaults = BENCHMARKS[args.benchmark]
     config = RunConfig(benchmark=args.benchmark, seeds=args.seeds, containers=args.containers,
                        nodes=args.nodes, time_limit=args.time_limit, workers=args.workers)
@@ -199,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         write_json(args.json, report(config, results, args_list))
         log(f"wrote {args.json}")
     if args.benchmark == "smoke":
-        problems = failures(results)
+        problems = failures(results) + smoke_vbp()
         for problem in problems:
             log(f"FAIL {problem}")
         return 1 if problems else 0

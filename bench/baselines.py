@@ -20,8 +20,11 @@ finds no such node stays unplaced): the packing a SPOF-aware plan competes with.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal
+
+import numpy as np  # OR-Tools' own dependency; the scale baselines vectorise with it
 
 from models import GroupHint, HelperHint, Problem
 from models.quantity import to_units
@@ -228,3 +231,200 @@ def first_fit_decreasing(problem: Problem, *, spread_replicas: bool = False) -> 
     used = {node for per_pod in count.values() for node, n in per_pod.items() if n > 0}
     placed = sum(len(v) for v in placement.values())
     return FfdResult(nodes_used=len(used), placed=placed, unplaced=unplaced, placement=placement)
+
+
+# --- Scale baselines: Karpenter-style FFD and kube-scheduler-style greedies -------------
+#
+# `python -m bench scale` compares the advisor with three greedy placements of one pod
+# per forced group (see `forced_groups`), all written here without the advisor's code:
+#
+# - `ffd`: first fit decreasing as Karpenter and cluster-autoscaler's bin-packing
+#   estimator order pods: by cpu + memory descending, each normalised by the largest
+#   node's (or pool node's) capacity (cluster-autoscaler's score), ties by cpu then
+#   memory; the replicas of one pod one after another. Each replica goes to the first
+#   open node that fits: fixed nodes largest first (by the same share), then pool
+#   nodes in the order they were opened; when none fits, a new node of the first pool
+#   whose node can hold it is opened (what the autoscaler would provision).
+# - `kube-least` / `kube-most`: kube-scheduler's default loop, one replica at a time in
+#   arrival order (the input order: containers as listed, replicas one after another;
+#   for openb the trace's creation_time). Filter: every resource and the pod count
+#   fit (NodeResourcesFit), `spread: node` (no second replica of a pod on a node, as a
+#   required anti-affinity on the hostname would), separateNodes (anti-affinity) and
+#   sameNode (affinity: the pod with fewer replicas only joins a node where its partner
+#   has more replicas than it does; such pods are queued after the others). Score:
+#   NodeResourcesFit's LeastAllocated (default) or MostAllocated on cpu and memory with
+#   equal weights: mean over the two of (allocatable - requested incl. this pod) /
+#   allocatable, resp. requested / allocatable, as floats (kube truncates to integers
+#   0-100 and picks randomly among tied nodes; here the first node in input order
+#   wins). BalancedAllocation, the default soft topology spreading and image locality
+#   are not modelled. kube-scheduler cannot create nodes: when no open node passes the
+#   filter, the pod would stay Pending and cluster-autoscaler would add a node, so one
+#   new node of the first pool that can hold the pod is opened and the pod goes there
+#   (pool nodes are opened one at a time, only when nothing open fits).
+#
+# Node selectors and taints are ignored (none of the scale suites uses them), and so
+# is `spread: zone` beyond `node`. A replica that fits nowhere is counted unplaced.
+
+
+@dataclass
+class GreedyResult:
+    method: str
+    nodes_used: int
+    placed: int
+    unplaced: int
+    placement: dict[str, list[str]]  # pod (forced group) -> node of each placed replica
+    groups: list[Group]
+    seconds: float = 0.0
+
+
+_SCORE_RESOURCES = ("cpu", "memory")
+
+
+def _greedy(problem: Problem, method: str, arrival: list[str] | None) -> GreedyResult:
+    started = time.monotonic()
+    groups = forced_groups(problem)
+    resources = [*_resources(problem), "pods"]
+    index = {r: k for k, r in enumerate(resources)}
+    group_of = {c: g.name for g in groups for c in g.containers}
+    gidx = {g.name: k for k, g in enumerate(groups)}
+
+    def capacity(allocatable: dict[str, Decimal]) -> list[int]:
+        row = [to_units(r, allocatable.get(r, Decimal(0)), round_up=False)
+               for r in resources[:-1]]
+        pods = allocatable.get("pods")
+        return [*row, DEFAULT_MAX_PODS if pods is None else int(pods)]
+
+    fixed = [(n.name, capacity(n.allocatable)) for n in problem.nodes]
+    pool_caps = [capacity(p.allocatable) for p in problem.pools]
+    all_caps = [c for _, c in fixed] + pool_caps
+    largest = {r: max((c[index[r]] for c in all_caps), default=0) for r in _SCORE_RESOURCES}
+
+    def share(vec: list[int] | dict[str, int]) -> float:
+        amounts = {r: vec[index[r]] for r in _SCORE_RESOURCES} if isinstance(vec, list) else vec
+        return sum(amounts.get(r, 0) / largest[r] for r in _SCORE_RESOURCES if largest[r])
+
+    if method == "ffd":  # fixed nodes largest first; kube: input order
+        fixed = [fixed[k] for k in sorted(range(len(fixed)),
+                                          key=lambda k: (-share(fixed[k][1]), k))]
+    names = [name for name, _ in fixed]
+    rows = [cap for _, cap in fixed]
+    blocks: list[tuple[int, int]] = []  # per pool: [start, end) rows
+    for pool, cap in zip(problem.pools, pool_caps, strict=True):
+        start = len(rows)
+        names += [f"{pool.name}-{i + 1}" for i in range(pool.max_count)]
+        rows += [cap] * pool.max_count
+        blocks.append((start, len(rows)))
+    cap_arr = np.array(rows, dtype=np.int64).reshape(len(rows), len(resources))
+    free = cap_arr.copy()
+    active = np.zeros(len(rows), dtype=bool)
+    active[:len(fixed)] = True
+    opened = [start for start, _ in blocks]
+    counts = np.zeros((len(groups), len(rows)), dtype=np.int32)
+
+    apart: dict[int, set[int]] = {}
+    follows: dict[int, set[int]] = {}
+    for hint in problem.hints:
+        if not isinstance(hint, GroupHint) or hint.type not in ("sameNode", "separateNodes"):
+            continue
+        pods = [gidx[group_of[c]] for c in hint.containers]
+        for i, a in enumerate(pods):
+            for b in pods[i + 1:]:
+                if a == b:
+                    continue
+                if hint.type == "separateNodes":
+                    apart.setdefault(a, set()).add(b)
+                    apart.setdefault(b, set()).add(a)
+                else:
+                    small, big = sorted((a, b), key=lambda k: (groups[k].replicas, k))
+                    follows.setdefault(small, set()).add(big)
+    spread = problem.policy.spread.value in ("node", "zone")
+
+    demand = np.array([[g.demand.get(r, 0) for r in resources] for g in groups],
+                      dtype=np.int64).reshape(len(groups), len(resources))
+    score_cols = [index[r] for r in _SCORE_RESOURCES if r in index]
+    safe_cap = np.where(cap_arr[:, score_cols] > 0, cap_arr[:, score_cols], 1)
+
+    if method == "ffd":
+        order = sorted(range(len(groups)), key=lambda k: (
+            k in follows, -share(groups[k].demand), -groups[k].demand.get("cpu", 0),
+            -groups[k].demand.get("memory", 0), k))
+        queue = [k for k in order for _ in range(groups[k].replicas)]
+    else:
+        if arrival is None:
+            queue = [k for k in range(len(groups)) for _ in range(groups[k].replicas)]
+        else:
+            seen: dict[int, int] = {}
+            queue = []
+            for c in arrival:
+                k = gidx[group_of[c]]
+                if seen.get(k, 0) < groups[k].replicas:  # a forced group arrives once per replica
+                    queue.append(k)
+                    seen[k] = seen.get(k, 0) + 1
+        queue = [k for k in queue if k not in follows] + [k for k in queue if k in follows]
+
+    placement: dict[str, list[str]] = {g.name: [] for g in groups}
+    unplaced = 0
+    for k in queue:
+        d = demand[k]
+        mask = active & (free >= d).all(axis=1)
+        if spread:
+            mask &= counts[k] == 0
+        for q in apart.get(k, ()):
+            mask &= counts[q] == 0
+        for q in follows.get(k, ()):
+            mask &= counts[k] < counts[q]
+        chosen = -1
+        if mask.any():
+            if method == "ffd":
+                chosen = int(mask.argmax())
+            else:
+                after = (free[:, score_cols] - d[score_cols]) / safe_cap
+                score = after.mean(axis=1) if method == "kube-least" else 1 - after.mean(axis=1)
+                chosen = int(np.where(mask, score, -np.inf).argmax())
+        elif k not in follows:  # the autoscaler adds a node of the first pool that holds it
+            for p, (_, end) in enumerate(blocks):
+                row = opened[p]
+                if row < end and bool((cap_arr[row] >= d).all()):
+                    active[row] = True
+                    opened[p] += 1
+                    chosen = row
+                    break
+        if chosen < 0:
+            unplaced += 1
+            continue
+        free[chosen] -= d
+        counts[k, chosen] += 1
+        placement[groups[k].name].append(names[chosen])
+    used = int((counts.sum(axis=0) > 0).sum())
+    placed = sum(len(v) for v in placement.values())
+    return GreedyResult(method=method, nodes_used=used, placed=placed, unplaced=unplaced,
+                        placement=placement, groups=groups,
+                        seconds=round(time.monotonic() - started, 3))
+
+
+def ffd_autoscaler(problem: Problem) -> GreedyResult:
+    """First fit decreasing, pods ordered as Karpenter / cluster-autoscaler do.
+
+    With sameNode hints (the core problems), `first_fit_decreasing` above is used
+    instead: it orders and places the same way but moves a sameNode pair as one item,
+    which places far more of those tight problems than queueing the follower last.
+    """
+    if any(isinstance(h, GroupHint) and h.type == "sameNode" for h in problem.hints):
+        started = time.monotonic()
+        old = first_fit_decreasing(
+            problem, spread_replicas=problem.policy.spread.value in ("node", "zone"))
+        return GreedyResult(method="ffd", nodes_used=old.nodes_used, placed=old.placed,
+                            unplaced=old.unplaced, placement=old.placement,
+                            groups=forced_groups(problem),
+                            seconds=round(time.monotonic() - started, 3))
+    return _greedy(problem, "ffd", None)
+
+
+def kube_least_allocated(problem: Problem, arrival: list[str] | None = None) -> GreedyResult:
+    """kube-scheduler's default scoring (LeastAllocated), one replica at a time."""
+    return _greedy(problem, "kube-least", arrival)
+
+
+def kube_most_allocated(problem: Problem, arrival: list[str] | None = None) -> GreedyResult:
+    """kube-scheduler with the MostAllocated (bin-packing) scoring strategy."""
+    return _greedy(problem, "kube-most", arrival)

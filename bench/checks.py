@@ -3,17 +3,23 @@
 Checked: every container in exactly one pod; helpers and samePod sets share a
 pod, separatePods sets do not; a pod's replicas match its containers' declared
 ones; no port clash inside a pod; every replica placed once or listed as
-unplaced; per-node requests within allocatable (pods: the node's pod limit);
-separateNodes pods never share a node; the pod of a sameNode pair with fewer
-replicas only runs on nodes that also host the other (equal counts: either way).
+unplaced; every node a fixed node or a pool node `POOL-k` with 1 <= k <=
+maxCount; per-node requests within allocatable (pods: the node's pod limit),
+pool nodes against their pool's; `spread: node` and `zone`: no two replicas of
+a pod on one node; separateNodes pods never share a node; the pod of a sameNode
+pair with fewer replicas only runs on nodes that also host the other (equal
+counts: either way). Not checked: node selectors, taints, the per-zone cap of
+`spread: zone`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
-from bench.baselines import DEFAULT_MAX_PODS
+from bench.baselines import DEFAULT_MAX_PODS, GreedyResult
 from models import Container, GroupHint, HelperHint, Plan, Problem
+from models.plan import PlacedReplica, PlannedPod, Unplaced
 
 
 def port_clashes(pod: str, members: list[Container]) -> list[str]:
@@ -52,11 +58,22 @@ def plan_violations(problem: Problem, plan: Plan) -> list[str]:
         issues += port_clashes(pod.name, [containers[c] for c in pod.containers])
 
     hosts: dict[str, list[str]] = {p.name: [] for p in plan.pods}
+    seen: set[tuple[str, int]] = set()
     for placed in plan.placements:
         if placed.pod not in pods or not 0 <= placed.replica < pods[placed.pod].replicas:
             issues.append(f"placement of unknown replica {placed.pod}/{placed.replica}")
             continue
+        if (placed.pod, placed.replica) in seen:
+            issues.append(f"replica {placed.pod}/{placed.replica} placed twice")
+        seen.add((placed.pod, placed.replica))
         hosts[placed.pod].append(placed.node)
+    if problem.policy.spread.value in ("node", "zone"):
+        for name, nodes in hosts.items():
+            doubled = sorted({n for n in nodes if nodes.count(n) > 1}) if len(
+                set(nodes)) < len(nodes) else []
+            if doubled:
+                issues.append(f"spread {problem.policy.spread.value}: pod {name} has two "
+                              f"or more replicas on {doubled[:5]}")
     unplaced: dict[str, int] = {}
     for u in plan.unplaced:
         unplaced[u.pod] = unplaced.get(u.pod, 0) + 1
@@ -102,9 +119,25 @@ def plan_violations(problem: Problem, plan: Plan) -> list[str]:
     return issues
 
 
+def allocatable_of(problem: Problem) -> Callable[[str], dict[str, Decimal] | None]:
+    """A node name's allocatable: a fixed node's, or its pool's for `POOL-k`; else None."""
+    fixed = {n.name: n.allocatable for n in problem.nodes}
+    pools = {p.name: p for p in problem.pools}
+
+    def lookup(node: str) -> dict[str, Decimal] | None:
+        if node in fixed:
+            return fixed[node]
+        pool, _, k = node.rpartition("-")
+        if pool in pools and k.isdigit() and 1 <= int(k) <= pools[pool].max_count:
+            return pools[pool].allocatable
+        return None
+
+    return lookup
+
+
 def _capacity(problem: Problem, plan: Plan, hosts: dict[str, list[str]]) -> list[str]:
     containers = {c.name: c for c in problem.containers}
-    nodes = {n.name: n for n in problem.nodes}
+    allocatable = allocatable_of(problem)
     load: dict[str, dict[str, Decimal]] = {}
     for pod in plan.pods:
         for node in hosts[pod.name]:
@@ -115,11 +148,25 @@ def _capacity(problem: Problem, plan: Plan, hosts: dict[str, list[str]]) -> list
                     per[r] = per.get(r, Decimal(0)) + amount
     issues = []
     for node, per in sorted(load.items()):
-        if node not in nodes:
-            continue  # a pool node: its allocatable is the pool's; not generated here
-        alloc = nodes[node].allocatable
+        alloc = allocatable(node)
+        if alloc is None:
+            issues.append(f"node {node} is neither a fixed node nor a pool node")
+            continue
         for r, amount in sorted(per.items()):
             cap = alloc.get(r, Decimal(DEFAULT_MAX_PODS) if r == "pods" else Decimal(0))
             if amount > cap:
                 issues.append(f"node {node}: {r} requested {amount} > allocatable {cap}")
     return issues
+
+
+def greedy_plan(result: GreedyResult) -> Plan:
+    """A baseline's placement as a Plan (one pod per forced group), for `plan_violations`."""
+    pods, placements, unplaced = [], [], []
+    for g in result.groups:
+        nodes = result.placement.get(g.name, [])
+        pods.append(PlannedPod(name=g.name, containers=list(g.containers), replicas=g.replicas,
+                               requests={}))
+        placements += [PlacedReplica(pod=g.name, replica=i, node=n) for i, n in enumerate(nodes)]
+        unplaced += [Unplaced(pod=g.name, replica=i, reason="fits nowhere")
+                     for i in range(len(nodes), g.replicas)]
+    return Plan(status="heuristic", pods=pods, placements=placements, unplaced=unplaced)
