@@ -44,7 +44,7 @@ BENCHMARKS = {
     "smoke": Defaults("Smoke: ~30 containers with hints on 6 nodes", "0", 30, 6, 2.0),
 }
 HELP = {
-    "core": "the issue's benchmark: about 100 containers with hints on 20 nodes, 5 seeds",
+    "core": "the core benchmark: about 100 containers with hints on 20 nodes, 5 seeds",
     "smoke": "a seconds-long CI check: 30 containers on 6 nodes; fails on an infeasible "
              "plan or a plan without a solver bound",
     "api": "throughput and latency of the REST API: starts `podlayout serve` on a loopback "

@@ -408,7 +408,7 @@ def summary_synthetic(rows: list[Row]) -> list[str]:
         ratio = (p.nodes / r.lower_bound) if p.valid and p.nodes and r.lower_bound else None
         ok_wall = r.advisor.outcome == "ok" and r.advisor.wall <= 30
         ok_nodes = ratio is not None and ratio <= 1.02 and p.unplaced == 0
-        target = " (targets of the issue, for 10k: wall ≤ 30 s, nodes ≤ 1.02 x LB)" \
+        target = " (targets for 10k: wall ≤ 30 s, nodes ≤ 1.02 x LB)" \
             if r.instance == "synthetic-10k" else ""
         out.append(f"- {r.instance}: wall {r.advisor.wall:.2f} s: {_yes(ok_wall)}; nodes "
                    f"{_nodes(p)} vs lower bound {r.lower_bound} = "
