@@ -21,8 +21,10 @@ finds no such node stays unplaced): the packing a SPOF-aware plan competes with.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TypeVar
 
 import numpy as np  # OR-Tools' own dependency; the scale baselines vectorise with it
 
@@ -152,6 +154,32 @@ def _add(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
     return {r: a.get(r, 0) + b.get(r, 0) for r in a.keys() | b.keys()}
 
 
+K = TypeVar("K", str, int)
+
+
+def node_relations(problem: Problem, pod_of: Callable[[str], K], replicas: Callable[[K], int]
+                   ) -> tuple[dict[K, set[K]], dict[K, set[K]]]:
+    """Between pods: separateNodes pairs (both ways), and for sameNode the pod with fewer
+    replicas -> the partners whose nodes it must share."""
+    apart: dict[K, set[K]] = {}
+    follows: dict[K, set[K]] = {}
+    for hint in problem.hints:
+        if not isinstance(hint, GroupHint) or hint.type not in ("sameNode", "separateNodes"):
+            continue
+        pods = [pod_of(c) for c in hint.containers]
+        for i, a in enumerate(pods):
+            for b in pods[i + 1:]:
+                if a == b:
+                    continue
+                if hint.type == "separateNodes":
+                    apart.setdefault(a, set()).add(b)
+                    apart.setdefault(b, set()).add(a)
+                else:
+                    small, big = sorted((a, b), key=lambda n: (replicas(n), n))
+                    follows.setdefault(small, set()).add(big)
+    return apart, follows
+
+
 def first_fit_decreasing(problem: Problem, *, spread_replicas: bool = False) -> FfdResult:
     groups = forced_groups(problem)
     nodes = bins(problem)
@@ -164,22 +192,8 @@ def first_fit_decreasing(problem: Problem, *, spread_replicas: bool = False) -> 
     group_of = {c: g.name for g in groups for c in g.containers}
     by_name = {g.name: g for g in groups}
 
-    apart: dict[str, set[str]] = {}
-    follows: dict[str, set[str]] = {}  # sameNode: pod -> partners whose nodes it must share
-    for hint in problem.hints:
-        if not isinstance(hint, GroupHint) or hint.type not in ("sameNode", "separateNodes"):
-            continue
-        pods = [group_of[c] for c in hint.containers]
-        for i, a in enumerate(pods):
-            for b in pods[i + 1:]:
-                if a == b:
-                    continue
-                if hint.type == "separateNodes":
-                    apart.setdefault(a, set()).add(b)
-                    apart.setdefault(b, set()).add(a)
-                else:
-                    small, big = sorted((a, b), key=lambda n: (by_name[n].replicas, n))
-                    follows.setdefault(small, set()).add(big)
+    apart, follows = node_relations(problem, lambda c: group_of[c],
+                                    lambda n: by_name[n].replicas)
 
     # A plain sameNode pair travels as one item for the smaller pod's replicas; pods in
     # longer sameNode chains are placed last, each replica next to its partners'.
@@ -321,22 +335,8 @@ def _greedy(problem: Problem, method: str, arrival: list[str] | None) -> GreedyR
     opened = [start for start, _ in blocks]
     counts = np.zeros((len(groups), len(rows)), dtype=np.int32)
 
-    apart: dict[int, set[int]] = {}
-    follows: dict[int, set[int]] = {}
-    for hint in problem.hints:
-        if not isinstance(hint, GroupHint) or hint.type not in ("sameNode", "separateNodes"):
-            continue
-        pods = [gidx[group_of[c]] for c in hint.containers]
-        for i, a in enumerate(pods):
-            for b in pods[i + 1:]:
-                if a == b:
-                    continue
-                if hint.type == "separateNodes":
-                    apart.setdefault(a, set()).add(b)
-                    apart.setdefault(b, set()).add(a)
-                else:
-                    small, big = sorted((a, b), key=lambda k: (groups[k].replicas, k))
-                    follows.setdefault(small, set()).add(big)
+    apart, follows = node_relations(problem, lambda c: gidx[group_of[c]],
+                                    lambda k: groups[k].replicas)
     spread = problem.policy.spread.value in ("node", "zone")
 
     demand = np.array([[g.demand.get(r, 0) for r in resources] for g in groups],
