@@ -86,7 +86,7 @@ class SolveControl:
         plan = build_plan(inst, view_from_assignment(inst, assignment, UNPLACED_REASON), status)
         progress = self.progress
         plan.solver = SolverInfo(
-            objective=objective, bound=bound, gap=_gap(objective, bound),
+            objective=objective, bound=bound, gap=relative_gap(objective, bound),
             wall_time_seconds=round(progress.elapsed, 3) if progress else 0.0,
             nodes_used=len(assignment.used_nodes()), nodes_lower_bound=nodes_lower_bound(inst),
             message="best plan so far; the solve is still running",
@@ -331,7 +331,7 @@ def advise_prepared(inst: Instance, control: SolveControl | None = None) -> Plan
     view = view_from_assignment(inst, chosen, UNPLACED_REASON)
     plan = build_plan(inst, view, status)
     plan.conflicts = conflicts
-    gap = _gap(objective, bound)
+    gap = relative_gap(objective, bound)
     plan.solver = SolverInfo(
         objective=objective, bound=bound, gap=gap,
         wall_time_seconds=round(time.monotonic() - started, 3),
@@ -346,7 +346,8 @@ UNPLACED_REASON = ("no node has room left for it (resources or allocatable pods)
                    "critical pods take precedence")
 
 
-def _gap(objective: float | None, bound: float | None) -> float | None:
+def relative_gap(objective: float | None, bound: float | None) -> float | None:
+    """|objective - bound| relative to the objective (at least 1), as plans report it."""
     if objective is None or bound is None:
         return None
     return round(abs(objective - bound) / max(1.0, abs(objective)), 6)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from advisor.review import review
-from advisor.solve import SolveControl, advise
+from advisor.solve import SolveControl, advise, relative_gap
 from api.body import with_notes
 from api.settings import Settings
 from api.store import JobKind, JobRecord, JobStatus, JobStore, StoreError
@@ -112,10 +112,13 @@ class JobManager:
         return job_id
 
     def stop(self, job_id: str, wait: float) -> JobRecord | None:
-        """Ask a job to stop; wait up to `wait` seconds for a running one to hand in its plan."""
+        """Ask a job to stop; wait up to `wait` seconds for a running one to hand in its plan.
+        None for an unknown job."""
         before = self.store.get(job_id)
+        if before is None:
+            return None
         self.store.request_stop(job_id)
-        if before is not None and before.status == "queued":
+        if before.status == "queued":
             log.info("job %s: cancelled before it ran", job_id)
         with self._lock:
             running = self._running.get(job_id)
@@ -267,12 +270,9 @@ class JobManager:
             best = plan.to_wire() if plan is not None else None
         wire_progress = None
         if progress is not None and progress is not job.flushed_progress:
-            gap = None
-            if progress.objective is not None and progress.bound is not None:
-                gap = round(abs(progress.objective - progress.bound)
-                            / max(1.0, abs(progress.objective)), 6)
             wire_progress = {"objective": progress.objective, "bound": progress.bound,
-                             "gap": gap, "solutions": progress.solutions}
+                             "gap": relative_gap(progress.objective, progress.bound),
+                             "solutions": progress.solutions}
         if best is None and wire_progress is None:
             return
         self.store.save_progress(job_id, wire_progress, best)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -93,30 +94,27 @@ ResourceMap = Annotated[
 ]
 
 
-def _dns_label(value: str) -> str:
-    if len(value) > 63 or not DNS_LABEL.match(value):
-        raise ValueError(
-            f"{value!r} is not a DNS-1123 label: at most 63 lowercase letters, digits and '-', "
-            "starting and ending with a letter or digit"
-        )
-    return value
+def _dns_check(pattern: re.Pattern[str], most: int, what: str) -> Callable[[str], str]:
+    """A check against a DNS-1123 pattern, with the rule in its error."""
 
+    def check(value: str) -> str:
+        if len(value) > most or not pattern.match(value):
+            raise ValueError(f"{value!r} is not {what}")
+        return value
 
-def _dns_subdomain(value: str) -> str:
-    if len(value) > 253 or not DNS_SUBDOMAIN.match(value):
-        raise ValueError(
-            f"{value!r} is not a valid node name (DNS-1123 subdomain): lowercase letters, "
-            "digits, '-' and '.', starting and ending with a letter or digit"
-        )
-    return value
+    return check
 
 
 Name = Annotated[
-    str, AfterValidator(_dns_label),
+    str, AfterValidator(_dns_check(
+        DNS_LABEL, 63, "a DNS-1123 label: at most 63 lowercase letters, digits and '-', "
+        "starting and ending with a letter or digit")),
     WithJsonSchema({"type": "string", "maxLength": 63, "pattern": DNS_LABEL.pattern}),
 ]
 NodeName = Annotated[
-    str, AfterValidator(_dns_subdomain),
+    str, AfterValidator(_dns_check(
+        DNS_SUBDOMAIN, 253, "a valid node name (DNS-1123 subdomain): lowercase letters, "
+        "digits, '-' and '.', starting and ending with a letter or digit")),
     WithJsonSchema({"type": "string", "maxLength": 253, "pattern": DNS_SUBDOMAIN.pattern}),
 ]
 

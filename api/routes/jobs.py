@@ -119,7 +119,6 @@ def get_job(job_id: str, manager: ManagerDep) -> JSONResponse:
                 "removes it.",
 )
 def stop_job(job_id: str, manager: ManagerDep) -> JSONResponse:
-    _found(manager.store.get(job_id), job_id)
     record = _found(manager.stop(job_id, STOP_WAIT_SECONDS), job_id)
     code = 202 if record.status in ("running", "queued") else 200
     return JSONResponse(_view(record).to_wire(), status_code=code)
