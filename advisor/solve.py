@@ -14,7 +14,7 @@ from advisor.bounds import missing_capacity, nodes_lower_bound
 from advisor.conflicts import hint_conflicts
 from advisor.current import current_view
 from advisor.findings import findings
-from advisor.greedy import Assignment, greedy
+from advisor.greedy import Assignment
 from advisor.layout import (
     LayoutView,
     view_from_assignment,
@@ -32,6 +32,7 @@ from advisor.model import (
     SolveResult,
     Weights,
 )
+from advisor.packing import initial_plan
 from advisor.prepare import MAX_POOL_CANDIDATES, Instance, prepare
 from advisor.scoring import score
 from models import Conflict, Plan, Problem, SolverInfo
@@ -139,6 +140,11 @@ def max_reward(inst: Instance, w: Weights, today: Current | None) -> int:
     return total
 
 
+# The vectorised packing variants may take this share of the time limit, at most this long:
+# on 10,000 replicas one variant takes about half a second.
+PACKING_SHARE = 0.15
+PACKING_SECONDS = 8.0
+
 # Building the model costs about this much per (unit, node) pair that could host it;
 # measured on the benchmark problems (docs/benchmarks.md).
 BUILD_SECONDS_PER_CELL = 5e-5
@@ -201,14 +207,17 @@ def current_in_model_terms(inst: Instance) -> Current | None:
 
 
 def advise(problem: Problem, control: SolveControl | None = None) -> Plan:
-    return advise_prepared(prepare(problem), control)
+    started = time.monotonic()  # preparing counts against the time limit too
+    return advise_prepared(prepare(problem), control, started)
 
 
-def advise_prepared(inst: Instance, control: SolveControl | None = None) -> Plan:
-    """advise() on an instance already prepared (review prepares it for the current layout)."""
+def advise_prepared(inst: Instance, control: SolveControl | None = None,
+                    started: float | None = None) -> Plan:
+    """advise() on an instance already prepared (review prepares it for the current layout).
+    `started`: when the time limit began (monotonic clock), if before this call."""
     problem = inst.problem
     control = control or SolveControl()
-    started = time.monotonic()
+    started = time.monotonic() if started is None else started
     lower = nodes_lower_bound(inst)
     if inst.conflicts:
         return Plan(status="infeasible", conflicts=inst.conflicts, solver=SolverInfo(
@@ -217,7 +226,7 @@ def advise_prepared(inst: Instance, control: SolveControl | None = None) -> Plan
         ))
     w = WEIGHTS[problem.policy.objective]
     budget = problem.policy.time_limit_seconds
-    first = greedy(inst)
+    first = initial_plan(inst, lower, min(budget * PACKING_SHARE, PACKING_SECONDS))
     control.offer(inst, first, "heuristic")
     today = current_in_model_terms(inst)
 

@@ -1,0 +1,291 @@
+"""Vectorised packing for problems without node-level hints.
+
+The greedy in `greedy.py` handles every hint, one node at a time in Python. Most large
+problems have none of those hints (no sameNode, separateNodes or zone spreading), and
+for them this module places a replica against every node at once with numpy, which is
+fast enough to try several orders and fit rules, and, on an elastic pool, to search for
+the fewest pool nodes a fit rule can pack everything into (the pool's first K nodes all
+open from the start, so replicas balance over them instead of filling them one by one).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from advisor.greedy import PORTFOLIO_CELLS, Assignment, greedy
+from advisor.prepare import Instance
+from models.problem import Spread
+
+Fit = Literal["room", "dot", "worst"]
+Order = Literal["max", "sum", "input", "scarce"]
+
+# Larger than any fit score (a sum of at most one per resource), smaller than a float's
+# precision would blur: ranks "node already used" above every fit difference.
+_OPEN_PENALTY = 1e6
+
+
+def applies(inst: Instance) -> bool:
+    """Problems this packer places exactly as the rules require: no node-level hints, no
+    zone spreading, no critical pod that would want a second zone."""
+    if inst.same_node or inst.separate_nodes:
+        return False
+    if inst.spread == Spread.ZONE and inst.zones:
+        return False
+    return not (inst.zones and any(u.critical_components and u.replicas >= 2
+                                   for u in inst.units))
+
+
+@dataclass
+class _Arrays:
+    demand: NDArray[np.float64]  # unit x resource
+    replicas: list[int]
+    eligible: NDArray[np.bool_]  # unit x node
+    capacity: NDArray[np.float64]  # node x resource
+    scale: NDArray[np.float64]  # node x resource: capacity, 1 where it is 0
+    cost: NDArray[np.float64]  # node
+    critical: list[bool]
+
+
+def _arrays(inst: Instance) -> _Arrays:
+    capacity = np.array([c.capacity for c in inst.candidates], dtype=np.float64)
+    scale = np.where(capacity > 0, capacity, 1.0)
+    return _Arrays(
+        demand=np.array([u.demand for u in inst.units], dtype=np.float64),
+        replicas=[u.replicas for u in inst.units],
+        eligible=np.array([u.eligible for u in inst.units], dtype=np.bool_),
+        capacity=capacity, scale=scale,
+        cost=np.array([c.cost_weight for c in inst.candidates], dtype=np.float64),
+        critical=[bool(u.critical_components) and u.replicas >= 2 for u in inst.units],
+    )
+
+
+def unit_order(inst: Instance, order: Order) -> list[int]:
+    """`max`/`sum`: decreasing by the largest share or the sum of shares of the largest
+    node's capacity; `scarce`: units asking for a resource some nodes lack (a GPU) first,
+    then by `sum`; `input`: as given."""
+    n = len(inst.units)
+    if order == "input" or n == 0:
+        return list(range(n))
+    a = _arrays(inst)
+    shares = a.demand / np.maximum(a.capacity.max(axis=0), 1.0)
+    size = shares.max(axis=1) if order == "max" else shares.sum(axis=1)
+    first = np.zeros(n, dtype=np.bool_)
+    if order == "scarce":
+        lacking = (a.capacity <= 0).any(axis=0)
+        first = np.asarray((a.demand[:, lacking] > 0).any(axis=1), dtype=np.bool_)
+    critical = np.array([bool(u.critical_components) for u in inst.units])
+    return sorted(range(n), key=lambda u: (not critical[u], not first[u], -size[u], u))
+
+
+def pack(inst: Instance, nodes: list[int], order: list[int], fit: Fit,
+         prefer_used: bool = True, arrays: _Arrays | None = None,
+         interleave: bool = False) -> Assignment:
+    """Place every replica on the listed nodes only: unit by unit in `order`, or with
+    `interleave`, the units' replicas mixed in proportion (as pods would arrive when every
+    workload scales up at once).
+
+    prefer_used: a node already hosting something wins over an empty one (then the
+    cheaper empty one), as in first fit; without it, all listed nodes are equally open."""
+    a = arrays or _arrays(inst)
+    idx = np.asarray(nodes, dtype=np.int64)
+    free = a.capacity[idx].copy()
+    scale = a.scale[idx]
+    used = np.zeros(len(idx), dtype=np.bool_)
+    open_cost = a.cost[idx] / max(1.0, float(a.cost.max()))
+    spread = inst.spread != Spread.NONE
+    counts: list[dict[int, int]] = [{} for _ in inst.units]
+    unplaced: dict[int, int] = {}
+    on: dict[int, NDArray[np.bool_]] = {}
+    for u in _sequence(a, order, interleave):
+        d = a.demand[u]
+        mine = on.get(u)
+        if mine is None:
+            mine = on[u] = np.zeros(len(idx), dtype=np.bool_)
+        ok = a.eligible[u, idx] & (free >= d).all(axis=1)
+        if spread:
+            ok &= ~mine
+        elif a.critical[u] and int(mine.sum()) < 2 and (ok & ~mine).any():
+            ok &= ~mine  # a critical pod's first two replicas on two nodes
+        cand = np.flatnonzero(ok)
+        if cand.size == 0:
+            unplaced[u] = unplaced.get(u, 0) + 1
+            continue
+        f = free[cand]
+        s = scale[cand]
+        if fit == "dot":
+            score = -(d * f / (s * s)).sum(axis=1)
+        elif fit == "worst":
+            score = -((f - d) / s).sum(axis=1)
+        else:
+            score = ((f - d) / s).sum(axis=1)
+        if prefer_used:
+            score = score + np.where(used[cand], 0.0, _OPEN_PENALTY * (1.0 + open_cost[cand]))
+        j = int(cand[int(np.argmin(score))])
+        free[j] -= d
+        used[j] = True
+        mine[j] = True
+        k = int(idx[j])
+        counts[u][k] = counts[u].get(k, 0) + 1
+    return Assignment(counts=counts, unplaced=unplaced, leader=list(range(len(inst.units))))
+
+
+def _sequence(a: _Arrays, order: list[int], interleave: bool) -> list[int]:
+    if not interleave:
+        return [u for u in order for _ in range(a.replicas[u])]
+    # Replica j of unit u at (j + 0.5) / replicas: every unit spread over the whole run.
+    slots = [((j + 0.5) / a.replicas[u], pos, u)
+             for pos, u in enumerate(order) for j in range(a.replicas[u])]
+    return [u for _, _, u in sorted(slots)]
+
+
+def _key(inst: Instance, plan: Assignment) -> tuple[int, int, int]:
+    used = plan.used_nodes()
+    return (sum(plan.unplaced.values()), sum(inst.candidates[k].cost_weight for k in used),
+            len(used))
+
+
+VARIANTS: list[tuple[Order, Fit]] = [("max", "room"), ("sum", "room"), ("sum", "dot"),
+                                     ("max", "dot"), ("scarce", "dot"), ("scarce", "room"),
+                                     ("input", "worst"), ("input", "room")]
+# Fit rules that pack well into a fixed number of open nodes (dot product above all: it
+# keeps each node's cpu and memory in step).
+SHRINK_VARIANTS: list[tuple[Order, Fit]] = [("max", "dot"), ("sum", "dot"), ("sum", "room")]
+
+
+def best_packing(inst: Instance, lower: int, seconds: float) -> Assignment | None:
+    """The best plan of the variants within about `seconds`; None when none ran.
+
+    Fixed nodes are always listed. With one elastic pool (one zone or none), once two
+    variants have run, the fit rules pack again, all nodes open, into fewer pool nodes,
+    down to the lower bound, keeping the smallest count that places everything."""
+    if not applies(inst) or not inst.units:
+        return None
+    deadline = time.monotonic() + seconds
+    a = _arrays(inst)
+    fixed = [c.index for c in inst.candidates if c.pool is None]
+    pools: dict[tuple[str | None, str | None], list[int]] = {}
+    for c in inst.candidates:
+        if c.pool is not None:
+            pools.setdefault((c.pool, c.zone), []).append(c.index)
+    for ks in pools.values():
+        ks.sort(key=lambda k: inst.candidates[k].pool_rank)
+    everything = fixed + [k for ks in pools.values() for k in ks]
+    found: list[tuple[tuple[int, int, int], Assignment]] = []
+    orders: dict[Order, list[int]] = {}
+
+    def consider(plan: Assignment) -> None:
+        key = _key(inst, plan)
+        if not found or key < found[0][0]:
+            found[:] = [(key, plan)]
+
+    def ordered(order: Order) -> list[int]:
+        return orders.setdefault(order, unit_order(inst, order))
+
+    def shrink_pool(pool_nodes: list[int]) -> None:
+        hi = sum(1 for k in found[0][1].used_nodes() if inst.candidates[k].pool is not None)
+        floor = max(0, lower - len(fixed))
+        for order, fit in SHRINK_VARIANTS:
+            lo, first = floor, True
+            while lo < hi and time.monotonic() < deadline:
+                k = lo if first else (lo + hi) // 2  # the bound itself first: it often holds
+                first = False
+                plan = pack(inst, fixed + pool_nodes[:k], ordered(order), fit,
+                            prefer_used=False, arrays=a)
+                if plan.complete:
+                    consider(plan)
+                    hi = min(k, sum(1 for n in plan.used_nodes()
+                                    if inst.candidates[n].pool is not None))
+                else:
+                    lo = k + 1
+
+    # Nothing beats a plan that places everything on as few nodes as the bound, when every
+    # node costs the same.
+    uniform = len({c.cost_weight for c in inst.candidates}) <= 1
+
+    def done() -> bool:
+        return time.monotonic() > deadline or (
+            uniform and found[0][0][0] == 0 and found[0][0][2] <= lower)
+
+    for i, (order, fit) in enumerate(VARIANTS):
+        if i and done():
+            break
+        consider(pack(inst, everything, ordered(order), fit, arrays=a))
+        if i == 1 and len(pools) == 1 and found[0][0][0] == 0:
+            shrink_pool(next(iter(pools.values())))
+    spread_ok = inst.spread != Spread.NONE or not any(a.critical)
+    if len(pools) == 1 and not fixed and spread_ok:
+        # Pure packing into one pool: fill one node at a time, then the same with a little
+        # noise in the choice, as long as time allows (seeded: the same problem gives the
+        # same plan when the time limit allows the same number of runs).
+        (pool_nodes,) = pools.values()
+        rng = np.random.default_rng(0)
+        runs = 0
+        while not done():
+            rule: Literal["dot", "l2"] = "l2" if runs == 1 else "dot"
+            plan = fill_nodes(inst, a, pool_nodes, rule, rng, 0.0 if runs < 2 else 0.05)
+            if plan is not None:
+                consider(plan)
+            runs += 1
+    return found[0][1] if found else None
+
+
+def fill_nodes(inst: Instance, a: _Arrays, pool_nodes: list[int], rule: Literal["dot", "l2"],
+               rng: np.random.Generator, noise: float) -> Assignment | None:
+    """Node-centric packing of one pool: open a node, add the replica whose request best
+    matches its free room (dot product, or the least squared room left) until none fits,
+    then the next node. None when the pool runs out of nodes first."""
+    first = pool_nodes[0]
+    demand = a.demand.astype(np.int64)
+    share = a.demand / a.scale[first]
+    left = np.array(a.replicas, dtype=np.int64) * a.eligible[:, first]
+    unplaced = {u: a.replicas[u] for u in range(len(inst.units)) if not a.eligible[u, first]}
+    counts: list[dict[int, int]] = [{} for _ in inst.units]
+    spread = inst.spread != Spread.NONE
+    for k in pool_nodes:
+        if not left.any():
+            break
+        free = a.capacity[first].astype(np.int64)
+        room = np.ones(share.shape[1])
+        on = np.zeros(len(inst.units), dtype=np.bool_)
+        while True:
+            ok = (left > 0) & (demand <= free).all(axis=1)
+            if spread:
+                ok &= ~on
+            idx = np.flatnonzero(ok)
+            if idx.size == 0:
+                break
+            if rule == "dot":
+                score = (share[idx] * room).sum(axis=1)
+                if noise:
+                    score = score * (1.0 + noise * rng.random(idx.size))
+            else:
+                score = -((room - share[idx]) ** 2).sum(axis=1)
+            u = int(idx[int(np.argmax(score))])
+            free -= demand[u]
+            room -= share[u]
+            left[u] -= 1
+            on[u] = True
+            counts[u][k] = counts[u].get(k, 0) + 1
+    if left.any():
+        return None
+    return Assignment(counts=counts, unplaced=unplaced, leader=list(range(len(inst.units))))
+
+
+def initial_plan(inst: Instance, lower: int, seconds: float) -> Assignment:
+    """The first plan: the hint, the fallback answer and the bound on pool nodes.
+
+    The vectorised variants where they apply, the hint-aware greedy where they do not or
+    where it is cheap (small problems), the better of the two by `_key`."""
+    packed = best_packing(inst, lower, seconds)
+    cells = sum(u.replicas for u in inst.units) * len(inst.candidates)
+    if packed is not None and cells > PORTFOLIO_CELLS:
+        return packed
+    plan = greedy(inst)
+    if packed is not None and _key(inst, packed) < _key(inst, plan):
+        return packed
+    return plan
