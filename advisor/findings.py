@@ -9,6 +9,7 @@ from advisor.prepare import Instance, _UnionFind, node_admits
 from advisor.scoring import Exposure, WasteDetail, own_replicas
 from models import Finding, GroupHint, HelperHint, Scores
 from models.problem import Spread
+from models.quantity import format_units, to_units
 
 
 def findings(inst: Instance, view: LayoutView, scores: Scores, detail: WasteDetail,
@@ -313,6 +314,19 @@ def _request_findings(inst: Instance) -> Iterator[Finding]:
                         "bytes",
                 suggestion=f"write a unit, e.g. {memory}Mi or {memory}Gi",
             )
+        assumed = [r for r in cont.defaulted_requests if r in cont.requests]
+        if assumed:
+            amounts = ", ".join(
+                f"{r} {format_units(r, to_units(r, cont.requests[r], round_up=True))}"
+                for r in assumed)
+            yield Finding(
+                severity="medium", code="NO_REQUESTS", subjects=[cont.name],
+                message=f"{cont.name} sets no {' and no '.join(assumed)} request in its source; "
+                        f"this layout assumes {amounts}. The scheduler packs it blindly and it "
+                        "is evicted first under pressure",
+                suggestion=f"set resources.requests.{assumed[0]} from observed usage",
+            )
+            continue
         missing = [r for r in ("cpu", "memory") if r not in cont.requests]
         if missing:
             yield Finding(

@@ -173,7 +173,9 @@ def spof(inst: Instance, view: LayoutView) -> tuple[SpofScore, list[Exposure]]:
     # Zones the cluster has or can provision (pool zones too): a plan that leaves a zone
     # it could use empty is exposed to the one it uses.
     zoned = set(inst.zones)
-    stranded_pods = n1_unplaceable(inst, view)
+    # The N-1 check re-places every node's replicas in turn (nodes squared): only worth it
+    # when some exposure can use it.
+    stranded_pods = n1_unplaceable(inst, view) if components else {}
     exposures: list[Exposure] = []
     for name, p in components:
         pod = view.pods[p]

@@ -231,8 +231,10 @@ def advise_prepared(inst: Instance, control: SolveControl | None = None,
     today = current_in_model_terms(inst)
 
     def remaining() -> float:
-        # Keep a little back for extraction, scoring and the solver's own shutdown.
-        return max(0.05, budget - (time.monotonic() - started) - min(0.5, budget * 0.05))
+        # Keep a little back for extraction, scoring and the solver's own shutdown (more on
+        # long runs, which are the big problems).
+        reserve = min(0.5 + budget * 0.01, budget * 0.05)
+        return max(0.05, budget - (time.monotonic() - started) - reserve)
 
     status: Status
     conflicts: list[Conflict] = []
@@ -291,14 +293,21 @@ def advise_prepared(inst: Instance, control: SolveControl | None = None,
                    "policy.timeLimitSeconds" + _truncation_note(inst))
     elif not first.complete:
         allowed = allowed_candidates(inst, w, None)
-        strict = LayoutModel(inst, allowed, w, hint=first, current=today)
-        result = _solve(strict, inst, control, remaining() * 0.5)
+        # A big model that may well be infeasible costs a build and half the time: past a
+        # sixth of the time to build, go straight to the model that may leave replicas out
+        # (it finds a complete plan too, if one exists).
+        big = build_seconds(inst, allowed) > remaining() / 6
+        strict = None if big else LayoutModel(inst, allowed, w, hint=first, current=today)
+        result = (_solve(strict, inst, control, remaining() * 0.5) if strict is not None
+                  else SolveResult(status="UNKNOWN", assignment=None, objective=None,
+                                   bound=None))
         if result.assignment is not None:
             chosen = result.assignment
             status = "optimal" if result.status == "OPTIMAL" else "feasible"
             objective, bound, terms = result.objective, result.bound, result.terms
         else:
-            core = [] if control.stopped else hint_conflicts(inst, min(remaining() * 0.3, 10.0))
+            core = [] if control.stopped or big else hint_conflicts(
+                inst, min(remaining() * 0.3, 10.0))
             if core:
                 return Plan(status="infeasible", conflicts=core, solver=SolverInfo(
                     nodes_lower_bound=lower,
@@ -309,6 +318,12 @@ def advise_prepared(inst: Instance, control: SolveControl | None = None,
                 chosen, objective, bound, terms = first, None, None, {}
                 status = "heuristic"
                 message = "stopped before the exact search: greedy plan"
+            elif build_seconds(inst, allowed) > 0.4 * remaining():
+                chosen, objective, bound, terms = first, None, None, {}
+                status = "heuristic"
+                message = ("the greedy plan leaves replicas out and no time is left to build "
+                           "the exact model: not proven that they cannot be placed; raise "
+                           "policy.timeLimitSeconds" + _truncation_note(inst))
             else:
                 partial = LayoutModel(inst, allowed, w, allow_unplaced=True, hint=first,
                                       current=today)

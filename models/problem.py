@@ -163,6 +163,16 @@ class Taint(Wire):
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = "NoSchedule"
 
 
+class ContainerSource(Wire):
+    """Where an imported container came from: what export and review need to speak of it."""
+
+    kind: str = Field(min_length=1, description="Kubernetes kind (Deployment, StatefulSet, "
+                      "...) or `compose` for a Compose service.")
+    workload: str = Field(min_length=1, description="The workload (or service) name.")
+    container: str = Field(min_length=1, description="The container's name in its workload.")
+    namespace: str | None = None
+
+
 class Container(Wire):
     name: Name
     requests: ResourceMap = Field(default_factory=dict)
@@ -177,6 +187,12 @@ class Container(Wire):
     critical: StrictBool = True
     node_selector: dict[str, str] = Field(default_factory=dict)
     tolerations: list[Toleration] = Field(default_factory=list)
+    image: str | None = Field(default=None, description="Container image (kept for export).")
+    source: ContainerSource | None = Field(
+        default=None, description="Set by import: the workload it came from.")
+    defaulted_requests: list[str] = Field(
+        default_factory=list, description="Resources whose request the source did not set and "
+        "the import filled in by its policy (reported as NO_REQUESTS).")
 
     @model_validator(mode="before")
     @classmethod

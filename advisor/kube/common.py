@@ -1,0 +1,124 @@
+"""What the importers share: options, results, errors naming file and line, and names."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from advisor.loading import MAX_YAML_ALIASES, _check_events, _StrictLoader
+from models import ProblemError
+
+# Requests assumed for a container whose source sets none (Kubernetes would schedule it as
+# needing nothing, which no real container does); flagged as NO_REQUESTS.
+DEFAULT_REQUESTS: dict[str, str] = {"cpu": "100m", "memory": "128Mi"}
+# Sidecars injected at admission, with the requests their injectors give them by default
+# (Istio's proxy: 100m / 128Mi; Dapr's sidecar sets none, so the import assumes these).
+INJECTED_REQUESTS: dict[str, dict[str, str]] = {
+    "istio-proxy": {"cpu": "100m", "memory": "128Mi"},
+    "daprd": {"cpu": "100m", "memory": "250Mi"},
+}
+
+
+@dataclass
+class ImportOptions:
+    default_requests: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_REQUESTS))
+    injected_requests: dict[str, dict[str, str]] = field(
+        default_factory=lambda: {k: dict(v) for k, v in INJECTED_REQUESTS.items()})
+    # Nodes (the `nodes` of a problem) when a node list was given; else a default pool.
+    nodes: list[dict[str, Any]] | None = None
+    time_limit_seconds: float | None = None
+
+
+@dataclass
+class ImportResult:
+    problem: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+
+class ManifestError(ValueError):
+    """Input that cannot be imported: names the file and, where known, the line."""
+
+    def __init__(self, source: str, message: str, line: int | None = None) -> None:
+        self.source, self.line, self.message = source, line, message
+        where = f"{source}:{line}" if line is not None else source
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass
+class Document:
+    data: Any
+    source: str
+    line: int  # 1-based line where the document starts
+
+
+def load_documents(text: str, source: str) -> list[Document]:
+    """Every non-empty YAML document of `text` (JSON is YAML too), loaded safely with the
+    same limits as problems, each with the line it starts on."""
+    try:
+        _check_events(text, MAX_YAML_ALIASES, source)
+        lines = [node.start_mark.line + 1 for node in yaml.compose_all(text, Loader=_StrictLoader)
+                 if node is not None]
+        docs = list(yaml.load_all(text, Loader=_StrictLoader))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ManifestError(source, f"invalid YAML: {problem}",
+                            mark.line + 1 if mark else None) from None
+    except ProblemError as exc:
+        raise ManifestError(source, "; ".join(i.message for i in exc.issues)) from None
+    except ValueError as exc:
+        raise ManifestError(source, f"invalid YAML: {exc}") from None
+    docs = [d for d in docs if d is not None]
+    return [Document(d, source, line) for d, line in zip(docs, lines, strict=False)]
+
+
+_LABEL = re.compile(r"[^a-z0-9-]+")
+
+
+def dns_label(text: str) -> str:
+    """A DNS-1123 label from any name: lower case, other characters to '-', at most 63."""
+    label = _LABEL.sub("-", text.lower()).strip("-")[:63].strip("-")
+    return label or "x"
+
+
+def container_names(entries: list[tuple[str, str, bool]]) -> list[str]:
+    """Unique problem names for (workload, container, only container of its workload).
+
+    The only container of a workload takes the workload's name; others keep their own name
+    when no other container has it, else become `workload-container`."""
+    own = [dns_label(w) if single else dns_label(c) for w, c, single in entries]
+    taken: dict[str, int] = {}
+    for name in own:
+        taken[name] = taken.get(name, 0) + 1
+    out: list[str] = []
+    used: set[str] = set()
+    for (w, c, single), first in zip(entries, own, strict=True):
+        base = dns_label(f"{w}-{c}") if not single and taken[first] > 1 else first
+        name, n = base, 2
+        while name in used:
+            name = dns_label(f"{base}-{n}")
+            n += 1
+        used.add(name)
+        out.append(name)
+    return out
+
+
+# Where a problem gets its nodes when no node list is given: an elastic pool of a common
+# general-purpose shape, so that advise can still say how to group and how many nodes.
+DEFAULT_POOL: dict[str, Any] = {
+    "name": "default-pool", "allocatable": {"cpu": "4", "memory": "16Gi", "pods": 110},
+    "maxCount": 100,
+}
+
+
+def attach_nodes(problem: dict[str, Any], options: ImportOptions, warnings: list[str]) -> None:
+    """The node list given (`--nodes`), else the default pool, with a warning saying so."""
+    if options.nodes is not None:
+        problem["nodes"] = options.nodes
+        return
+    problem["pools"] = [DEFAULT_POOL]
+    warnings.append("no node list given (--nodes): assuming an elastic pool of 4-cpu / 16Gi "
+                    "nodes (at most 100); pass `kubectl get nodes -o json` output for yours")
