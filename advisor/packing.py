@@ -11,6 +11,7 @@ open from the start, so replicas balance over them instead of filling them one b
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -22,7 +23,7 @@ from advisor.prepare import Instance
 from models.problem import Spread
 
 Fit = Literal["room", "dot", "worst"]
-Order = Literal["max", "sum", "input", "scarce"]
+Order = Literal["max", "sum", "input", "scarce", "bottleneck"]
 
 # Larger than any fit score (a sum of at most one per resource), smaller than a float's
 # precision would blur: ranks "node already used" above every fit difference.
@@ -78,6 +79,14 @@ def unit_order(inst: Instance, order: Order) -> list[int]:
     if order == "scarce":
         lacking = (a.capacity <= 0).any(axis=0)
         first = np.asarray((a.demand[:, lacking] > 0).any(axis=1), dtype=np.bool_)
+    if order == "bottleneck":
+        # The resource asked for most, relative to what all nodes have, decides; the sum of
+        # shares breaks ties. Where one resource is nearly exhausted (GPUs on a GPU
+        # cluster), packing it first is what lets everything fit.
+        demand = (a.demand * np.array(a.replicas, dtype=np.float64)[:, None]).sum(axis=0)
+        use = demand / np.maximum(a.capacity.sum(axis=0), 1.0)
+        tight = int(np.argmax(use))
+        size = shares[:, tight] + 1e-3 * shares.sum(axis=1)
     critical = np.array([bool(u.critical_components) for u in inst.units])
     return sorted(range(n), key=lambda u: (not critical[u], not first[u], -size[u], u))
 
@@ -154,6 +163,8 @@ VARIANTS: list[tuple[Order, Fit]] = [("max", "room"), ("sum", "room"), ("sum", "
                                      ("input", "worst"), ("input", "room")]
 # Fit rules that pack well into a fixed number of open nodes (dot product above all: it
 # keeps each node's cpu and memory in step).
+SPREAD_VARIANTS: list[tuple[Order, Fit]] = [("bottleneck", "worst"), ("bottleneck", "dot"),
+                                            ("sum", "worst")]
 SHRINK_VARIANTS: list[tuple[Order, Fit]] = [("max", "dot"), ("sum", "dot"), ("sum", "room")]
 
 
@@ -211,27 +222,73 @@ def best_packing(inst: Instance, lower: int, seconds: float) -> Assignment | Non
         return time.monotonic() > deadline or (
             uniform and found[0][0][0] == 0 and found[0][0][2] <= lower)
 
-    for i, (order, fit) in enumerate(VARIANTS):
+    queue: list[tuple[Order, Fit, bool]] = [(o, f, True) for o, f in VARIANTS]
+    i = 0
+    while i < len(queue):
+        order, fit, prefer_used = queue[i]
         if i and done():
             break
-        consider(pack(inst, everything, ordered(order), fit, arrays=a))
+        consider(pack(inst, everything, ordered(order), fit, prefer_used=prefer_used, arrays=a))
+        if i == 0 and found[0][0][0] > 0:
+            # Replicas left out: spreading over every node (no preference for used ones)
+            # keeps room on each for what comes later, which a full fixed inventory needs.
+            queue[1:1] = [(o, f, False) for o, f in SPREAD_VARIANTS]
         if i == 1 and len(pools) == 1 and found[0][0][0] == 0:
             shrink_pool(next(iter(pools.values())))
-    spread_ok = inst.spread != Spread.NONE or not any(a.critical)
-    if len(pools) == 1 and not fixed and spread_ok:
+        i += 1
+    if pure_packing(inst):
         # Pure packing into one pool: fill one node at a time, then the same with a little
         # noise in the choice, as long as time allows (seeded: the same problem gives the
         # same plan when the time limit allows the same number of runs).
         (pool_nodes,) = pools.values()
-        rng = np.random.default_rng(0)
-        runs = 0
-        while not done():
-            rule: Literal["dot", "l2"] = "l2" if runs == 1 else "dot"
-            plan = fill_nodes(inst, a, pool_nodes, rule, rng, 0.0 if runs < 2 else 0.05)
-            if plan is not None:
-                consider(plan)
-            runs += 1
+        for plan in _fills(inst, a, pool_nodes, 0, done):
+            consider(plan)
     return found[0][1] if found else None
+
+
+def _fills(inst: Instance, a: _Arrays, pool_nodes: list[int], seed: int,
+           done: Callable[[], bool]) -> Iterator[Assignment]:
+    """Node-filling runs until `done`: dot product, least squares, then dot product with
+    noise; seeded, so the same problem and run count give the same plans."""
+    rng = np.random.default_rng(seed)
+    runs = 0 if seed == 0 else 2
+    while not done():
+        rule: Literal["dot", "l2"] = "l2" if runs == 1 else "dot"
+        noise = 0.0 if runs < 2 else NOISE[runs % len(NOISE)]
+        plan = fill_nodes(inst, a, pool_nodes, rule, rng, noise)
+        if plan is not None:
+            yield plan
+        runs += 1
+
+
+def more_packing(inst: Instance, plan: Assignment, seconds: float) -> Assignment:
+    """More node-filling runs (a new seed) for pure packing, where the exact model cannot be
+    afforded: the best of them and `plan`."""
+    if not pure_packing(inst):
+        return plan
+    deadline = time.monotonic() + seconds
+    best, key = plan, _key(inst, plan)
+    pool_nodes = sorted((c.index for c in inst.candidates),
+                        key=lambda k: inst.candidates[k].pool_rank)
+    for candidate in _fills(inst, _arrays(inst), pool_nodes, 1,
+                            lambda: time.monotonic() > deadline):
+        if _key(inst, candidate) < key:
+            best, key = candidate, _key(inst, candidate)
+    return best
+
+
+# Relative noise on the fill score, in turn: no single level wins on every instance.
+NOISE = (0.02, 0.05, 0.1, 0.2)
+
+
+def pure_packing(inst: Instance) -> bool:
+    """One elastic pool (one zone or none), no fixed nodes, no node-level hints, and no
+    critical pod that wants two nodes without hard spreading: plain vector packing."""
+    keys = {(c.pool, c.zone) for c in inst.candidates}
+    if not applies(inst) or len(keys) != 1 or None in {c.pool for c in inst.candidates}:
+        return False
+    return inst.spread != Spread.NONE or not any(
+        u.critical_components and u.replicas >= 2 for u in inst.units)
 
 
 def fill_nodes(inst: Instance, a: _Arrays, pool_nodes: list[int], rule: Literal["dot", "l2"],

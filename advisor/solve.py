@@ -32,7 +32,7 @@ from advisor.model import (
     SolveResult,
     Weights,
 )
-from advisor.packing import initial_plan
+from advisor.packing import initial_plan, more_packing, pure_packing
 from advisor.prepare import MAX_POOL_CANDIDATES, Instance, prepare
 from advisor.scoring import score
 from models import Conflict, Plan, Problem, SolverInfo
@@ -144,6 +144,10 @@ def max_reward(inst: Instance, w: Weights, today: Current | None) -> int:
 # on 10,000 replicas one variant takes about half a second.
 PACKING_SHARE = 0.15
 PACKING_SECONDS = 8.0
+# Plain vector packing of this many replicas or more: CP-SAT improved none of the 250-item
+# benchmark instances within 10 s, while more noisy node-filling runs did (docs/benchmarks.md).
+PURE_PACKING_REPLICAS = 200
+PURE_PACKING_SHARE = 0.4
 
 # Building the model costs about this much per (unit, node) pair that could host it;
 # measured on the benchmark problems (docs/benchmarks.md).
@@ -226,7 +230,10 @@ def advise_prepared(inst: Instance, control: SolveControl | None = None,
         ))
     w = WEIGHTS[problem.policy.objective]
     budget = problem.policy.time_limit_seconds
-    first = initial_plan(inst, lower, min(budget * PACKING_SHARE, PACKING_SECONDS))
+    replicas = sum(u.replicas for u in inst.units)
+    share = (PURE_PACKING_SHARE if pure_packing(inst) and replicas >= PURE_PACKING_REPLICAS
+             else PACKING_SHARE)
+    first = initial_plan(inst, lower, min(budget * share, PACKING_SECONDS))
     control.offer(inst, first, "heuristic")
     today = current_in_model_terms(inst)
 
@@ -247,8 +254,9 @@ def advise_prepared(inst: Instance, control: SolveControl | None = None,
         cap: int | None = None
         allowed = fixed
         probe_nodes = sorted(set(fixed) | first.used_nodes())
+        probe: LayoutModel | None = None
         if any(inst.pool_candidates.values()) and \
-                build_seconds(inst, probe_nodes) <= 0.2 * remaining():
+                build_seconds(inst, probe_nodes) <= 0.3 * remaining():
             # The greedy plan's objective involves only the nodes it uses: a small model
             # prices it, and the price caps how many pool nodes the real model offers.
             probe = LayoutModel(inst, probe_nodes, w, hint=first, current=today)
@@ -262,12 +270,20 @@ def advise_prepared(inst: Instance, control: SolveControl | None = None,
             chosen, status, bound = first, "heuristic", None
             objective = None if cap is None else float(cap)
             message = "stopped before the exact search: greedy plan"
+        elif probe is not None and allowed == probe_nodes:
+            model = probe  # the pricing model already offers every node worth offering
+            assert cap is not None
+            model.cap_objective(cap)
         elif build_seconds(inst, allowed) <= 0.4 * remaining():
             model = LayoutModel(inst, allowed, w, hint=first, current=today)
             cap = model.hinted_objective() if cap is None else cap
             model.cap_objective(cap)
         else:
-            chosen, status, bound = first, "heuristic", None
+            # No exact search: spend its time on more packing runs where they apply.
+            chosen, status, bound = more_packing(inst, first, remaining()), "heuristic", None
+            if chosen is not first:
+                control.offer(inst, chosen, "heuristic")
+                cap = None  # the price was the first plan's
             objective = None if cap is None else float(cap)
             message = (f"too large for the exact model within {budget:g} s (about "
                        f"{build_seconds(inst, allowed):.0f} s to build it): greedy plan; raise "
