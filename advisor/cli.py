@@ -12,18 +12,23 @@ from collections.abc import Callable
 from functools import partial
 from importlib import metadata
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import typer
+import yaml
 from pydantic import ValidationError
 from rich.console import Console
 
-from advisor.loading import load_problem
+from advisor.kube.common import ImportOptions, ManifestError
+from advisor.kube.detect import import_texts, parse_imported, read_input, read_nodes
+from advisor.kube.export import dump_manifests, export_k8s
+from advisor.loading import load_data
 from advisor.model import Progress
 from advisor.review import review as run_review
 from advisor.solve import SolveControl
 from advisor.solve import advise as run_advise
 from models import Container, Plan, Policy, Problem, ProblemError, Review
+from models.quantity import parse_quantity
 
 EXIT_OK, EXIT_INFEASIBLE, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -36,7 +41,20 @@ app = typer.Typer(
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 T = TypeVar("T")
 
-FileArg = Annotated[str, typer.Argument(help="Problem file (JSON or YAML), or - for stdin.")]
+FileArg = Annotated[str, typer.Argument(
+    help="Problem file (JSON or YAML), Kubernetes manifests or a Compose file, or - for stdin.")]
+NodesOpt = Annotated[str | None, typer.Option(
+    "--nodes", help="Node list for manifests and Compose files: `kubectl get nodes -o json` "
+    "output (JSON or YAML). Without it, an elastic pool of 4-cpu / 16Gi nodes is assumed.")]
+DefaultsOpt = Annotated[str | None, typer.Option(
+    "--default-requests", metavar="RES=AMOUNT,...",
+    help="Requests assumed for imported containers that set none (reported as NO_REQUESTS). "
+    "Default: cpu=100m,memory=128Mi.")]
+InjectedOpt = Annotated[list[str] | None, typer.Option(
+    "--injected-requests", metavar="SIDECAR:RES=AMOUNT,...",
+    help="Requests of a sidecar injected at admission (istio-proxy, daprd) when the manifest's "
+    "annotations set none; repeatable. Defaults: istio-proxy:cpu=100m,memory=128Mi, "
+    "daprd:cpu=100m,memory=250Mi.")]
 TimeOpt = Annotated[
     float | None, typer.Option("--time-limit", "-t", help="Override policy.timeLimitSeconds.")
 ]
@@ -53,30 +71,83 @@ class _BadInputError(Exception):
     """Input the CLI rejects; the message names the file and the fields."""
 
 
-def _load(file: str) -> Problem:
+def _text(file: str) -> tuple[str, str]:
+    """The text of a file argument (or stdin for -) and the name to report it by."""
     if file == "-":
-        text, source = sys.stdin.read(), "stdin"
-    else:
-        path = Path(file)
-        if not path.exists():
-            raise _BadInputError(f"error: {file}: no such file")
-        if not path.is_file():
-            raise _BadInputError(f"error: {file}: not a file")
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise _BadInputError(f"error: {file}: cannot read: {exc}") from None
-        source = file
+        return sys.stdin.read(), "stdin"
+    path = Path(file)
+    if not path.exists():
+        raise _BadInputError(f"error: {file}: no such file")
+    if not path.is_file():
+        raise _BadInputError(f"error: {file}: not a file")
     try:
-        return load_problem(text, source)
+        return path.read_text(encoding="utf-8"), file
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _BadInputError(f"error: {file}: cannot read: {exc}") from None
+
+
+def _warn(warnings: list[str]) -> None:
+    for w in warnings:
+        err.print(f"warning: {w}", markup=False)
+
+
+def _amounts(option: str, text: str) -> dict[str, str]:
+    """`cpu=100m,memory=128Mi` as a resource map, each amount a valid quantity."""
+    out: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, amount = part.partition("=")
+        if not sep or not name.strip() or not amount.strip():
+            raise _BadInputError(f"error: {option} {text!r}: write resource=amount pairs, "
+                                 "e.g. cpu=100m,memory=128Mi")
+        try:
+            parse_quantity(amount.strip())
+        except ValueError as exc:
+            raise _BadInputError(f"error: {option}: {name.strip()}: {exc}") from None
+        out[name.strip()] = amount.strip()
+    return out
+
+
+def _options(nodes: str | None, defaults: str | None = None,
+             injected: list[str] | None = None) -> ImportOptions:
+    options = ImportOptions()
+    if defaults is not None:
+        options.default_requests = _amounts("--default-requests", defaults)
+    for item in injected or []:
+        sidecar, sep, amounts = item.partition(":")
+        if not sep or sidecar.strip() not in options.injected_requests:
+            raise _BadInputError(
+                f"error: --injected-requests {item!r}: write SIDECAR:cpu=...,memory=... with "
+                f"SIDECAR one of {', '.join(sorted(options.injected_requests))}")
+        options.injected_requests[sidecar.strip()] = _amounts("--injected-requests", amounts)
+    if nodes is not None:
+        text, source = _text(nodes)
+        try:
+            options.nodes = read_nodes(text, source)
+        except ManifestError as exc:
+            raise _BadInputError(f"error: {exc}") from None
+    return options
+
+
+def _load(file: str, nodes: str | None = None, defaults: str | None = None,
+          injected: list[str] | None = None) -> Problem:
+    """A problem file, Kubernetes manifests or a Compose file (told apart by content)."""
+    options = _options(nodes, defaults, injected)
+    text, source = _text(file)
+    try:
+        problem, warnings = read_input(text, source, options)
     except ProblemError as exc:
         lines = [f"error: {source}: invalid problem"] + [f"  {issue}" for issue in exc.issues]
         raise _BadInputError("\n".join(lines)) from None
+    except ManifestError as exc:
+        raise _BadInputError(f"error: {exc}") from None
+    _warn(warnings)
+    return problem
 
 
-def _read(file: str) -> Problem:
+def _read(file: str, nodes: str | None = None, defaults: str | None = None,
+          injected: list[str] | None = None) -> Problem:
     try:
-        return _load(file)
+        return _load(file, nodes, defaults, injected)
     except _BadInputError as exc:
         raise _fail(EXIT_INPUT, str(exc)) from None
 
@@ -192,18 +263,23 @@ def _root(
 
 @app.command()
 def advise(file: FileArg, time_limit: TimeOpt = None, seed: SeedOpt = None,
-           workers: WorkersOpt = None) -> None:
+           workers: WorkersOpt = None, nodes: NodesOpt = None,
+           default_requests: DefaultsOpt = None, injected_requests: InjectedOpt = None) -> None:
     """Plan the grouping and placement; print the plan as JSON."""
-    problem = _override(_read(file), time_limit, seed, workers)
+    problem = _override(_read(file, nodes, default_requests, injected_requests), time_limit,
+                        seed, workers)
     plan, interrupted = _solve_or_fail(file, lambda control: run_advise(problem, control))
     _emit(plan, interrupted)
 
 
 @app.command()
 def review(file: FileArg, time_limit: TimeOpt = None, seed: SeedOpt = None,
-           workers: WorkersOpt = None) -> None:
-    """Score the problem's current `layout`, list its findings, and show the advised plan."""
-    problem = _override(_read(file), time_limit, seed, workers)
+           workers: WorkersOpt = None, nodes: NodesOpt = None,
+           default_requests: DefaultsOpt = None, injected_requests: InjectedOpt = None) -> None:
+    """Score the problem's current `layout`, list its findings, and show the advised plan.
+    Manifests and Compose files bring their layout: the workloads as they are grouped today."""
+    problem = _override(_read(file, nodes, default_requests, injected_requests), time_limit,
+                        seed, workers)
     if problem.layout is None:
         raise _fail(EXIT_INPUT, "error: layout: review needs the current `layout` in the input")
     result, interrupted = _solve_or_fail(file, lambda control: run_review(problem, control))
@@ -293,6 +369,104 @@ def _batch_line(i: int, total: int, path: Path, line: dict[str, Any]) -> None:
     err.print(f"[{i}/{total}] {path}: {line['status']}", markup=False)
     sys.stdout.write(json.dumps(line) + "\n")
     sys.stdout.flush()
+
+
+import_app = typer.Typer(
+    help="Turn Kubernetes manifests or Compose files into a problem (printed as YAML).",
+    no_args_is_help=True)
+export_app = typer.Typer(help="Turn an advised plan into deployable manifests.",
+                         no_args_is_help=True)
+app.add_typer(import_app, name="import")
+app.add_typer(export_app, name="export")
+
+FilesArg = Annotated[list[str], typer.Argument(
+    help="Files to import, in order (later Compose files override earlier ones); - for stdin.")]
+FormatOpt = Annotated[str, typer.Option("--format", "-f", help="yaml or json.")]
+
+
+def _import(kind: Literal["k8s", "compose"], files: list[str], nodes: str | None,
+            fmt: str, defaults: str | None, injected: list[str] | None) -> None:
+    if fmt not in ("yaml", "json"):
+        raise _fail(EXIT_INPUT, f"error: --format {fmt}: use yaml or json")
+    try:
+        options = _options(nodes, defaults, injected)
+        texts = [_text(f) for f in files]
+        result = import_texts(kind, texts, options)
+        parse_imported(result, ", ".join(s for _, s in texts))
+    except _BadInputError as exc:
+        raise _fail(EXIT_INPUT, str(exc)) from None
+    except ManifestError as exc:
+        raise _fail(EXIT_INPUT, f"error: {exc}") from None
+    _warn(result.warnings)
+    if fmt == "json":
+        sys.stdout.write(json.dumps(result.problem, indent=2) + "\n")
+    else:
+        sys.stdout.write(yaml.safe_dump(result.problem, sort_keys=False, allow_unicode=True))
+
+
+@import_app.command("k8s")
+def import_k8s_command(files: FilesArg, nodes: NodesOpt = None, fmt: FormatOpt = "yaml",
+                       default_requests: DefaultsOpt = None,
+                       injected_requests: InjectedOpt = None) -> None:
+    """Kubernetes manifests (multi-document YAML, List; Deployment, StatefulSet, DaemonSet,
+    ReplicaSet, ReplicationController, Job, CronJob, Pod). Other kinds are skipped with a
+    warning; today's grouping becomes the problem's `layout`."""
+    _import("k8s", files, nodes, fmt, default_requests, injected_requests)
+
+
+@import_app.command("compose")
+def import_compose_command(files: FilesArg, nodes: NodesOpt = None, fmt: FormatOpt = "yaml",
+                           default_requests: DefaultsOpt = None) -> None:
+    """Docker Compose files (services, deploy.replicas and resources, ports, volumes,
+    network_mode service:X, depends_on and links)."""
+    _import("compose", files, nodes, fmt, default_requests, None)
+
+
+@export_app.command("k8s")
+def export_k8s_command(
+    plan_file: Annotated[str, typer.Argument(
+        metavar="PLAN", help="A plan from `podlayout advise` or a review (its advised plan), "
+        "JSON; - for stdin.")],
+    problem_file: Annotated[str, typer.Option(
+        "--problem", "-p", help="The problem, manifests or Compose file the plan was made "
+        "from: images, ports, volumes and hints come from it.")],
+    nodes: NodesOpt = None,
+) -> None:
+    """Print manifests for the advised layout: one workload per pod, spreading rules that
+    enforce the plan, a PodDisruptionBudget per replicated critical pod."""
+    try:
+        problem = _load(problem_file, nodes)
+        text, source = _text(plan_file)
+        plan = _plan_from(text, source)
+    except _BadInputError as exc:
+        raise _fail(EXIT_INPUT, str(exc)) from None
+    known = {c.name for c in problem.containers}
+    unknown = sorted({c for pod in plan.pods for c in pod.containers} - known)
+    if unknown:
+        raise _fail(EXIT_INPUT, f"error: {plan_file}: pods name containers the problem does not "
+                    f"have: {', '.join(unknown)} (is --problem the file the plan came from?)")
+    if plan.status == "infeasible" or not plan.pods:
+        raise _fail(EXIT_INPUT, f"error: {plan_file}: the plan has no pods to export "
+                    f"(status {plan.status})")
+    sys.stdout.write(dump_manifests(export_k8s(problem, plan)))
+
+
+def _plan_from(text: str, source: str) -> Plan:
+    try:
+        data = load_data(text, source)
+    except ProblemError as exc:
+        raise _BadInputError(f"error: {source}: " + "; ".join(i.message for i in exc.issues)
+                             ) from None
+    if isinstance(data, dict) and isinstance(data.get("advised"), dict):
+        data = data["advised"]  # a review: export what it advises
+    if not isinstance(data, dict) or "pods" not in data or "status" not in data:
+        raise _BadInputError(f"error: {source}: not a plan (expected the JSON of `podlayout "
+                             "advise`, or of `review`)")
+    try:
+        return Plan.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"  {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:20]]
+        raise _BadInputError(f"error: {source}: invalid plan\n" + "\n".join(lines)) from None
 
 
 @app.command()

@@ -117,8 +117,22 @@ DEFAULT_POOL: dict[str, Any] = {
 def attach_nodes(problem: dict[str, Any], options: ImportOptions, warnings: list[str]) -> None:
     """The node list given (`--nodes`), else the default pool, with a warning saying so."""
     if options.nodes is not None:
-        problem["nodes"] = options.nodes
+        requested = {r for c in problem.get("containers", []) for r in c.get("requests", {})}
+        problem["nodes"] = [_without_unrequested(n, requested) for n in options.nodes]
         return
     problem["pools"] = [DEFAULT_POOL]
     warnings.append("no node list given (--nodes): assuming an elastic pool of 4-cpu / 16Gi "
                     "nodes (at most 100); pass `kubectl get nodes -o json` output for yours")
+
+
+def _droppable(resource: str) -> bool:
+    """Node resources left out unless a container asks for them: every node reports them,
+    no workload plans by them, and counting them idle would inflate waste (an idle GPU, in
+    contrast, is waste worth reporting)."""
+    return resource == "ephemeral-storage" or resource.startswith("hugepages-")
+
+
+def _without_unrequested(node: dict[str, Any], requested: set[str]) -> dict[str, Any]:
+    allocatable = {r: v for r, v in node.get("allocatable", {}).items()
+                   if r in requested or not _droppable(r)}
+    return {**node, "allocatable": allocatable}

@@ -1,0 +1,920 @@
+"""Kubernetes manifests as a layout problem.
+
+Every workload (Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job,
+CronJob, Pod) becomes one pod of the problem's `layout`, so that review scores what runs
+today; its containers, requests, ports, volumes, scheduling rules and injected sidecars
+become the problem's containers and hints, so that advise may regroup them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, NoReturn
+
+from advisor.kube.common import (
+    Document,
+    ImportOptions,
+    ImportResult,
+    ManifestError,
+    attach_nodes,
+    container_names,
+    dns_label,
+)
+from models.problem import KNOWN_RESOURCES, MAX_REPLICAS
+from models.quantity import QuantityError, format_units, parse_quantity, to_units, unit_scale
+
+WORKLOAD_KINDS: frozenset[str] = frozenset({
+    "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job",
+    "CronJob", "Pod",
+})
+
+HOSTNAME = "kubernetes.io/hostname"
+ZONE_KEYS = ("topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone")
+# Labels the kubelet puts on every node. A selector on them only says "a Linux (amd64)
+# node": when the node list does not carry the label at all, it would exclude every node.
+WELL_KNOWN_NODE_LABELS = {
+    "kubernetes.io/os": "linux", "beta.kubernetes.io/os": "linux",
+    "kubernetes.io/arch": "amd64", "beta.kubernetes.io/arch": "amd64",
+}
+# Taints the DaemonSet controller tolerates on its own.
+DAEMONSET_TOLERATED = frozenset({
+    "node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable",
+    "node.kubernetes.io/disk-pressure", "node.kubernetes.io/memory-pressure",
+    "node.kubernetes.io/pid-pressure", "node.kubernetes.io/unschedulable",
+    "node.kubernetes.io/network-unavailable",
+})
+DAPR_PORTS = (3500, 50001)
+_ADAPTER = re.compile(r"exporter|metrics|prometheus")
+_AMBASSADOR = re.compile(r"proxy|envoy|ambassador")
+_SPREAD_RANK = {"none": 0, "node": 1, "zone": 2}
+_MAX_NESTING = 8
+
+
+def is_k8s(data: object) -> bool:
+    """Kubernetes objects: a mapping with apiVersion and kind, or a List (or list) of them."""
+    if isinstance(data, Mapping):
+        if isinstance(data.get("apiVersion"), str) and isinstance(data.get("kind"), str):
+            return True
+        items = data.get("items")
+        return isinstance(items, list) and bool(items) and all(is_k8s(i) for i in items)
+    if isinstance(data, list):
+        return bool(data) and all(is_k8s(i) for i in data)
+    return False
+
+
+def _type_name(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    return "null" if value is None else type(value).__name__
+
+
+class _Ctx:
+    """Where in the input a value comes from, to raise errors that name it."""
+
+    def __init__(self, doc: Document, what: str) -> None:
+        self.doc, self.what = doc, what
+
+    def fail(self, path: str, message: str) -> NoReturn:
+        where = f"{self.what}: {path}" if path else self.what
+        raise ManifestError(self.doc.source, f"{where}: {message}", self.doc.line)
+
+    def mapping(self, value: object, path: str) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            self.fail(path, f"expected a mapping, got {_type_name(value)}")
+        return {str(k): v for k, v in value.items()}
+
+    def seq(self, value: object, path: str) -> list[Any]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.fail(path, f"expected a list, got {_type_name(value)}")
+        return value
+
+    def entries(self, value: object, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The mappings of a list, each with its path."""
+        for i, item in enumerate(self.seq(value, path)):
+            yield f"{path}[{i}]", self.mapping(item, f"{path}[{i}]")
+
+    def text(self, value: object, path: str) -> str:
+        if not isinstance(value, str) or not value:
+            self.fail(path, f"expected a non-empty string, got {_type_name(value)}")
+        return value
+
+    def strings(self, value: object, path: str) -> dict[str, str]:
+        """Labels, annotations, selectors: string values (scalars written bare are taken
+        as their text, as `kubectl` would reject them only at apply time)."""
+        out: dict[str, str] = {}
+        for key, item in self.mapping(value, path).items():
+            if isinstance(item, bool):
+                out[key] = "true" if item else "false"
+            elif isinstance(item, str | int | float):
+                out[key] = str(item)
+            elif item is None:
+                out[key] = ""
+            else:
+                self.fail(f"{path}.{key}", f"expected a string, got {_type_name(item)}")
+        return out
+
+    def count(self, value: object, path: str) -> int:
+        if value is None:
+            return 1
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            self.fail(path, f"expected a whole number >= 0, got {value!r}")
+        if value > MAX_REPLICAS:
+            self.fail(path, f"{value} replicas is more than this tool supports ({MAX_REPLICAS})")
+        return value
+
+    def quantity(self, value: object, path: str) -> Decimal:
+        try:
+            amount = parse_quantity(value)
+        except QuantityError as exc:
+            self.fail(path, str(exc))
+        if amount < 0:
+            self.fail(path, f"quantity {value!r} is negative")
+        return amount
+
+
+def _fmt(resource: str, amount: Decimal) -> str:
+    """A short quantity string: exact suffixes (64Mi, 250m) where they fit, else decimal."""
+    units = to_units(resource, amount, round_up=True)
+    if Decimal(units) == amount * unit_scale(resource):
+        return format_units(resource, units)
+    return format(amount.normalize(), "f")
+
+
+def _quantity_text(resource: str, value: object, amount: Decimal) -> str:
+    # Keep the manifest's own spelling; numbers become strings, as the wire format writes them.
+    return value if isinstance(value, str) else _fmt(resource, amount)
+
+
+@dataclass
+class _Cont:
+    """One container of a workload, as the problem will carry it."""
+
+    k8s_name: str
+    role: str  # app | native (sidecar init container) | istio | daprd
+    image: str | None = None
+    requests: dict[str, str] = field(default_factory=dict)
+    limits: dict[str, str] = field(default_factory=dict)
+    defaulted: list[str] = field(default_factory=list)
+    ports: list[tuple[int, str]] = field(default_factory=list)
+    mounts: list[str] = field(default_factory=list)
+    name: str = ""  # the problem's name, given once every workload is known
+
+    def amount(self, resource: str) -> Decimal:
+        return parse_quantity(self.requests[resource]) if resource in self.requests else Decimal(0)
+
+
+@dataclass
+class _Workload:
+    kind: str
+    name: str
+    namespace: str | None
+    ctx: _Ctx
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    replicas: int
+    containers: list[_Cont]
+    # Init containers in order: a native sidecar (running), or another one's requests.
+    inits: list[tuple[str, _Cont | dict[str, Decimal]]] = field(default_factory=list)
+    node_selector: dict[str, str] = field(default_factory=dict)
+    tolerations: list[dict[str, Any]] = field(default_factory=list)
+    claims: dict[str, str] = field(default_factory=dict)  # pod volume -> PVC claim name
+    empty_dirs: set[str] = field(default_factory=set)
+    anti_affinity: list[dict[str, Any]] = field(default_factory=list)  # required terms
+    affinity: list[dict[str, Any]] = field(default_factory=list)
+    spread: str = "none"
+    spread_why: str = ""
+    pod_name: str = ""
+
+    @property
+    def what(self) -> str:
+        return f"{self.kind} {self.name}"
+
+
+def _walk(value: object, doc: Document, depth: int = 0) -> Iterator[dict[str, Any]]:
+    """The objects of a document: itself, or the items of a List (nested Lists too)."""
+    ctx = _Ctx(doc, "document")
+    if depth > _MAX_NESTING:
+        ctx.fail("items", "Lists nested too deeply")
+    if isinstance(value, list):
+        for item in value:
+            yield from _walk(item, doc, depth + 1)
+        return
+    if not isinstance(value, Mapping):
+        ctx.fail("", "expected a Kubernetes object (a mapping with apiVersion and kind), got "
+                 + _type_name(value))
+    kind = value.get("kind")
+    items = value.get("items")
+    if (kind is None or (isinstance(kind, str) and kind.endswith("List"))) and isinstance(
+            items, list):
+        for item in items:
+            yield from _walk(item, doc, depth + 1)
+        return
+    if not isinstance(kind, str) or not kind:
+        ctx.fail("kind", "not a Kubernetes object: no kind")
+    yield {str(k): v for k, v in value.items()}
+
+
+def _metadata(obj: dict[str, Any], ctx: _Ctx) -> tuple[str, str | None, dict[str, Any]]:
+    meta = ctx.mapping(obj.get("metadata"), "metadata")
+    name = meta.get("name") or meta.get("generateName")
+    name = ctx.text(name, "metadata.name").rstrip("-")
+    namespace = meta.get("namespace")
+    if namespace is not None:
+        namespace = ctx.text(namespace, "metadata.namespace")
+    return name, namespace, meta
+
+
+def _owner_keys(meta: dict[str, Any], namespace: str | None) -> list[tuple[str, str, str | None]]:
+    owners = meta.get("ownerReferences")
+    if not isinstance(owners, list):
+        return []
+    return [(o["kind"], o["name"], namespace) for o in owners
+            if isinstance(o, Mapping) and isinstance(o.get("kind"), str)
+            and isinstance(o.get("name"), str)]
+
+
+def _pod_template(obj: dict[str, Any], kind: str, ctx: _Ctx
+                  ) -> tuple[dict[str, Any], dict[str, Any], str, str]:
+    """(template metadata, pod spec, metadata path, spec path) of a workload."""
+    spec = ctx.mapping(obj.get("spec"), "spec")
+    if kind == "Pod":
+        return ctx.mapping(obj.get("metadata"), "metadata"), spec, "metadata", "spec"
+    base = "spec"
+    if kind == "CronJob":
+        job = ctx.mapping(spec.get("jobTemplate"), "spec.jobTemplate")
+        spec = ctx.mapping(job.get("spec"), "spec.jobTemplate.spec")
+        base = "spec.jobTemplate.spec"
+    template = ctx.mapping(spec.get("template"), f"{base}.template")
+    if not template:
+        ctx.fail(f"{base}.template", "missing: a workload needs a pod template")
+    return (ctx.mapping(template.get("metadata"), f"{base}.template.metadata"),
+            ctx.mapping(template.get("spec"), f"{base}.template.spec"),
+            f"{base}.template.metadata", f"{base}.template.spec")
+
+
+def _resources(entry: dict[str, Any], path: str, ctx: _Ctx
+               ) -> tuple[dict[str, str], dict[str, str]]:
+    """Requests and limits as strings, a limit without a request also being the request."""
+    res = ctx.mapping(entry.get("resources"), f"{path}.resources")
+    out: list[dict[str, str]] = []
+    amounts: list[dict[str, Decimal]] = []
+    for part in ("requests", "limits"):
+        texts: dict[str, str] = {}
+        values: dict[str, Decimal] = {}
+        for key, value in ctx.mapping(res.get(part), f"{path}.resources.{part}").items():
+            where = f"{path}.resources.{part}.{key}"
+            if "/" not in key and key not in KNOWN_RESOURCES and not key.startswith(
+                    "hugepages-"):
+                ctx.fail(where, f"unknown resource {key!r}")
+            amount = ctx.quantity(value, where)
+            texts[key], values[key] = _quantity_text(key, value, amount), amount
+        out.append(texts)
+        amounts.append(values)
+    requests, limits = out
+    for key, limit in amounts[1].items():
+        if key in amounts[0] and amounts[0][key] > limit:
+            ctx.fail(f"{path}.resources.requests.{key}",
+                     f"{requests[key]} is above its limit {limits[key]}")
+        requests.setdefault(key, limits[key])
+    return requests, limits
+
+
+def _ports(entry: dict[str, Any], path: str, ctx: _Ctx) -> list[tuple[int, str]]:
+    ports: list[tuple[int, str]] = []
+    for where, item in ctx.entries(entry.get("ports"), f"{path}.ports"):
+        port = item.get("containerPort")
+        if isinstance(port, str) and port.isdigit():
+            port = int(port)
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            ctx.fail(f"{where}.containerPort", f"expected a port number 1-65535, got {port!r}")
+        protocol = item.get("protocol") or "TCP"
+        if protocol not in ("TCP", "UDP", "SCTP"):
+            ctx.fail(f"{where}.protocol", f"expected TCP, UDP or SCTP, got {protocol!r}")
+        if (port, protocol) not in ports:
+            ports.append((port, protocol))
+    return ports
+
+
+def _container(entry: object, path: str, role: str, ctx: _Ctx) -> _Cont:
+    item = ctx.mapping(entry, path)
+    name = ctx.text(item.get("name"), f"{path}.name")
+    image = item.get("image")
+    requests, limits = _resources(item, path, ctx)
+    mounts: list[str] = []
+    for where, mount in ctx.entries(item.get("volumeMounts"), f"{path}.volumeMounts"):
+        volume = ctx.text(mount.get("name"), f"{where}.name")
+        if volume not in mounts:
+            mounts.append(volume)
+    return _Cont(name, role, image if isinstance(image, str) and image else None, requests,
+                 limits, [], _ports(item, path, ctx), mounts)
+
+
+def _fill_defaults(cont: _Cont, defaults: dict[str, str]) -> None:
+    """A container without cpu or memory request gets the import's assumed amount, named
+    in `defaultedRequests` so that the advisor reports it (NO_REQUESTS)."""
+    for resource in ("cpu", "memory"):
+        if resource not in cont.requests and resource in defaults:
+            cont.requests[resource] = defaults[resource]
+            cont.defaulted.append(resource)
+
+
+def _tolerations(spec: dict[str, Any], path: str, ctx: _Ctx) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for where, item in ctx.entries(spec.get("tolerations"), f"{path}.tolerations"):
+        toleration: dict[str, Any] = {}
+        key = item.get("key")
+        if key not in (None, ""):
+            toleration["key"] = ctx.text(key, f"{where}.key")
+        operator = item.get("operator") or "Equal"
+        if operator not in ("Equal", "Exists"):
+            ctx.fail(f"{where}.operator", f"expected Equal or Exists, got {operator!r}")
+        toleration["operator"] = operator
+        value = item.get("value")
+        if value not in (None, ""):
+            toleration["value"] = str(value)
+        effect = item.get("effect")
+        if effect not in (None, ""):
+            if effect not in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
+                ctx.fail(f"{where}.effect",
+                         f"expected NoSchedule, PreferNoSchedule or NoExecute, got {effect!r}")
+            toleration["effect"] = effect
+        seconds = item.get("tolerationSeconds")
+        if isinstance(seconds, int) and not isinstance(seconds, bool):
+            toleration["tolerationSeconds"] = seconds
+        out.append(toleration)
+    return out
+
+
+def _node_affinity(spec: dict[str, Any], path: str, ctx: _Ctx, warnings: list[str]
+                   ) -> dict[str, str]:
+    """Required node affinity that is a plain selector (one term, `In` with one value per
+    expression) as a nodeSelector; anything richer is left out with a warning."""
+    affinity = ctx.mapping(spec.get("affinity"), f"{path}.affinity")
+    node = ctx.mapping(affinity.get("nodeAffinity"), f"{path}.affinity.nodeAffinity")
+    required = node.get("requiredDuringSchedulingIgnoredDuringExecution")
+    if required is None:
+        return {}
+    where = f"{path}.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"
+    terms = ctx.seq(ctx.mapping(required, where).get("nodeSelectorTerms"),
+                    f"{where}.nodeSelectorTerms")
+    selector: dict[str, str] = {}
+    plain = len(terms) == 1
+    if plain:
+        term = ctx.mapping(terms[0], f"{where}.nodeSelectorTerms[0]")
+        expressions = ctx.seq(term.get("matchExpressions"),
+                              f"{where}.nodeSelectorTerms[0].matchExpressions")
+        plain = bool(expressions) and not term.get("matchFields")
+        for _, expr in ctx.entries(expressions, f"{where}.nodeSelectorTerms[0].matchExpressions"):
+            values, key = expr.get("values"), expr.get("key")
+            if (expr.get("operator") == "In" and isinstance(key, str)
+                    and isinstance(values, list) and len(values) == 1
+                    and isinstance(values[0], str | int | float)):
+                selector[key] = str(values[0])
+            else:
+                plain = False
+    if not plain:
+        warnings.append(f"{ctx.what}: required nodeAffinity other than one `In` term with "
+                        "one value per key is not modelled; it is left out")
+        return {}
+    return selector
+
+
+def _parse_workload(obj: dict[str, Any], doc: Document, options: ImportOptions,
+                    warnings: list[str]) -> _Workload:
+    kind = obj["kind"]
+    ctx = _Ctx(doc, kind)
+    name, namespace, _ = _metadata(obj, ctx)
+    ctx.what = f"{kind} {name}"
+    meta, spec, meta_path, path = _pod_template(obj, kind, ctx)
+    top = ctx.mapping(obj.get("spec"), "spec")
+    if kind in ("Job", "CronJob"):
+        job = top if kind == "Job" else ctx.mapping(
+            ctx.mapping(top.get("jobTemplate"), "spec.jobTemplate").get("spec"),
+            "spec.jobTemplate.spec")
+        prefix = "spec" if kind == "Job" else "spec.jobTemplate.spec"
+        replicas = ctx.count(job.get("parallelism"), f"{prefix}.parallelism")
+    elif kind in ("Pod", "DaemonSet"):
+        replicas = 1  # a DaemonSet's count is settled once its node selector is known
+    else:
+        replicas = ctx.count(top.get("replicas"), "spec.replicas")
+    labels = ctx.strings(meta.get("labels"), f"{meta_path}.labels")
+    annotations = ctx.strings(meta.get("annotations"), f"{meta_path}.annotations")
+    entries = ctx.seq(spec.get("containers"), f"{path}.containers")
+    if not entries:
+        ctx.fail(f"{path}.containers", "a workload needs at least one container")
+    apps = [_container(e, f"{path}.containers[{i}]", "app", ctx) for i, e in enumerate(entries)]
+    work = _Workload(kind, name, namespace, ctx, labels, annotations, replicas, apps)
+    for i, entry in enumerate(ctx.seq(spec.get("initContainers"), f"{path}.initContainers")):
+        where = f"{path}.initContainers[{i}]"
+        init = _container(entry, where, "native", ctx)
+        if ctx.mapping(entry, where).get("restartPolicy") == "Always":
+            work.containers.append(init)
+            work.inits.append((init.k8s_name, init))
+        else:
+            work.inits.append((init.k8s_name,
+                               {k: parse_quantity(v) for k, v in init.requests.items()}))
+    names = Counter(c.k8s_name for c in work.containers)
+    for cname, n in names.items():
+        if n > 1:
+            ctx.fail(f"{path}.containers", f"container name {cname!r} is used {n} times")
+    for cont in work.containers:
+        _fill_defaults(cont, options.default_requests)
+    for where, volume in ctx.entries(spec.get("volumes"), f"{path}.volumes"):
+        vname = ctx.text(volume.get("name"), f"{where}.name")
+        claim = volume.get("persistentVolumeClaim")
+        if claim is not None:
+            claim_name = ctx.mapping(claim, f"{where}.persistentVolumeClaim").get("claimName")
+            work.claims[vname] = ctx.text(claim_name, f"{where}.persistentVolumeClaim.claimName")
+        elif "emptyDir" in volume:
+            work.empty_dirs.add(vname)
+    work.node_selector = ctx.strings(spec.get("nodeSelector"), f"{path}.nodeSelector")
+    work.node_selector.update(_node_affinity(spec, path, ctx, warnings))
+    work.tolerations = _tolerations(spec, path, ctx)
+    affinity = ctx.mapping(spec.get("affinity"), f"{path}.affinity")
+    for key, bucket in (("podAntiAffinity", work.anti_affinity), ("podAffinity", work.affinity)):
+        section = ctx.mapping(affinity.get(key), f"{path}.affinity.{key}")
+        where = f"{path}.affinity.{key}.requiredDuringSchedulingIgnoredDuringExecution"
+        bucket.extend(term for _, term in ctx.entries(
+            section.get("requiredDuringSchedulingIgnoredDuringExecution"), where))
+    for _, item in ctx.entries(spec.get("topologySpreadConstraints"),
+                               f"{path}.topologySpreadConstraints"):
+        if item.get("whenUnsatisfiable") != "DoNotSchedule":
+            continue  # a soft rule: the advisor's objective spreads anyway
+        topology = item.get("topologyKey")
+        selector = item.get("labelSelector")
+        if selector is not None and not _selects(selector, labels):
+            warnings.append(f"{work.what}: a topology spread constraint over other pods' "
+                            "labels is not modelled; it is left out")
+        elif topology in ZONE_KEYS:
+            _ask_spread(work, "zone", "a topology spread constraint over zones")
+        elif topology == HOSTNAME:
+            _ask_spread(work, "node", "a topology spread constraint over nodes")
+        else:
+            warnings.append(f"{work.what}: a topology spread constraint over {topology!r} is not "
+                            "modelled (only zones and nodes are); it is left out")
+    return work
+
+
+def _ask_spread(work: _Workload, level: str, why: str) -> None:
+    if _SPREAD_RANK[level] > _SPREAD_RANK[work.spread]:
+        work.spread, work.spread_why = level, why
+
+
+def _selects(selector: object, labels: dict[str, str]) -> bool:
+    """A label selector (matchLabels and matchExpressions) against pod labels; a malformed
+    selector selects nothing, as the API server would have refused it."""
+    if not isinstance(selector, Mapping):
+        return False
+    match = selector.get("matchLabels")
+    if match is not None:
+        if not isinstance(match, Mapping):
+            return False
+        if any(labels.get(str(k)) != str(v) for k, v in match.items()):
+            return False
+    expressions = selector.get("matchExpressions")
+    if expressions is None:
+        return True
+    if not isinstance(expressions, list):
+        return False
+    for expr in expressions:
+        if not isinstance(expr, Mapping):
+            return False
+        key, op = expr.get("key"), expr.get("operator")
+        raw = expr.get("values")
+        values = [str(v) for v in raw] if isinstance(raw, list) else []
+        if not isinstance(key, str):
+            return False
+        if op == "In" and labels.get(key) not in values:
+            return False
+        if op == "NotIn" and key in labels and labels[key] in values:
+            return False
+        if op == "Exists" and key not in labels:
+            return False
+        if op == "DoesNotExist" and key in labels:
+            return False
+        if op not in ("In", "NotIn", "Exists", "DoesNotExist"):
+            return False
+    return True
+
+
+def _namespaces_match(term: dict[str, Any], own: str | None, other: str | None) -> bool:
+    """Whether an affinity term of a pod in `own` looks at pods in `other`. A workload
+    without a namespace is applied to whichever namespace is current: it matches any."""
+    if own is None or other is None or term.get("namespaceSelector") is not None:
+        return True
+    listed = term.get("namespaces")
+    if isinstance(listed, list) and listed:
+        return other in [str(n) for n in listed]
+    return own == other
+
+
+def _unique_pod_names(workloads: list[_Workload]) -> None:
+    """Workload names as pod names, made unique across kinds and namespaces."""
+    used: set[str] = set()
+    for work in workloads:
+        base = dns_label(work.name)
+        candidates = [base]
+        if work.namespace:
+            candidates.append(dns_label(f"{work.name}-{work.namespace}"))
+        candidates.append(dns_label(f"{work.name}-{work.kind}"))
+        name = next((c for c in candidates if c not in used), "")
+        n = 2
+        while not name:
+            name = dns_label(f"{base}-{n}") if dns_label(f"{base}-{n}") not in used else ""
+            n += 1
+        used.add(name)
+        work.pod_name = name
+
+
+def _helper_type(cont: _Cont) -> str:
+    text = f"{cont.k8s_name} {cont.image or ''}".lower()
+    if _ADAPTER.search(text):
+        return "adapter"
+    if _AMBASSADOR.search(text):
+        return "ambassador"
+    return "sidecar"
+
+
+def _injected(work: _Workload, istio_namespaces: set[str], options: ImportOptions
+              ) -> list[_Cont]:
+    """Sidecars an admission webhook adds to the pod (Istio's proxy, Dapr's daprd)."""
+    out: list[_Cont] = []
+    present = {c.k8s_name for c in work.containers}
+    flag = work.labels.get("sidecar.istio.io/inject",
+                           work.annotations.get("sidecar.istio.io/inject"))
+    istio = (flag.lower() == "true" if flag is not None
+             else work.namespace is not None and work.namespace in istio_namespaces)
+    if istio and "istio-proxy" not in present:
+        # Istio reads the proxy's requests from these annotations when they are set.
+        out.append(_sidecar(work, "istio-proxy", options, "sidecar.istio.io/proxyCPU",
+                            "sidecar.istio.io/proxyMemory", "sidecar.istio.io/proxyCPULimit",
+                            "sidecar.istio.io/proxyMemoryLimit"))
+    if work.annotations.get("dapr.io/enabled", "").lower() == "true" and "daprd" not in present:
+        dapr = _sidecar(work, "daprd", options, "dapr.io/sidecar-cpu-request",
+                        "dapr.io/sidecar-memory-request", "dapr.io/sidecar-cpu-limit",
+                        "dapr.io/sidecar-memory-limit")
+        dapr.ports = [(p, "TCP") for p in DAPR_PORTS]
+        out.append(dapr)
+    return out
+
+
+def _sidecar(work: _Workload, name: str, options: ImportOptions, cpu: str, memory: str,
+             cpu_limit: str, memory_limit: str) -> _Cont:
+    cont = _Cont(name, "istio" if name == "istio-proxy" else "daprd")
+    defaults = options.injected_requests.get(name, options.default_requests)
+    for resource, request_key, limit_key in (("cpu", cpu, cpu_limit),
+                                             ("memory", memory, memory_limit)):
+        where = 'metadata.annotations["{}"]'
+        if limit_key in work.annotations:
+            value = work.annotations[limit_key]
+            work.ctx.quantity(value, where.format(limit_key))
+            cont.limits[resource] = value
+        if request_key in work.annotations:
+            value = work.annotations[request_key]
+            work.ctx.quantity(value, where.format(request_key))
+            cont.requests[resource] = value
+        elif resource in cont.limits:
+            cont.requests[resource] = cont.limits[resource]
+        elif resource in defaults:
+            cont.requests[resource] = defaults[resource]
+            cont.defaulted.append(resource)
+    return cont
+
+
+def _init_overhead(work: _Workload, warnings: list[str]) -> None:
+    """The scheduler reserves, per resource, the larger of the running containers' sum and
+    each init container's request (plus the native sidecars started before it); when an
+    init container is larger, the main container carries the difference."""
+    once = [amounts for _, amounts in work.inits if isinstance(amounts, dict)]
+    if not once:
+        return
+    running = work.containers
+    resources = sorted({r for amounts in once for r in amounts})
+    main = running[0]
+    for resource in resources:
+        steady = sum((c.amount(resource) for c in running), Decimal(0))
+        before = Decimal(0)
+        peak, peak_name = Decimal(0), ""
+        for iname, init in work.inits:
+            if isinstance(init, _Cont):
+                before += init.amount(resource)
+                continue
+            need = init.get(resource, Decimal(0)) + before
+            if need > peak:
+                peak, peak_name = need, iname
+        if peak <= steady:
+            continue
+        extra = peak - steady
+        new = main.amount(resource) + extra
+        main.requests[resource] = _fmt(resource, new)
+        note = ""
+        if resource in main.limits and parse_quantity(main.limits[resource]) < new:
+            main.limits[resource] = main.requests[resource]
+            note = " (and its limit)"
+        warnings.append(
+            f"{work.what}: init container {peak_name} needs {_fmt(resource, peak)} {resource}, "
+            f"more than the running containers' {_fmt(resource, steady)}; the scheduler "
+            f"reserves the larger, so {main.k8s_name}'s request{note} is raised by "
+            f"{_fmt(resource, extra)}")
+
+
+def _admits(node: object, selector: dict[str, str], tolerations: list[dict[str, Any]]) -> bool:
+    """Whether a DaemonSet pod would run on a node of the given node list."""
+    if not isinstance(node, Mapping):
+        return False
+    labels = node.get("labels")
+    labels = labels if isinstance(labels, Mapping) else {}
+    if any(labels.get(k) != v for k, v in selector.items()):
+        return False
+    taints = node.get("taints")
+    for taint in taints if isinstance(taints, list) else []:
+        if not isinstance(taint, Mapping):
+            continue
+        effect = taint.get("effect") or "NoSchedule"
+        if effect == "PreferNoSchedule" or taint.get("key") in DAEMONSET_TOLERATED:
+            continue
+        if not any(_tolerates(t, taint, effect) for t in tolerations):
+            return False
+    return True
+
+
+def _tolerates(toleration: dict[str, Any], taint: Mapping[Any, Any], effect: str) -> bool:
+    if toleration.get("effect") not in (None, effect):
+        return False
+    key = toleration.get("key")
+    if key is None:
+        return toleration.get("operator") == "Exists"
+    if key != taint.get("key"):
+        return False
+    return toleration.get("operator") == "Exists" or toleration.get("value") == taint.get("value")
+
+
+def _drop_well_known(workloads: list[_Workload], options: ImportOptions,
+                     warnings: list[str]) -> None:
+    """Selectors on the OS/arch labels every Linux node has, when the node list does not
+    speak of them: kept, they would leave no node at all."""
+    keys: set[str] = set()
+    for node in options.nodes or []:
+        labels = node.get("labels") if isinstance(node, Mapping) else None
+        if isinstance(labels, Mapping):
+            keys.update(str(k) for k in labels)
+    dropped: Counter[str] = Counter()
+    for work in workloads:
+        for key, value in list(work.node_selector.items()):
+            if WELL_KNOWN_NODE_LABELS.get(key) == value and key not in keys:
+                del work.node_selector[key]
+                dropped[f"{key}={value}"] += 1
+    if dropped:
+        where = ("the nodes given carry" if options.nodes is not None
+                 else "the assumed node pool carries")
+        listed = ", ".join(f"{k} ({n} workload{'s' if n > 1 else ''})"
+                           for k, n in sorted(dropped.items()))
+        warnings.append(f"nodeSelector {listed} left out: {where} no such label, and "
+                        "every Linux node has it")
+
+
+def _daemonset_replicas(work: _Workload, options: ImportOptions, warnings: list[str]) -> None:
+    if options.nodes is None:
+        work.replicas = 1
+        warnings.append(f"{work.what} runs one pod per node, which a layout problem cannot "
+                        "express: modelled as 1 replica (no node list given; pass --nodes to "
+                        "count the nodes)")
+        return
+    count = sum(_admits(n, work.node_selector, work.tolerations) for n in options.nodes)
+    work.replicas = max(1, count)
+    warnings.append(f"{work.what} runs one pod per node, which a layout problem cannot "
+                    f"express: modelled as {work.replicas} replica(s), one per node given "
+                    "that its nodeSelector and tolerations admit, without forcing one per node")
+
+
+def _affinity_hints(workloads: list[_Workload], hints: list[dict[str, Any]],
+                    warnings: list[str]) -> None:
+    """Required pod (anti-)affinity: on itself, spreading; on others, node-level hints
+    between the main containers."""
+    seen: set[tuple[str, frozenset[str]]] = set()
+
+    def add(kind: str, a: _Workload, b: _Workload) -> None:
+        pair = frozenset((a.containers[0].name, b.containers[0].name))
+        if (kind, pair) not in seen:
+            seen.add((kind, pair))
+            hints.append({"type": kind, "containers": sorted(pair)})
+
+    for work in workloads:
+        for anti, terms in ((True, work.anti_affinity), (False, work.affinity)):
+            rule = "podAntiAffinity" if anti else "podAffinity"
+            for term in terms:
+                key = term.get("topologyKey")
+                selector = term.get("labelSelector")
+                self_match = _selects(selector, work.labels)
+                others = [o for o in workloads if o is not work
+                          and _namespaces_match(term, work.namespace, o.namespace)
+                          and _selects(selector, o.labels)]
+                if not self_match and not others:
+                    warnings.append(f"{work.what}: required {rule} selects no workload of "
+                                    "the input; it is left out")
+                elif key == HOSTNAME:
+                    if anti and self_match:
+                        _ask_spread(work, "node", "podAntiAffinity on kubernetes.io/hostname")
+                    for other in others:
+                        add("separateNodes" if anti else "sameNode", work, other)
+                    if not anti and self_match and not others:
+                        warnings.append(f"{work.what}: {rule} on its own pods (all replicas "
+                                        "on one node) is not modelled; it is left out")
+                elif key in ZONE_KEYS and anti and self_match:
+                    _ask_spread(work, "zone", "podAntiAffinity on zones")
+                    if others:
+                        warnings.append(f"{work.what}: required {rule} over zones against "
+                                        "other workloads is not modelled; it is left out")
+                else:
+                    warnings.append(f"{work.what}: required {rule} on {key!r} is not "
+                                    "modelled (only kubernetes.io/hostname is); it is left out")
+
+
+def _spread(workloads: list[_Workload], warnings: list[str]) -> str:
+    """The one global spread: the strongest any workload asks for."""
+    level = max((w.spread for w in workloads), key=_SPREAD_RANK.__getitem__, default="none")
+    if level == "none":
+        return level
+    asked = [w for w in workloads if w.spread == level]
+    rest = [w for w in workloads if w.spread != level]
+    if rest:
+        names = ", ".join(f"{w.pod_name} ({w.spread_why})" for w in asked)
+        warnings.append(f"policy.spread is one setting for every pod: set to {level!r} because "
+                        f"{names} asked for it; {len(rest)} other workload(s) did not, and "
+                        "are spread too")
+    return level
+
+
+def _couple_empty_dirs(work: _Workload, hints: list[dict[str, Any]]) -> None:
+    """Containers sharing an emptyDir must share the pod: a samePod hint, unless helper
+    hints already tie every pair of them."""
+    coupled = {frozenset((h["container"], h["main"])) for h in hints if "main" in h}
+    seen: set[tuple[str, ...]] = set()
+    for volume in sorted(work.empty_dirs):
+        users = tuple(sorted(c.name for c in work.containers if volume in c.mounts))
+        if len(users) < 2 or users in seen:
+            continue
+        seen.add(users)
+        pairs = [frozenset((a, b)) for i, a in enumerate(users) for b in users[i + 1:]]
+        if not all(p in coupled for p in pairs):
+            hints.append({"type": "samePod", "containers": list(users)})
+
+
+def _port_clashes(work: _Workload, warnings: list[str]) -> None:
+    """Pod-mates share one port space: a port declared twice in a pod is kept once."""
+    taken: dict[tuple[int, str], str] = {}
+    for cont in work.containers:
+        kept = []
+        for port in cont.ports:
+            if port in taken:
+                warnings.append(f"{work.what}: {cont.k8s_name} declares port {port[0]}/"
+                                f"{port[1]} that {taken[port]} declares too; kept on "
+                                f"{taken[port]} only")
+                continue
+            taken[port] = cont.k8s_name
+            kept.append(port)
+        cont.ports = kept
+
+
+def _volume_name(work: _Workload, mount: str) -> str:
+    # A claim is the same storage whichever workload mounts it; other volumes are the pod's.
+    if mount in work.claims:
+        return f"pvc-{work.claims[mount]}"
+    return f"{work.pod_name}-{mount}"
+
+
+def _container_dict(work: _Workload, cont: _Cont, main: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": cont.name}
+    if cont.image:
+        out["image"] = cont.image
+    out["requests"] = dict(cont.requests)
+    if cont.limits:
+        out["limits"] = dict(cont.limits)
+    if cont.ports:
+        out["ports"] = [p if proto == "TCP" else {"port": p, "protocol": proto}
+                        for p, proto in cont.ports]
+    if cont.mounts:
+        out["volumes"] = [_volume_name(work, m) for m in cont.mounts]
+    if main:
+        out["replicas"] = work.replicas
+    if work.kind in ("Job", "CronJob"):
+        out["critical"] = False  # a batch run failing stops no service
+    if work.node_selector:
+        out["nodeSelector"] = dict(work.node_selector)
+    if work.tolerations:
+        out["tolerations"] = [dict(t) for t in work.tolerations]
+    source: dict[str, Any] = {"kind": work.kind, "workload": work.name,
+                              "container": cont.k8s_name}
+    if work.namespace:
+        source["namespace"] = work.namespace
+    out["source"] = source
+    if cont.defaulted:
+        out["defaultedRequests"] = list(cont.defaulted)
+    return out
+
+
+def import_k8s(documents: list[Document], options: ImportOptions) -> ImportResult:
+    """Kubernetes manifests as a problem (wire format) whose layout is what runs today."""
+    warnings: list[str] = []
+    objects = [(obj, doc) for doc in documents for obj in _walk(doc.data, doc)]
+    istio_namespaces: set[str] = set()
+    present: set[tuple[str, str, str | None]] = set()
+    for obj, doc in objects:
+        ctx = _Ctx(doc, str(obj["kind"]))
+        if obj["kind"] == "Namespace":
+            name, _, meta = _metadata(obj, ctx)
+            labels = ctx.strings(meta.get("labels"), "metadata.labels")
+            if labels.get("istio-injection") == "enabled":
+                istio_namespaces.add(name)
+        elif obj["kind"] in WORKLOAD_KINDS:
+            name, namespace, _ = _metadata(obj, ctx)
+            present.add((obj["kind"], name, namespace))
+    skipped: Counter[str] = Counter()
+    owned: list[str] = []
+    idle: list[str] = []
+    workloads: list[_Workload] = []
+    for obj, doc in objects:
+        kind = obj["kind"]
+        if kind not in WORKLOAD_KINDS:
+            skipped[kind] += 1
+            continue
+        name, namespace, meta = _metadata(obj, _Ctx(doc, kind))
+        # A ReplicaSet of a Deployment, a Pod of a ReplicaSet: the owner says it already.
+        if any(o in present or (o[0], o[1], None) in present
+               for o in _owner_keys(meta, namespace)):
+            owned.append(f"{kind} {name}")
+            continue
+        work = _parse_workload(obj, doc, options, warnings)
+        if work.replicas == 0:
+            idle.append(work.what)
+            continue
+        workloads.append(work)
+    if skipped:
+        listed = ", ".join(f"{k} ({n})" for k, n in sorted(skipped.items()))
+        warnings.append(f"skipped {sum(skipped.values())} object(s) that are not workloads: "
+                        f"{listed}")
+    if owned:
+        warnings.append("skipped objects whose owner is in the input too: " + ", ".join(owned))
+    if idle:
+        warnings.append("skipped workloads scaled to 0 (nothing of them runs): "
+                        + ", ".join(idle))
+    if not workloads:
+        warnings.append("no workload (" + ", ".join(sorted(WORKLOAD_KINDS)) + ") in the input")
+    _drop_well_known(workloads, options, warnings)
+    _unique_pod_names(workloads)
+    for work in workloads:
+        if work.kind == "DaemonSet":
+            _daemonset_replicas(work, options, warnings)
+    entries = [(w.pod_name, c.k8s_name, len(w.containers) == 1)
+               for w in workloads for c in w.containers]
+    names = iter(container_names(entries))
+    for work in workloads:
+        for cont in work.containers:
+            cont.name = next(names)
+    used = {c.name for w in workloads for c in w.containers}
+    hints: list[dict[str, Any]] = []
+    for work in workloads:
+        main = work.containers[0]
+        for cont in _injected(work, istio_namespaces, options):
+            base = dns_label(f"{main.name}-{cont.k8s_name}")
+            cont.name, n = base, 2
+            while cont.name in used:
+                cont.name, n = dns_label(f"{base}-{n}"), n + 1
+            used.add(cont.name)
+            work.containers.append(cont)
+        for cont in work.containers[1:]:
+            kind = _helper_type(cont) if cont.role == "app" else "sidecar"
+            hints.append({"type": kind, "container": cont.name, "main": main.name})
+        _couple_empty_dirs(work, hints)
+        _port_clashes(work, warnings)
+        _init_overhead(work, warnings)
+    _affinity_hints(workloads, hints, warnings)
+    spread = _spread(workloads, warnings)
+    containers = [_container_dict(w, c, i == 0) for w in workloads
+                  for i, c in enumerate(w.containers)]
+    policy: dict[str, Any] = {"spread": spread}
+    if options.time_limit_seconds is not None:
+        policy["timeLimitSeconds"] = float(options.time_limit_seconds)
+    problem: dict[str, Any] = {"containers": containers, "hints": hints, "policy": policy}
+    if workloads:
+        problem["layout"] = {"pods": [
+            {"name": w.pod_name, "containers": [c.name for c in w.containers],
+             "replicas": w.replicas} for w in workloads]}
+    attach_nodes(problem, options, warnings)
+    return ImportResult(problem, warnings)

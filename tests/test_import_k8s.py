@@ -1,0 +1,848 @@
+"""Kubernetes manifests and node lists imported as layout problems."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from advisor.kube.common import ImportOptions, ImportResult, ManifestError, load_documents
+from advisor.kube.k8s import WORKLOAD_KINDS, import_k8s, is_k8s
+from advisor.kube.nodes import import_nodes
+from advisor.solve import advise
+from models import Problem, parse_problem
+
+MANIFESTS = Path(__file__).resolve().parents[2] / "shared" / "bench-data" / "manifests"
+
+
+def manifests(relative: str) -> str:
+    path = MANIFESTS / relative
+    if not path.is_file():
+        pytest.skip(f"bench manifests not available: {path}")
+    return path.read_text(encoding="utf-8")
+
+
+def imported(text: str, **options: Any) -> ImportResult:
+    """Import YAML text; every import with a workload must be a valid problem."""
+    result = import_k8s(load_documents(textwrap.dedent(text), "test.yaml"),
+                        ImportOptions(**options))
+    if result.problem["containers"]:
+        parse_problem(result.problem)
+    return result
+
+
+def docs(*parts: str) -> str:
+    """YAML documents, each dedented on its own, as one multi-document text."""
+    return "---\n".join(textwrap.dedent(p).strip("\n") + "\n" for p in parts)
+
+
+def containers(result: ImportResult) -> dict[str, dict[str, Any]]:
+    return {c["name"]: c for c in result.problem["containers"]}
+
+
+def pods(result: ImportResult) -> dict[str, dict[str, Any]]:
+    return {p["name"]: p for p in result.problem["layout"]["pods"]}
+
+
+def warned(result: ImportResult, *words: str) -> list[str]:
+    return [w for w in result.warnings if all(word in w for word in words)]
+
+
+def quick(problem: dict[str, Any]) -> Problem:
+    """A problem made cheap to solve on a busy machine."""
+    problem["policy"].update({"timeLimitSeconds": 5.0, "workers": 2, "seed": 0})
+    return parse_problem(problem)
+
+
+def deployment(name: str, *, replicas: int = 1, pod_spec: str = "", template_meta: str = "",
+               namespace: str | None = None) -> str:
+    """A Deployment with one `app` container unless `pod_spec` gives the pod spec body."""
+    spec = textwrap.dedent(pod_spec or """
+        containers:
+          - name: app
+            image: example/app
+            resources: {requests: {cpu: 100m, memory: 64Mi}}
+        """).strip("\n")
+    meta = textwrap.dedent(template_meta or f"labels: {{app: {name}}}").strip("\n")
+    ns = f"\n  namespace: {namespace}" if namespace else ""
+    return (f"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}{ns}\n"
+            f"spec:\n  replicas: {replicas}\n  template:\n    metadata:\n"
+            + textwrap.indent(meta, "      ") + "\n    spec:\n"
+            + textwrap.indent(spec, "      ") + "\n")
+
+
+# --- real applications -------------------------------------------------------------------
+
+BOUTIQUE = ["adservice", "cartservice", "checkoutservice", "currencyservice", "emailservice",
+            "frontend", "loadgenerator", "paymentservice", "productcatalogservice",
+            "recommendationservice", "redis-cart", "shippingservice"]
+
+
+def test_online_boutique_imports_its_twelve_services() -> None:
+    result = imported(manifests("online-boutique/kubernetes-manifests.yaml"))
+    found = containers(result)
+    assert sorted(found) == BOUTIQUE
+    assert sorted(pods(result)) == BOUTIQUE
+    assert all(p["containers"] == [p["name"]] and p["replicas"] == 1
+               for p in pods(result).values())
+    frontend = found["frontend"]
+    assert frontend["requests"] == {"cpu": "100m", "memory": "64Mi"}
+    assert frontend["limits"] == {"cpu": "200m", "memory": "128Mi"}
+    assert frontend["source"] == {"kind": "Deployment", "workload": "frontend",
+                                  "container": "server"}
+    assert frontend["image"].endswith("/frontend:v0.10.6")
+    assert frontend["ports"] == [8080]
+    assert found["redis-cart"]["requests"] == {"cpu": "70m", "memory": "200Mi"}
+    assert found["adservice"]["requests"] == {"cpu": "200m", "memory": "180Mi"}
+    # loadgenerator's init container requests nothing: its main request stays as written.
+    assert found["loadgenerator"]["requests"] == {"cpu": "300m", "memory": "256Mi"}
+    assert not any("defaultedRequests" in c for c in found.values())
+    assert result.problem["hints"] == []
+    assert "pools" in result.problem
+    assert warned(result, "Service (12)", "ServiceAccount (11)")
+    assert warned(result, "no node list given")
+
+
+def test_online_boutique_plan_is_feasible() -> None:
+    result = imported(manifests("online-boutique/kubernetes-manifests.yaml"))
+    plan = advise(quick(result.problem))
+    assert plan.status != "infeasible"
+    assert sorted(c for pod in plan.pods for c in pod.containers) == BOUTIQUE
+
+
+def test_istio_manifests_hold_no_workload() -> None:
+    result = imported(manifests("online-boutique/istio-manifests.yaml"))
+    assert result.problem["containers"] == []
+    assert "layout" not in result.problem
+    skipped = warned(result, "skipped")
+    assert len(skipped) == 1
+    for kind in ("Gateway (1)", "HTTPRoute (1)", "ServiceEntry (2)", "VirtualService (1)"):
+        assert kind in skipped[0]
+    assert warned(result, "no workload")
+
+
+SOCK_SHOP_UNREQUESTED = ["carts-db", "catalogue-db", "orders-db", "rabbitmq",
+                         "rabbitmq-exporter", "session-db", "user-db"]
+
+
+def test_sock_shop_keeps_rabbitmq_and_its_exporter_in_one_pod() -> None:
+    result = imported(manifests("sock-shop/complete-demo.yaml"))
+    assert pods(result)["rabbitmq"]["containers"] == ["rabbitmq", "rabbitmq-exporter"]
+    assert {"type": "adapter", "container": "rabbitmq-exporter",
+            "main": "rabbitmq"} in result.problem["hints"]
+    found = containers(result)
+    assert found["rabbitmq"]["replicas"] == 1
+    assert "replicas" not in found["rabbitmq-exporter"]
+    assert found["rabbitmq"]["ports"] == [15672, 5672]
+    assert found["rabbitmq-exporter"]["ports"] == [9090]
+    assert found["carts"]["source"]["namespace"] == "sock-shop"
+    # Every workload selects beta.kubernetes.io/os=linux, which the assumed pool lacks.
+    assert not any("nodeSelector" in c for c in found.values())
+    assert warned(result, "beta.kubernetes.io/os=linux", "14 workloads")
+
+
+def test_sock_shop_databases_without_requests_are_flagged() -> None:
+    result = imported(manifests("sock-shop/complete-demo.yaml"))
+    found = containers(result)
+    defaulted = sorted(n for n, c in found.items() if c.get("defaultedRequests"))
+    assert defaulted == SOCK_SHOP_UNREQUESTED
+    assert found["carts-db"]["requests"] == {"cpu": "100m", "memory": "128Mi"}
+    assert found["carts-db"]["defaultedRequests"] == ["cpu", "memory"]
+    assert found["carts"]["requests"] == {"cpu": "100m", "memory": "200Mi"}
+    plan = advise(quick(result.problem))
+    assert plan.status != "infeasible"
+    flagged = {s for f in plan.findings if f.code == "NO_REQUESTS" for s in f.subjects}
+    assert set(SOCK_SHOP_UNREQUESTED) <= flagged
+    assert "carts" not in flagged
+
+
+# --- kinds, documents and lists ----------------------------------------------------------
+
+ALL_KINDS = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 3
+  template:
+    spec:
+      containers: [{name: web, image: nginx, resources: {requests: {cpu: 200m, memory: 1Gi}}}]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  replicas: 2
+  template:
+    spec:
+      containers: [{name: postgres, resources: {requests: {cpu: "1", memory: 2Gi}}}]
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  template:
+    spec:
+      containers: [{name: agent, resources: {requests: {cpu: 50m, memory: 32Mi}}}]
+---
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: cache}
+spec:
+  replicas: 2
+  template:
+    spec:
+      containers: [{name: redis, resources: {requests: {cpu: 100m, memory: 256Mi}}}]
+---
+apiVersion: v1
+kind: ReplicationController
+metadata: {name: legacy}
+spec:
+  template:
+    spec:
+      containers: [{name: legacy, resources: {requests: {cpu: 100m, memory: 64Mi}}}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: migrate}
+spec:
+  parallelism: 2
+  template:
+    spec:
+      containers: [{name: migrate, resources: {requests: {cpu: 500m, memory: 128Mi}}}]
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: report}
+spec:
+  schedule: "0 * * * *"
+  jobTemplate:
+    spec:
+      parallelism: 3
+      template:
+        spec:
+          containers: [{name: report, resources: {requests: {cpu: 250m, memory: 128Mi}}}]
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: cleanup}
+spec:
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          containers: [{name: cleanup, resources: {requests: {cpu: 10m, memory: 16Mi}}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: debug}
+spec:
+  containers: [{name: shell, resources: {requests: {cpu: 10m, memory: 16Mi}}}]
+"""
+
+
+def test_every_workload_kind_becomes_one_layout_pod() -> None:
+    result = imported(ALL_KINDS)
+    replicas = {name: p["replicas"] for name, p in pods(result).items()}
+    assert replicas == {"web": 3, "db": 2, "agent": 1, "cache": 2, "legacy": 1, "migrate": 2,
+                        "report": 3, "cleanup": 1, "debug": 1}
+    found = containers(result)
+    kinds = {c["source"]["kind"] for c in found.values()}
+    assert kinds == WORKLOAD_KINDS
+    assert found["db"]["source"] == {"kind": "StatefulSet", "workload": "db",
+                                     "container": "postgres"}
+    assert found["db"]["requests"] == {"cpu": "1", "memory": "2Gi"}
+    # Batch work is not a service: a failure stops nothing that must stay up.
+    assert {n for n, c in found.items() if c.get("critical") is False} == {
+        "migrate", "report", "cleanup"}
+    assert warned(result, "DaemonSet agent", "1 replica", "no node list")
+    assert not warned(result, "skipped")
+
+
+def test_a_list_and_a_plain_list_are_flattened() -> None:
+    listed = {"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "a"},
+         "spec": {"template": {"spec": {"containers": [{"name": "a"}]}}}},
+        {"apiVersion": "v1", "kind": "List", "items": [
+            {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "b"},
+             "spec": {"containers": [{"name": "b"}]}},
+            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "b"}}]}]}
+    result = imported(json.dumps(listed))
+    assert sorted(pods(result)) == ["a", "b"]
+    assert warned(result, "skipped 1", "Service (1)")
+    plain = import_k8s(load_documents(json.dumps(listed["items"]), "list.json"),
+                       ImportOptions())
+    assert sorted(c["name"] for c in plain.problem["containers"]) == ["a", "b"]
+
+
+def test_is_k8s_tells_manifests_from_problems() -> None:
+    assert is_k8s({"apiVersion": "v1", "kind": "Pod"})
+    assert is_k8s({"items": [{"apiVersion": "v1", "kind": "Node"}]})
+    assert is_k8s([{"apiVersion": "v1", "kind": "Node"}])
+    assert not is_k8s({"containers": [{"name": "web"}]})
+    assert not is_k8s({"kind": "Pod"})
+    assert not is_k8s({"items": []})
+    assert not is_k8s([])
+    assert not is_k8s("kind: Pod")
+    assert not is_k8s(None)
+
+
+# --- containers ----------------------------------------------------------------------------
+
+def test_limits_become_requests_and_missing_requests_are_defaulted() -> None:
+    result = imported(deployment("app", pod_spec="""
+        containers:
+          - name: limited
+            resources: {limits: {cpu: 500m, memory: 256Mi, nvidia.com/gpu: 1}}
+          - name: half
+            resources: {requests: {memory: 64Mi}}
+          - name: bare
+        """), default_requests={"cpu": "50m", "memory": "32Mi"})
+    found = containers(result)
+    assert found["limited"]["requests"] == {"cpu": "500m", "memory": "256Mi",
+                                            "nvidia.com/gpu": "1"}
+    assert found["limited"]["limits"] == {"cpu": "500m", "memory": "256Mi",
+                                          "nvidia.com/gpu": "1"}
+    assert "defaultedRequests" not in found["limited"]
+    assert found["half"]["requests"] == {"memory": "64Mi", "cpu": "50m"}
+    assert found["half"]["defaultedRequests"] == ["cpu"]
+    assert found["bare"]["requests"] == {"cpu": "50m", "memory": "32Mi"}
+    assert found["bare"]["defaultedRequests"] == ["cpu", "memory"]
+    assert found["limited"]["replicas"] == 1
+    assert "replicas" not in found["half"]
+    assert "critical" not in found["limited"]
+
+
+def test_helpers_are_typed_by_name_and_image() -> None:
+    result = imported(deployment("shop", replicas=2, pod_spec="""
+        containers:
+          - {name: shop, image: example/shop}
+          - {name: stats, image: prom/statsd-exporter}
+          - {name: envoy, image: envoyproxy/envoy}
+          - {name: logs, image: fluent/fluent-bit}
+        """))
+    assert result.problem["hints"] == [
+        {"type": "adapter", "container": "stats", "main": "shop"},
+        {"type": "ambassador", "container": "envoy", "main": "shop"},
+        {"type": "sidecar", "container": "logs", "main": "shop"},
+    ]
+    assert pods(result)["shop"] == {"name": "shop", "replicas": 2,
+                                    "containers": ["shop", "stats", "envoy", "logs"]}
+
+
+def test_native_sidecar_init_container_runs_beside_the_main() -> None:
+    result = imported(deployment("api", pod_spec="""
+        initContainers:
+          - name: setup
+            resources: {requests: {cpu: 100m, memory: 64Mi}}
+          - name: mesh
+            image: example/mesh
+            restartPolicy: Always
+            resources: {requests: {cpu: 50m, memory: 32Mi}}
+            ports: [{containerPort: 15001}]
+        containers:
+          - name: api
+            resources: {requests: {cpu: 200m, memory: 128Mi}}
+        """))
+    found = containers(result)
+    assert sorted(found) == ["api", "mesh"]
+    assert "setup" not in str(result.problem["containers"])
+    assert found["mesh"]["source"]["container"] == "mesh"
+    assert found["mesh"]["ports"] == [15001]
+    assert {"type": "sidecar", "container": "mesh", "main": "api"} in result.problem["hints"]
+    assert pods(result)["api"]["containers"] == ["api", "mesh"]
+    assert found["api"]["requests"] == {"cpu": "200m", "memory": "128Mi"}
+
+
+def test_init_containers_raise_the_pod_request_as_the_scheduler_does() -> None:
+    # Running: app 100m/64Mi + sidecar 50m/32Mi = 150m/96Mi.
+    # Init `early` (before the sidecar): 400m/64Mi. Init `late` (after it): 200m + 50m, 100Mi +
+    # 32Mi = 250m/132Mi. The pod reserves max(400m, 150m) cpu, max(132Mi, 96Mi) memory.
+    result = imported(deployment("batch", pod_spec="""
+        initContainers:
+          - name: early
+            resources: {requests: {cpu: 400m, memory: 64Mi}}
+          - name: log
+            restartPolicy: Always
+            resources: {requests: {cpu: 50m, memory: 32Mi}}
+          - name: late
+            resources: {limits: {cpu: 200m, memory: 100Mi}}
+        containers:
+          - name: app
+            resources:
+              requests: {cpu: 100m, memory: 64Mi}
+              limits: {cpu: 500m, memory: 80Mi}
+        """))
+    found = containers(result)
+    assert found["app"]["requests"] == {"cpu": "350m", "memory": "100Mi"}
+    assert found["app"]["limits"] == {"cpu": "500m", "memory": "100Mi"}  # not below request
+    assert found["log"]["requests"] == {"cpu": "50m", "memory": "32Mi"}
+    assert warned(result, "early", "400m", "150m", "raised by 250m")
+    assert warned(result, "late", "132Mi", "96Mi", "and its limit")
+
+
+def test_ports_keep_their_protocol_and_clashes_are_kept_once() -> None:
+    result = imported(deployment("dns", pod_spec="""
+        containers:
+          - name: dns
+            ports:
+              - {containerPort: 53, protocol: UDP}
+              - {containerPort: 53, protocol: TCP}
+              - {containerPort: 9153}
+          - name: metrics
+            ports: [{containerPort: 9153}, {containerPort: 9100}]
+        """))
+    found = containers(result)
+    assert found["dns"]["ports"] == [{"port": 53, "protocol": "UDP"}, 53, 9153]
+    assert found["metrics"]["ports"] == [9100]
+    assert warned(result, "9153/TCP", "dns")
+
+
+def test_shared_empty_dir_couples_helpers_and_volumes_are_named() -> None:
+    result = imported("""
+        apiVersion: apps/v1
+        kind: StatefulSet
+        metadata: {name: web}
+        spec:
+          template:
+            spec:
+              containers:
+                - name: web
+                  volumeMounts: [{name: data, mountPath: /d}, {name: cache, mountPath: /c}]
+                - name: shipper
+                  volumeMounts: [{name: logs, mountPath: /l}, {name: config, mountPath: /e}]
+                - name: rotator
+                  volumeMounts: [{name: logs, mountPath: /l}, {name: logs, mountPath: /x}]
+                - name: syncer
+                  volumeMounts: [{name: cache, mountPath: /c}]
+              volumes:
+                - {name: data, persistentVolumeClaim: {claimName: shared-files}}
+                - {name: logs, emptyDir: {}}
+                - {name: cache, emptyDir: {medium: Memory}}
+                - {name: config, configMap: {name: web-config}}
+        ---
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: reader}
+        spec:
+          template:
+            spec:
+              containers:
+                - name: reader
+                  volumeMounts: [{name: files, mountPath: /f}]
+              volumes:
+                - {name: files, persistentVolumeClaim: {claimName: shared-files}}
+        """)
+    found = containers(result)
+    assert found["web"]["volumes"] == ["pvc-shared-files", "web-cache"]
+    assert found["reader"]["volumes"] == ["pvc-shared-files"]
+    assert found["shipper"]["volumes"] == ["web-logs", "web-config"]
+    assert found["rotator"]["volumes"] == ["web-logs"]
+    hints = result.problem["hints"]
+    # shipper and rotator serve web but not each other: the emptyDir ties them; web and
+    # syncer are tied by the helper hint already.
+    assert {"type": "samePod", "containers": ["rotator", "shipper"]} in hints
+    assert [h for h in hints if h["type"] == "samePod"] == [
+        {"type": "samePod", "containers": ["rotator", "shipper"]}]
+
+
+# --- scheduling -----------------------------------------------------------------------------
+
+def test_node_selector_affinity_and_tolerations_go_to_every_container() -> None:
+    result = imported(deployment("gpu", pod_spec="""
+        nodeSelector: {disktype: ssd}
+        affinity:
+          nodeAffinity:
+            requiredDuringSchedulingIgnoredDuringExecution:
+              nodeSelectorTerms:
+                - matchExpressions:
+                    - {key: accelerator, operator: In, values: [a100]}
+            preferredDuringSchedulingIgnoredDuringExecution:
+              - weight: 1
+                preference: {matchExpressions: [{key: zone, operator: In, values: [a]}]}
+        tolerations:
+          - {key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}
+          - {key: dedicated, value: ml, effect: NoExecute, tolerationSeconds: 60}
+          - {operator: Exists}
+        containers:
+          - name: trainer
+          - name: sync
+        """))
+    for cont in containers(result).values():
+        assert cont["nodeSelector"] == {"disktype": "ssd", "accelerator": "a100"}
+        assert cont["tolerations"] == [
+            {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
+            {"key": "dedicated", "operator": "Equal", "value": "ml", "effect": "NoExecute",
+             "tolerationSeconds": 60},
+            {"operator": "Exists"},
+        ]
+    assert not warned(result, "nodeAffinity")
+
+
+def test_node_affinity_beyond_a_selector_is_reported() -> None:
+    result = imported(deployment("web", pod_spec="""
+        affinity:
+          nodeAffinity:
+            requiredDuringSchedulingIgnoredDuringExecution:
+              nodeSelectorTerms:
+                - matchExpressions:
+                    - {key: zone, operator: In, values: [a, b]}
+        containers: [{name: web}]
+        """))
+    assert "nodeSelector" not in containers(result)["web"]
+    assert warned(result, "Deployment web", "nodeAffinity", "not modelled")
+
+
+def test_anti_affinity_on_itself_spreads_over_nodes() -> None:
+    anti = """
+        affinity:
+          podAntiAffinity:
+            requiredDuringSchedulingIgnoredDuringExecution:
+              - labelSelector: {matchLabels: {app: web}}
+                topologyKey: kubernetes.io/hostname
+            preferredDuringSchedulingIgnoredDuringExecution:
+              - weight: 100
+                podAffinityTerm:
+                  labelSelector: {matchLabels: {app: other}}
+                  topologyKey: kubernetes.io/hostname
+        containers: [{name: web}]
+        """
+    result = imported(deployment("web", replicas=3, pod_spec=anti)
+                      + "---\n" + deployment("worker"))
+    assert result.problem["policy"] == {"spread": "node"}
+    assert result.problem["hints"] == []
+    assert warned(result, "policy.spread", "'node'", "web", "1 other workload")
+    alone = imported(deployment("web", replicas=3, pod_spec=anti))
+    assert alone.problem["policy"]["spread"] == "node"
+    assert not warned(alone, "policy.spread")
+
+
+def test_affinity_between_workloads_becomes_node_hints() -> None:
+    result = imported(deployment("db-primary", pod_spec="""
+        affinity:
+          podAntiAffinity:
+            requiredDuringSchedulingIgnoredDuringExecution:
+              - labelSelector:
+                  matchExpressions: [{key: role, operator: In, values: [db]}]
+                topologyKey: kubernetes.io/hostname
+        containers: [{name: postgres}]
+        """, template_meta="labels: {app: primary, role: db}")
+        + "---\n" + deployment("db-replica", pod_spec="""
+        containers: [{name: postgres}]
+        """, template_meta="labels: {app: replica, role: db}")
+        + "---\n" + deployment("app", pod_spec="""
+        affinity:
+          podAffinity:
+            requiredDuringSchedulingIgnoredDuringExecution:
+              - labelSelector: {matchLabels: {app: cache}}
+                topologyKey: kubernetes.io/hostname
+          podAntiAffinity:
+            requiredDuringSchedulingIgnoredDuringExecution:
+              - labelSelector: {matchLabels: {app: nothing-here}}
+                topologyKey: kubernetes.io/hostname
+        containers: [{name: app}]
+        """) + "---\n" + deployment("cache"))
+    hints = result.problem["hints"]
+    assert {"type": "separateNodes", "containers": ["db-primary", "db-replica"]} in hints
+    assert {"type": "sameNode", "containers": ["app", "cache"]} in hints
+    assert len(hints) == 2
+    # The primary's rule also matches its own labels: its replicas spread over nodes.
+    assert result.problem["policy"]["spread"] == "node"
+    assert warned(result, "Deployment app", "podAntiAffinity", "selects no workload")
+
+
+def test_topology_spread_over_zones_wins() -> None:
+    result = imported(deployment("web", replicas=3, pod_spec="""
+        topologySpreadConstraints:
+          - maxSkew: 1
+            topologyKey: topology.kubernetes.io/zone
+            whenUnsatisfiable: DoNotSchedule
+            labelSelector: {matchLabels: {app: web}}
+          - maxSkew: 1
+            topologyKey: kubernetes.io/hostname
+            whenUnsatisfiable: ScheduleAnyway
+            labelSelector: {matchLabels: {app: web}}
+        containers: [{name: web}]
+        """) + "---\n" + deployment("api", replicas=2, pod_spec="""
+        topologySpreadConstraints:
+          - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule,
+             labelSelector: {matchLabels: {app: api}}}
+        containers: [{name: api}]
+        """))
+    assert result.problem["policy"]["spread"] == "zone"
+    assert warned(result, "policy.spread", "'zone'", "web (a topology spread constraint over "
+                  "zones)")
+
+
+def test_daemonset_counts_the_nodes_it_may_run_on() -> None:
+    nodes = [
+        {"name": "n1", "allocatable": {"cpu": "4", "memory": "16Gi"},
+         "labels": {"kubernetes.io/os": "linux"}},
+        {"name": "n2", "allocatable": {"cpu": "4", "memory": "16Gi"},
+         "labels": {"kubernetes.io/os": "linux"},
+         "taints": [{"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}]},
+        {"name": "n3", "allocatable": {"cpu": "4", "memory": "16Gi"},
+         "labels": {"kubernetes.io/os": "linux"},
+         "taints": [{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}]},
+        {"name": "n4", "allocatable": {"cpu": "4", "memory": "16Gi"},
+         "labels": {"kubernetes.io/os": "windows"}},
+    ]
+    daemon = """
+        apiVersion: apps/v1
+        kind: DaemonSet
+        metadata: {name: agent}
+        spec:
+          template:
+            spec:
+              nodeSelector: {kubernetes.io/os: linux}
+              containers: [{name: agent}]
+        """
+    result = imported(daemon, nodes=nodes, time_limit_seconds=7)
+    assert pods(result)["agent"]["replicas"] == 2  # n1 and n2 (cordon taint is tolerated)
+    assert result.problem["nodes"] == nodes
+    assert "pools" not in result.problem
+    assert result.problem["policy"] == {"spread": "none", "timeLimitSeconds": 7.0}
+    assert warned(result, "DaemonSet agent", "2 replica(s)")
+    assert containers(result)["agent"]["nodeSelector"] == {"kubernetes.io/os": "linux"}
+    alone = imported(daemon)
+    assert pods(alone)["agent"]["replicas"] == 1
+    assert warned(alone, "DaemonSet agent", "modelled as 1 replica")
+    assert "nodeSelector" not in containers(alone)["agent"]  # the assumed pool has no label
+
+
+# --- injected sidecars ----------------------------------------------------------------------
+
+def test_istio_sidecar_by_annotation_and_by_namespace_label() -> None:
+    result = imported(docs(
+        """
+        apiVersion: v1
+        kind: Namespace
+        metadata: {name: mesh, labels: {istio-injection: enabled}}
+        """,
+        deployment("web", namespace="mesh"),
+        deployment("opt-out", namespace="mesh",
+                   template_meta='annotations: {sidecar.istio.io/inject: "false"}'),
+        deployment("tuned", template_meta="""
+            annotations:
+              sidecar.istio.io/inject: "true"
+              sidecar.istio.io/proxyCPU: 250m
+            """)), injected_requests={"istio-proxy": {"cpu": "10m", "memory": "40Mi"}})
+    found = containers(result)
+    assert sorted(found) == ["opt-out", "tuned", "tuned-istio-proxy", "web",
+                             "web-istio-proxy"]
+    proxy = found["web-istio-proxy"]
+    assert proxy["requests"] == {"cpu": "10m", "memory": "40Mi"}
+    assert proxy["defaultedRequests"] == ["cpu", "memory"]
+    assert proxy["source"] == {"kind": "Deployment", "workload": "web",
+                               "container": "istio-proxy", "namespace": "mesh"}
+    assert found["tuned-istio-proxy"]["requests"] == {"cpu": "250m", "memory": "40Mi"}
+    assert found["tuned-istio-proxy"]["defaultedRequests"] == ["memory"]
+    assert {"type": "sidecar", "container": "web-istio-proxy", "main": "web"} in (
+        result.problem["hints"])
+    assert pods(result)["web"]["containers"] == ["web", "web-istio-proxy"]
+    assert warned(result, "Namespace (1)")
+
+
+def test_dapr_sidecar_reads_its_annotations() -> None:
+    result = imported(deployment("orders", template_meta="""
+        annotations:
+          dapr.io/enabled: "true"
+          dapr.io/app-id: orders
+          dapr.io/sidecar-cpu-request: 50m
+          dapr.io/sidecar-memory-request: 64Mi
+        """) + "---\n" + deployment("basket", template_meta="""
+        annotations: {dapr.io/enabled: "true"}
+        """))
+    found = containers(result)
+    daprd = found["orders-daprd"]
+    assert daprd["requests"] == {"cpu": "50m", "memory": "64Mi"}
+    assert "defaultedRequests" not in daprd
+    assert daprd["ports"] == [3500, 50001]
+    assert daprd["source"]["container"] == "daprd"
+    assert found["basket-daprd"]["requests"] == {"cpu": "100m", "memory": "250Mi"}
+    assert found["basket-daprd"]["defaultedRequests"] == ["cpu", "memory"]
+    assert {"type": "sidecar", "container": "basket-daprd", "main": "basket"} in (
+        result.problem["hints"])
+
+
+# --- names and skipping ---------------------------------------------------------------------
+
+def test_clashing_workload_names_are_made_unique() -> None:
+    result = imported(deployment("api", namespace="a") + "---\n"
+                      + deployment("api", namespace="b") + "---\n"
+                      + "apiVersion: v1\nkind: Pod\nmetadata: {name: API_v2}\n"
+                        "spec:\n  containers: [{name: x}, {name: y}]\n")
+    assert list(pods(result)) == ["api", "api-b", "api-v2"]
+    assert pods(result)["api-b"]["containers"] == ["api-b"]
+    assert pods(result)["api-v2"]["containers"] == ["x", "y"]
+    assert containers(result)["api-b"]["source"] == {
+        "kind": "Deployment", "workload": "api", "container": "app", "namespace": "b"}
+
+
+def test_owned_and_idle_objects_and_unknown_kinds_are_skipped() -> None:
+    result = imported(docs(deployment("web"), """
+        apiVersion: apps/v1
+        kind: ReplicaSet
+        metadata:
+          name: web-5d4f
+          ownerReferences: [{kind: Deployment, name: web, apiVersion: apps/v1, uid: x}]
+        spec:
+          replicas: 1
+          template: {spec: {containers: [{name: app}]}}
+        ---
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: old}
+        spec:
+          replicas: 0
+          template: {spec: {containers: [{name: app}]}}
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata: {name: a}
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata: {name: b}
+        ---
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: c}
+        """))
+    assert list(pods(result)) == ["web"]
+    assert warned(result, "skipped 3", "ConfigMap (1)", "VirtualService (2)")
+    assert warned(result, "owner", "ReplicaSet web-5d4f")
+    assert warned(result, "scaled to 0", "Deployment old")
+
+
+# --- malformed input -------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "line", "words"), [
+    ("apiVersion: v1\nkind: Service\nmetadata: {name: s}\n---\n"
+     "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: empty}\n"
+     "spec: {template: {spec: {containers: []}}}\n", 5,
+     ["Deployment empty", "spec.template.spec.containers", "at least one container"]),
+    ("- just\n- strings\n", 1, ["expected a Kubernetes object"]),
+    ("apiVersion: v1\nmetadata: {name: x}\n", 1, ["no kind"]),
+    ("\n\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\n"
+     "spec: {containers: [{name: c, resources: {requests: {cpu: lots}}}]}\n", 3,
+     ["Pod p", "spec.containers[0].resources.requests.cpu", "not a Kubernetes quantity"]),
+    ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n"
+     "spec: {containers: [{name: c, resources: {requests: {cpu: 2}, limits: {cpu: 1}}}]}\n",
+     1, ["Pod p", "requests.cpu", "above its limit"]),
+    ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n"
+     "spec: {replicas: three, template: {spec: {containers: [{name: c}]}}}\n", 1,
+     ["Deployment d", "spec.replicas"]),
+    ("apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\n"
+     "spec: {parallelism: 20000, template: {spec: {containers: [{name: c}]}}}\n", 1,
+     ["Job j", "spec.parallelism", "10000"]),
+    ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {replicas: 2}\n", 1,
+     ["Deployment d", "spec.template", "pod template"]),
+    ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n"
+     "spec: {template: {spec: {containers: {name: c}}}}\n", 1,
+     ["spec.template.spec.containers", "expected a list"]),
+    ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n"
+     "spec: {containers: [{name: c, ports: [{containerPort: http}]}]}\n", 1,
+     ["spec.containers[0].ports[0].containerPort"]),
+    ("apiVersion: v1\nkind: Pod\nmetadata: {labels: {a: b}}\nspec: {containers: [{name: c}]}\n",
+     1, ["Pod", "metadata.name"]),
+    ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n"
+     "spec: {containers: [{name: c}], tolerations: [{operator: Maybe}]}\n", 1,
+     ["spec.tolerations[0].operator"]),
+    ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n"
+     "spec: {containers: [{name: c}, {name: c}]}\n", 1, ["'c'", "2 times"]),
+])
+def test_malformed_manifests_name_the_file_line_and_field(text: str, line: int,
+                                                          words: list[str]) -> None:
+    with pytest.raises(ManifestError) as caught:
+        import_k8s(load_documents(text, "bad.yaml"), ImportOptions())
+    error = caught.value
+    assert (error.source, error.line) == ("bad.yaml", line)
+    assert str(error).startswith(f"bad.yaml:{line}: ")
+    for word in words:
+        assert word in error.message
+
+
+# --- nodes -------------------------------------------------------------------------------------
+
+NODE_LIST = {
+    "apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "Node",
+         "metadata": {"name": "ip-10-0-1-5.ec2.internal",
+                      "labels": {"topology.kubernetes.io/zone": "us-east-1a",
+                                 "kubernetes.io/os": "linux", "disktype": "ssd"}},
+         "spec": {"taints": [{"key": "dedicated", "value": "db", "effect": "NoSchedule",
+                              "timeAdded": None}]},
+         "status": {"capacity": {"cpu": "4", "memory": "16Gi"},
+                    "allocatable": {"cpu": "3920m", "memory": "15Gi", "pods": "110",
+                                    "ephemeral-storage": "47060071478", "hugepages-1Gi": "0",
+                                    "hugepages-2Mi": "512Mi", "nvidia.com/gpu": "1",
+                                    "attachable-volumes-aws-ebs": "25"}}},
+        {"apiVersion": "v1", "kind": "Node",
+         "metadata": {"name": "Worker_B",
+                      "labels": {"failure-domain.beta.kubernetes.io/zone": "us-east-1b"}},
+         "status": {"allocatable": {"cpu": 8, "memory": "32Gi", "pods": 110}}},
+        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "cordoned"},
+         "spec": {"unschedulable": True},
+         "status": {"allocatable": {"cpu": "4", "memory": "16Gi"}}},
+    ],
+}
+
+
+def test_node_list_becomes_problem_nodes() -> None:
+    nodes = import_nodes(load_documents(json.dumps(NODE_LIST), "nodes.json"))
+    assert nodes == [
+        {"name": "ip-10-0-1-5.ec2.internal",
+         "allocatable": {"cpu": "3920m", "memory": "15Gi", "pods": "110",
+                         "ephemeral-storage": "47060071478", "hugepages-2Mi": "512Mi",
+                         "nvidia.com/gpu": "1"},
+         "zone": "us-east-1a",
+         "labels": {"topology.kubernetes.io/zone": "us-east-1a", "kubernetes.io/os": "linux",
+                    "disktype": "ssd"},
+         "taints": [{"key": "dedicated", "value": "db", "effect": "NoSchedule"}]},
+        {"name": "worker-b", "allocatable": {"cpu": "8", "memory": "32Gi", "pods": "110"},
+         "zone": "us-east-1b",
+         "labels": {"failure-domain.beta.kubernetes.io/zone": "us-east-1b"}},
+    ]
+    # A single Node, and a plain list, are read too.
+    single = import_nodes(load_documents(json.dumps(NODE_LIST["items"][1]), "node.json"))
+    assert [n["name"] for n in single] == ["worker-b"]
+    listed = import_nodes(load_documents(json.dumps(NODE_LIST["items"]), "nodes.json"))
+    assert [n["name"] for n in listed] == ["ip-10-0-1-5.ec2.internal", "worker-b"]
+    # The nodes make a valid problem with imported manifests, which keep their selectors.
+    result = imported(deployment("db", pod_spec="""
+        nodeSelector: {kubernetes.io/os: linux, beta.kubernetes.io/os: linux}
+        tolerations: [{key: dedicated, value: db, effect: NoSchedule}]
+        containers: [{name: db, resources: {requests: {cpu: "1", memory: 4Gi}}}]
+        """), nodes=nodes)
+    problem = parse_problem(result.problem)
+    assert [n.name for n in problem.nodes] == ["ip-10-0-1-5.ec2.internal", "worker-b"]
+    assert problem.nodes[0].taints[0].key == "dedicated"
+    assert problem.containers[0].node_selector == {"kubernetes.io/os": "linux"}
+    assert warned(result, "beta.kubernetes.io/os=linux", "the nodes given carry")
+    plan = advise(quick(result.problem))
+    assert [p.node for p in plan.placements] == ["ip-10-0-1-5.ec2.internal"]
+
+
+@pytest.mark.parametrize(("data", "words"), [
+    ({"apiVersion": "v1", "kind": "List", "items": []}, ["no Node found"]),
+    ({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}}, ["no Node found"]),
+    ({"apiVersion": "v1", "kind": "List", "items": [NODE_LIST["items"][2]]},
+     ["cordoned"]),
+    ({"kind": "Node", "metadata": {"name": "n"}, "status": {"allocatable": {"cpu": "x"}}},
+     ["Node n", "status.allocatable.cpu"]),
+    ({"kind": "Node", "metadata": {"name": "n"}, "status": {"allocatable": {"cpu": "1"}},
+      "spec": {"taints": [{"key": "k", "effect": "Sometimes"}]}},
+     ["Node n", "spec.taints[0].effect"]),
+    ({"kind": "Node", "metadata": {"name": 7}}, ["metadata.name"]),
+    ({"kind": "Node", "metadata": {"name": "n"}, "status": "Ready"}, ["Node n", "status"]),
+])
+def test_bad_node_lists_are_reported(data: object, words: list[str]) -> None:
+    with pytest.raises(ManifestError) as caught:
+        import_nodes(load_documents(json.dumps(data), "nodes.json"))
+    assert caught.value.source == "nodes.json"
+    for word in words:
+        assert word in caught.value.message
