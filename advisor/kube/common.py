@@ -136,3 +136,20 @@ def _without_unrequested(node: dict[str, Any], requested: set[str]) -> dict[str,
     allocatable = {r: v for r, v in node.get("allocatable", {}).items()
                    if r in requested or not _droppable(r)}
     return {**node, "allocatable": allocatable}
+
+
+def describe(value: object) -> str:
+    """How a value of the wrong shape reads in a message: "a list", "a string", "empty"."""
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__

@@ -49,6 +49,7 @@ from advisor.kube.common import (
     ManifestError,
     attach_nodes,
     container_names,
+    describe,
 )
 from models.problem import MAX_REPLICAS
 from models.quantity import parse_quantity
@@ -145,39 +146,22 @@ def import_compose(documents: list[Document], options: ImportOptions) -> ImportR
     return ImportResult(problem=problem, warnings=warnings)
 
 
-def _kind(value: object) -> str:
-    """How a value reads in a message about a wrong shape."""
-    if value is None:
-        return "empty"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
-
-
 def _merge_document(doc: Document, services: dict[str, _Service], declared_volumes: set[str],
                     warnings: list[str]) -> None:
     data = doc.data
     if not isinstance(data, dict):
         raise ManifestError(doc.source, f"a Compose file is a mapping with `services`, not "
-                            f"{_kind(data)}", doc.line)
+                            f"{describe(data)}", doc.line)
     if "apiVersion" in data or "kind" in data:
         raise ManifestError(doc.source, "a Kubernetes object, not a Compose file", doc.line)
     raw = data.get("services")
     if raw is not None and not isinstance(raw, dict):
         raise ManifestError(doc.source, "services: must be a mapping of service names to "
-                            f"services, not {_kind(raw)}", doc.line)
+                            f"services, not {describe(raw)}", doc.line)
     volumes = data.get("volumes")
     if volumes is not None and not isinstance(volumes, dict):
         raise ManifestError(doc.source, "volumes: must be a mapping of volume names, not "
-                            f"{_kind(volumes)}", doc.line)
+                            f"{describe(volumes)}", doc.line)
     declared_volumes.update(str(name) for name in volumes or {})
     if data.get("include") is not None:
         warnings.append(f"{doc.source}: include is not followed; pass the included files too")
@@ -185,7 +169,7 @@ def _merge_document(doc: Document, services: dict[str, _Service], declared_volum
         name = str(key)
         if not isinstance(spec, dict):
             raise ManifestError(doc.source, f"services.{name}: must be a mapping, not "
-                                f"{_kind(spec)}", doc.line)
+                                f"{describe(spec)}", doc.line)
         if spec.get("extends") is not None:
             warnings.append(f"services.{name}.extends: not followed; import the output of "
                             "`docker compose config` to include what it extends")
@@ -263,7 +247,7 @@ def _mapping(svc: _Service, value: Any, path: str) -> dict[Any, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        svc.fail(path, f"must be a mapping, not {_kind(value)}")
+        svc.fail(path, f"must be a mapping, not {describe(value)}")
     return value
 
 
@@ -271,7 +255,7 @@ def _list(svc: _Service, value: Any, path: str) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, list):
-        svc.fail(path, f"must be a list, not {_kind(value)}")
+        svc.fail(path, f"must be a list, not {describe(value)}")
     return value
 
 
@@ -282,7 +266,7 @@ def _joined_service(svc: _Service, services: dict[str, _Service],
     if mode is None:
         return None
     if not isinstance(mode, str):
-        svc.fail("network_mode", f"must be a string, not {_kind(mode)}")
+        svc.fail("network_mode", f"must be a string, not {describe(mode)}")
     kind, _, target = mode.partition(":")
     where = f"services.{svc.name}.network_mode"
     if kind == "service":
@@ -319,7 +303,7 @@ def _count(svc: _Service, path: str, value: Any) -> int:
     if isinstance(value, str) and _WHOLE.match(value):
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool):
-        svc.fail(path, f"must be a whole number, not {_kind(value)}")
+        svc.fail(path, f"must be a whole number, not {describe(value)}")
     if not 0 <= value <= MAX_REPLICAS:
         svc.fail(path, f"{value} is outside 0..{MAX_REPLICAS}")
     return value
@@ -355,7 +339,7 @@ def _plain(amount: Decimal) -> str:
 def _cpus(svc: _Service, path: str, value: Any) -> str | None:
     """A CPU count as a Kubernetes quantity; None for 0 (Docker's "no limit")."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        svc.fail(path, f"must be a number of CPUs, not {_kind(value)}")
+        svc.fail(path, f"must be a number of CPUs, not {describe(value)}")
     try:
         amount = Decimal(str(value).strip())
     except InvalidOperation:
@@ -500,7 +484,7 @@ def _ports(svc: _Service, warnings: list[str]) -> list[int | dict[str, Any]]:
                 numbers = _port_numbers(svc, path, text.rpartition(":")[2], warnings)
             else:
                 svc.fail(path, f"must be a port such as \"8080:80\" or a mapping with a "
-                         f"target, not {_kind(entry)}")
+                         f"target, not {describe(entry)}")
             for number in numbers:
                 if (number, protocol) not in found:
                     found.append((number, protocol))
@@ -517,10 +501,10 @@ def _volumes(svc: _Service, declared: set[str], warnings: list[str]) -> list[str
         elif isinstance(entry, dict):
             source = entry.get("source") if entry.get("type", "volume") == "volume" else None
             if source is not None and not isinstance(source, str):
-                svc.fail(f"{path}.source", f"must be a volume name, not {_kind(source)}")
+                svc.fail(f"{path}.source", f"must be a volume name, not {describe(source)}")
         else:
             svc.fail(path, f"must be a string such as \"data:/var/lib/data\" or a mapping, "
-                     f"not {_kind(entry)}")
+                     f"not {describe(entry)}")
         if not source or not _VOLUME_NAME.match(source):
             continue  # anonymous volume, tmpfs or a host path: nothing shared between pods
         if source not in declared:
@@ -540,7 +524,7 @@ def _container(svc: _Service, name: str, declared_volumes: set[str], options: Im
     image = svc.spec.get("image")
     if image is not None:
         if not isinstance(image, str):
-            svc.fail("image", f"must be a string, not {_kind(image)}")
+            svc.fail("image", f"must be a string, not {describe(image)}")
         container["image"] = image
     container["requests"] = requests
     if limits:
@@ -568,12 +552,12 @@ def _dependencies(svc: _Service) -> list[tuple[str, str]]:
     elif depends is not None:
         for i, name in enumerate(_list(svc, depends, "depends_on")):
             if not isinstance(name, str):
-                svc.fail(f"depends_on[{i}]", f"must be a service name, not {_kind(name)}")
+                svc.fail(f"depends_on[{i}]", f"must be a service name, not {describe(name)}")
             out.append((name, "depends_on"))
     for i, link in enumerate(_list(svc, svc.spec.get("links"), "links")):
         if not isinstance(link, str):
             svc.fail(f"links[{i}]", f"must be \"service\" or \"service:alias\", not "
-                     f"{_kind(link)}")
+                     f"{describe(link)}")
         out.append((link.partition(":")[0].strip(), "links"))
     return out
 

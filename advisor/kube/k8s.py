@@ -22,6 +22,7 @@ from advisor.kube.common import (
     ManifestError,
     attach_nodes,
     container_names,
+    describe,
     dns_label,
 )
 from models.problem import KNOWN_RESOURCES, MAX_REPLICAS
@@ -66,20 +67,6 @@ def is_k8s(data: object) -> bool:
     return False
 
 
-def _type_name(value: object) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    return "null" if value is None else type(value).__name__
-
-
 class _Ctx:
     """Where in the input a value comes from, to raise errors that name it."""
 
@@ -94,14 +81,14 @@ class _Ctx:
         if value is None:
             return {}
         if not isinstance(value, Mapping):
-            self.fail(path, f"expected a mapping, got {_type_name(value)}")
+            self.fail(path, f"expected a mapping, got {describe(value)}")
         return {str(k): v for k, v in value.items()}
 
     def seq(self, value: object, path: str) -> list[Any]:
         if value is None:
             return []
         if not isinstance(value, list):
-            self.fail(path, f"expected a list, got {_type_name(value)}")
+            self.fail(path, f"expected a list, got {describe(value)}")
         return value
 
     def entries(self, value: object, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -111,7 +98,7 @@ class _Ctx:
 
     def text(self, value: object, path: str) -> str:
         if not isinstance(value, str) or not value:
-            self.fail(path, f"expected a non-empty string, got {_type_name(value)}")
+            self.fail(path, f"expected a non-empty string, got {describe(value)}")
         return value
 
     def strings(self, value: object, path: str) -> dict[str, str]:
@@ -126,7 +113,7 @@ class _Ctx:
             elif item is None:
                 out[key] = ""
             else:
-                self.fail(f"{path}.{key}", f"expected a string, got {_type_name(item)}")
+                self.fail(f"{path}.{key}", f"expected a string, got {describe(item)}")
         return out
 
     def count(self, value: object, path: str) -> int:
@@ -217,7 +204,7 @@ def _walk(value: object, doc: Document, depth: int = 0) -> Iterator[dict[str, An
         return
     if not isinstance(value, Mapping):
         ctx.fail("", "expected a Kubernetes object (a mapping with apiVersion and kind), got "
-                 + _type_name(value))
+                 + describe(value))
     kind = value.get("kind")
     items = value.get("items")
     if (kind is None or (isinstance(kind, str) and kind.endswith("List"))) and isinstance(
