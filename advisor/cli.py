@@ -100,9 +100,11 @@ def _amounts(option: str, text: str) -> dict[str, str]:
             raise _BadInputError(f"error: {option} {text!r}: write resource=amount pairs, "
                                  "e.g. cpu=100m,memory=128Mi")
         try:
-            parse_quantity(amount.strip())
+            value = parse_quantity(amount.strip())
         except ValueError as exc:
             raise _BadInputError(f"error: {option}: {name.strip()}: {exc}") from None
+        if value < 0:
+            raise _BadInputError(f"error: {option}: {name.strip()}: {amount.strip()} is negative")
         out[name.strip()] = amount.strip()
     return out
 
@@ -374,7 +376,7 @@ def _batch_line(i: int, total: int, path: Path, line: dict[str, Any]) -> None:
 import_app = typer.Typer(
     help="Turn Kubernetes manifests or Compose files into a problem (printed as YAML).",
     no_args_is_help=True)
-export_app = typer.Typer(help="Turn an advised plan into deployable manifests.",
+export_app = typer.Typer(help="Turn an advised plan into manifests for its layout.",
                          no_args_is_help=True)
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
@@ -431,11 +433,16 @@ def export_k8s_command(
         "--problem", "-p", help="The problem, manifests or Compose file the plan was made "
         "from: images, ports, volumes and hints come from it.")],
     nodes: NodesOpt = None,
+    default_requests: DefaultsOpt = None,
+    injected_requests: InjectedOpt = None,
 ) -> None:
-    """Print manifests for the advised layout: one workload per pod, spreading rules that
-    enforce the plan, a PodDisruptionBudget per replicated critical pod."""
+    """Print manifests for the advised layout: one workload per pod with its containers,
+    requests, ports and volumes, spreading rules that enforce the plan, a
+    PodDisruptionBudget per replicated critical pod. Settings the problem does not carry
+    (env, probes, config volumes, ...) are to be merged from the source workloads; give the
+    import options the plan was made with."""
     try:
-        problem = _load(problem_file, nodes)
+        problem = _load(problem_file, nodes, default_requests, injected_requests)
         text, source = _text(plan_file)
         plan = _plan_from(text, source)
     except _BadInputError as exc:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from advisor.errors import FieldIssue, InputError
 from advisor.layout import LayoutView, PodView, pod_demand, provisioned_for
 from advisor.prepare import Instance, node_admits
+from models import GroupHint
+from models.problem import Spread
 
 
 def current_view(inst: Instance) -> LayoutView:
@@ -50,6 +52,20 @@ def schedule_like_kube(inst: Instance, view: LayoutView) -> None:
     opened = {c.index for c in inst.candidates if c.pool is None}
     opened |= {k for _, _, k in view.placements}
     done = {(p, r) for p, r, _ in view.placements}
+    # Required (anti-)affinity as kube-scheduler enforces it: separateNodes pods never
+    # share a node; a sameNode pod goes where its partner runs when it can; hard spreading
+    # keeps one replica per node. A layout Kubernetes runs never breaks these.
+    pod_of = {c: q for q, pod in enumerate(view.pods) for c in pod.containers}
+    index = {name: i for i, name in enumerate(inst.container_names)}
+    apart: dict[int, set[int]] = {}
+    together: dict[int, set[int]] = {}
+    for hint in inst.problem.hints:
+        if isinstance(hint, GroupHint) and hint.type in ("separateNodes", "sameNode"):
+            pods = {pod_of[index[c]] for c in hint.containers if index.get(c) in pod_of}
+            for q in pods:
+                rel = apart if hint.type == "separateNodes" else together
+                rel.setdefault(q, set()).update(pods - {q})
+    one_per_node = inst.spread != Spread.NONE
     for p, pod in enumerate(view.pods):
         members = [inst.problem.containers[c] for c in pod.containers]
         selector = {k: v for c in members for k, v in c.node_selector.items()}
@@ -57,7 +73,7 @@ def schedule_like_kube(inst: Instance, view: LayoutView) -> None:
             if (p, replica) in done:
                 continue
             mine = [k for q, _, k in view.placements if q == p]
-            best: tuple[tuple[float, float, float], int] | None = None
+            best: tuple[tuple[float, float, float, float], int] | None = None
             next_pool: set[tuple[str | None, str | None]] = set()
             for cand in inst.candidates:
                 k = cand.index
@@ -69,13 +85,21 @@ def schedule_like_kube(inst: Instance, view: LayoutView) -> None:
                            for r in range(len(inst.resources)))
                 if not fits or not node_admits(members, selector, cand):
                     continue
+                if one_per_node and k in mine:
+                    continue
+                if any(q2 == q and n == k for q in apart.get(p, ()) for q2, _, n in
+                       view.placements):
+                    continue
+                partner = any(q2 in together.get(p, ()) and n == k
+                              for q2, _, n in view.placements)
                 same = sum(1 for n in mine if n == k) + sum(
                     1 for n in mine
                     if cand.zone is not None and inst.candidates[n].zone == cand.zone
                 )
                 free = sum((cand.capacity[r] - load[k][r] - pod.demand[r]) / cand.capacity[r]
                            for r in (0, 1) if cand.capacity[r] > 0) / 2
-                key = (float(k not in opened), float(same), -free)
+                key = (float(not partner) if together.get(p) else 0.0,
+                       float(k not in opened), float(same), -free)
                 if best is None or key < best[0]:
                     best = (key, k)
             if best is None:

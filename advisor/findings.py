@@ -326,7 +326,6 @@ def _request_findings(inst: Instance) -> Iterator[Finding]:
                         "is evicted first under pressure",
                 suggestion=f"set resources.requests.{assumed[0]} from observed usage",
             )
-            continue
         missing = [r for r in ("cpu", "memory") if r not in cont.requests]
         if missing:
             yield Finding(

@@ -26,8 +26,14 @@ class _StrictLoader(_SafeBase):  # type: ignore[valid-type,misc]  # chosen at im
 
 
 def _mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    # Merge keys (`<<: *defaults`, common in Compose files) first: what they bring in may be
+    # overridden; only keys written twice are an error.
+    merged = any(k.tag == "tag:yaml.org,2002:merge" for k, _ in node.value)
+    own = [k for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge"]
+    if merged:
+        loader.flatten_mapping(node)
     seen: set[object] = set()
-    for key_node, _ in node.value:
+    for key_node in own:
         key = loader.construct_object(key_node, deep=deep)
         if not isinstance(key, str | int | float | bool) and key is not None:
             raise yaml.constructor.ConstructorError(

@@ -336,6 +336,17 @@ def _plain(amount: Decimal) -> str:
     return format(amount.normalize(), "f")
 
 
+def _quantity(svc: _Service, path: str, value: Any, text: str) -> str:
+    """`text` if Kubernetes can take it as a quantity (not too many digits, not too large)."""
+    try:
+        parse_quantity(text)
+    except ValueError as exc:
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        reason = str(exc) if len(str(exc)) <= 100 else "too large or too precise for Kubernetes"
+        svc.fail(path, f"{shown}: {reason}")
+    return text
+
+
 def _cpus(svc: _Service, path: str, value: Any) -> str | None:
     """A CPU count as a Kubernetes quantity; None for 0 (Docker's "no limit")."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
@@ -346,7 +357,7 @@ def _cpus(svc: _Service, path: str, value: Any) -> str | None:
         svc.fail(path, f"{value!r} is not a number of CPUs (e.g. 0.5)")
     if not amount.is_finite() or amount < 0:
         svc.fail(path, f"{value!r} is not a number of CPUs (e.g. 0.5)")
-    return _plain(amount) if amount else None
+    return _quantity(svc, path, value, _plain(amount)) if amount else None
 
 
 def _size(svc: _Service, path: str, value: Any) -> str | None:
@@ -355,14 +366,15 @@ def _size(svc: _Service, path: str, value: Any) -> str | None:
         amount = Decimal(str(value))
         if not amount.is_finite() or amount < 0:
             svc.fail(path, f"{value!r} is not a size")
-        return _plain(amount) if amount else None
+        return _quantity(svc, path, value, _plain(amount)) if amount else None
     match = _SIZE.match(value.strip()) if isinstance(value, str) else None
     if match is None:
         svc.fail(path, f"{value!r} is not a size (e.g. 512M, 1g, 1024k or a number of bytes)")
     amount = Decimal(match[1])
     if not amount:
         return None
-    return _plain(amount) + _SIZE_UNITS.get((match[2] or "").lower(), "")
+    return _quantity(svc, path, value,
+                     _plain(amount) + _SIZE_UNITS.get((match[2] or "").lower(), ""))
 
 
 def _gpus(svc: _Service, devices: Any, path: str, warnings: list[str]) -> int:

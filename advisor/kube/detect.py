@@ -25,7 +25,13 @@ def kind_of(data: object) -> Kind:
 
 
 def _documents(text: str, source: str) -> list[Document]:
-    return load_documents(text, source)
+    try:
+        return load_documents(text, source)
+    except ManifestError as exc:
+        if "{{" in text:  # Go template braces: a Helm chart's templates, not manifests
+            raise ManifestError(exc.source, exc.message + " (this looks like an unrendered Helm "
+                                "template: run `helm template` first)", exc.line) from None
+        raise
 
 
 def import_texts(kind: Literal["k8s", "compose"], texts: list[tuple[str, str]],
@@ -54,8 +60,10 @@ def read_input(text: str, source: str, options: ImportOptions) -> tuple[Problem,
         if not any("expected one YAML document" in i.message for i in exc.issues):
             raise
         docs = _documents(text, source)
-        if not all(is_k8s(d.data) for d in docs):
-            raise
+        stray = next((d for d in docs if not is_k8s(d.data)), None)
+        if stray is not None:
+            raise ManifestError(source, "several YAML documents, so Kubernetes manifests, but "
+                                "this one has no apiVersion and kind", stray.line) from None
         kind: Kind = "k8s"
     else:
         kind = kind_of(data)
@@ -74,7 +82,7 @@ def parse_imported(result: ImportResult, source: str) -> Problem:
     """An imported problem, checked like any other: a ProblemError here names the field of
     the generated problem, so say where it came from."""
     if not result.problem.get("containers"):
-        said = "; ".join(result.warnings)
+        said = "; ".join(w for w in result.warnings if "--nodes" not in w)
         raise ManifestError(source, "no workload to import" + (f" ({said})" if said else ""))
     try:
         return parse_problem(result.problem)
