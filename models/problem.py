@@ -171,6 +171,15 @@ class ContainerSource(Wire):
     workload: str = Field(min_length=1, description="The workload (or service) name.")
     container: str = Field(min_length=1, description="The container's name in its workload.")
     namespace: str | None = None
+    injected_by: str | None = Field(
+        default=None, description="Set for a sidecar an admission webhook adds (`istio`, "
+        "`dapr`): the manifests carry an annotation, not the container.")
+    annotations: dict[str, str] = Field(
+        default_factory=dict, description="Pod-template annotations of the workload that "
+        "export carries over (sidecar injection, for one).")
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="Pod-template labels of the workload (Services "
+        "select on them); export keeps them.")
 
 
 class Container(Wire):

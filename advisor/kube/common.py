@@ -109,20 +109,22 @@ def container_names(entries: list[tuple[str, str, bool]]) -> list[str]:
 # Where a problem gets its nodes when no node list is given: an elastic pool of a common
 # general-purpose shape, so that advise can still say how to group and how many nodes.
 DEFAULT_POOL: dict[str, Any] = {
-    "name": "default-pool", "allocatable": {"cpu": "4", "memory": "16Gi", "pods": 110},
+    "name": "default-pool",
+    "allocatable": {"cpu": "4", "memory": "16Gi", "ephemeral-storage": "100Gi", "pods": 110},
     "maxCount": 100,
 }
 
 
 def attach_nodes(problem: dict[str, Any], options: ImportOptions, warnings: list[str]) -> None:
     """The node list given (`--nodes`), else the default pool, with a warning saying so."""
+    requested = {r for c in problem.get("containers", []) for r in c.get("requests", {})}
     if options.nodes is not None:
-        requested = {r for c in problem.get("containers", []) for r in c.get("requests", {})}
         problem["nodes"] = [_without_unrequested(n, requested) for n in options.nodes]
         return
-    problem["pools"] = [DEFAULT_POOL]
+    problem["pools"] = [_without_unrequested(DEFAULT_POOL, requested)]
     warnings.append("no node list given (--nodes): assuming an elastic pool of 4-cpu / 16Gi "
-                    "nodes (at most 100); pass `kubectl get nodes -o json` output for yours")
+                    "nodes (100Gi ephemeral storage, at most 100); pass `kubectl get nodes -o "
+                    "json` output for yours")
 
 
 def _droppable(resource: str) -> bool:
