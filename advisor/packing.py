@@ -338,7 +338,10 @@ def initial_plan(inst: Instance, lower: int, seconds: float) -> Assignment:
 
     The vectorised variants where they apply, the hint-aware greedy where they do not or
     where it is cheap (small problems), the better of the two by `_key`."""
+    started = time.monotonic()
     packed = best_packing(inst, lower, seconds)
+    if packed is not None and len(packed.used_nodes()) > lower:
+        packed = drain(inst, packed, max(0.0, seconds - (time.monotonic() - started)) + 0.5)
     cells = sum(u.replicas for u in inst.units) * len(inst.candidates)
     if packed is not None and cells > PORTFOLIO_CELLS:
         return packed
@@ -346,3 +349,55 @@ def initial_plan(inst: Instance, lower: int, seconds: float) -> Assignment:
     if packed is not None and _key(inst, packed) < _key(inst, plan):
         return packed
     return plan
+
+
+def drain(inst: Instance, plan: Assignment, seconds: float) -> Assignment:
+    """Empty the least loaded nodes one by one, moving their replicas onto other used
+    nodes (best fit), while it works and time allows: the same replicas placed on fewer
+    nodes. A spreading plan (a full inventory) leaves many nodes half empty."""
+    deadline = time.monotonic() + seconds
+    a = _arrays(inst)
+    n_units, n_nodes = len(inst.units), len(inst.candidates)
+    on = np.zeros((n_units, n_nodes), dtype=np.int64)
+    for u, per in enumerate(plan.counts):
+        for k, n in per.items():
+            on[u, k] += n
+    free = a.capacity - on.T.astype(np.float64) @ a.demand
+    # A node may take a replica of a pod it already hosts only without hard spreading and
+    # when the pod is not critical (its replicas stay on two nodes or more).
+    stack_ok = np.array([inst.spread == Spread.NONE and not a.critical[u]
+                         for u in range(n_units)])
+    load = ((a.capacity - free) / a.scale).sum(axis=1)
+    for k in map(int, np.argsort(load)):
+        if time.monotonic() > deadline:
+            break
+        units = np.flatnonzero(on[:, k])
+        if units.size == 0:
+            continue
+        trial_free = free.copy()
+        trial_on = on.copy()
+        used = trial_on.sum(axis=0) > 0
+        used[k] = False
+        ok_all = True
+        for u in map(int, units):
+            d = a.demand[u]
+            for _ in range(int(on[u, k])):
+                fits = used & a.eligible[u] & (trial_free >= d).all(axis=1)
+                if not stack_ok[u]:
+                    fits &= trial_on[u] == 0
+                cand = np.flatnonzero(fits)
+                if cand.size == 0:
+                    ok_all = False
+                    break
+                j = int(cand[int(np.argmin(((trial_free[cand] - d) / a.scale[cand]).sum(axis=1)))])
+                trial_free[j] -= d
+                trial_on[u, j] += 1
+                trial_on[u, k] -= 1
+                trial_free[k] += d
+            if not ok_all:
+                break
+        if ok_all:
+            free, on = trial_free, trial_on
+    counts = [{int(k): int(n) for k, n in enumerate(row) if n} for row in on]
+    return Assignment(counts=counts, unplaced=dict(plan.unplaced),
+                      leader=list(range(n_units)))
