@@ -23,6 +23,9 @@ from tests.support import container, node, problem
 BENCH = Path(__file__).resolve().parents[2] / "shared" / "bench-data" / "manifests"
 WORKLOADS = {"Deployment", "StatefulSet", "Job", "CronJob"}
 NAME = "app.kubernetes.io/name"
+POD = "podlayout.io/pod"
+NOTE = ("advised layout: merge env, probes, volumes and other settings from the source "
+        "workload")
 HOST = "kubernetes.io/hostname"
 REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
 PREFERRED = "preferredDuringSchedulingIgnoredDuringExecution"
@@ -101,7 +104,9 @@ def test_examples_export_one_workload_per_pod(name: str) -> None:
         assert names[0] == pod.name  # the main container leads
         assert sorted(names) == sorted(pod.containers)
         assert doc["spec"]["selector"] == {"matchLabels": {NAME: pod.name}}
-        assert pod_template(doc)["metadata"]["labels"][NAME] == pod.name
+        assert pod_template(doc)["metadata"]["labels"] == {
+            POD: pod.name, NAME: pod.name, "app.kubernetes.io/part-of": "podlayout-advised"}
+        assert doc["metadata"]["annotations"]["podlayout.io/note"] == NOTE
         placed = {p.node for p in plan.placements if p.pod == pod.name}
         advised = doc["metadata"]["annotations"]["podlayout.io/advised-nodes"]
         assert set(advised.split(",")) == placed
@@ -144,7 +149,7 @@ def test_resources_ports_and_volumes() -> None:
         [container("app", cpu="0.5", memory="1e9", replicas=2, image="shop/app:1.2",
                    limits={"cpu": "1", "memory": "2Gi", "ephemeral-storage": "2Gi"},
                    ports=[8080, {"port": 53, "protocol": "UDP"}],
-                   volumes=["logs", "pvc-data"]),
+                   volumes=["logs", "pvc:data", "pvc-cleaner"]),
          container("shipper", critical=False, volumes=["logs"]),
          container("cache", cpu="250m", memory="256Mi", volumes=["scratch"])],
         nodes=[node(n, allocatable={"ephemeral-storage": "20Gi"}) for n in ("n1", "n2")],
@@ -164,11 +169,14 @@ def test_resources_ports_and_volumes() -> None:
     assert first["ports"] == [{"containerPort": 8080, "protocol": "TCP"},
                               {"containerPort": 53, "protocol": "UDP"}]
     assert first["volumeMounts"] == [{"name": "logs", "mountPath": "/mnt/logs"},
-                                     {"name": "pvc-data", "mountPath": "/mnt/pvc-data"}]
+                                     {"name": "pvc-data", "mountPath": "/mnt/pvc-data"},
+                                     {"name": "pvc-cleaner", "mountPath": "/mnt/pvc-cleaner"}]
     assert second["image"] == "REPLACE-ME"
     assert second["volumeMounts"] == [{"name": "logs", "mountPath": "/mnt/logs"}]
+    # Only `pvc:` names a claim: a volume that merely starts with pvc- is pod-local.
     assert app["volumes"] == [{"name": "logs", "emptyDir": {}},
-                              {"name": "pvc-data", "persistentVolumeClaim": {"claimName": "data"}}]
+                              {"name": "pvc-data", "persistentVolumeClaim": {"claimName": "data"}},
+                              {"name": "pvc-cleaner", "emptyDir": {}}]
     annotations = docs["app"]["metadata"]["annotations"]
     assert annotations["podlayout.io/missing-images"] == "shipper"
     assert pod_spec(docs["cache"])["volumes"] == [{"name": "scratch", "emptyDir": {}}]
@@ -182,6 +190,7 @@ def test_node_selector_and_tolerations_are_kept() -> None:
         {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
     main = spec["containers"][0]
     assert main["resources"]["requests"]["nvidia.com/gpu"] == "1"
+    assert main["resources"]["limits"]["nvidia.com/gpu"] == "1"
 
 
 def sourced(name: str, kind: str, namespace: str | None = "shop", **extra: Any
@@ -196,7 +205,6 @@ def mixed_sources() -> dict[str, Any]:
          sourced("db-exporter", "Deployment", critical=False),
          sourced("migrate", "Job", replicas=3, critical=False),
          sourced("report", "CronJob", namespace="ops"),
-         sourced("agent", "DaemonSet", replicas=2, namespace="ops"),
          sourced("web", "Deployment", namespace="shop"),
          sourced("web-proxy", "Deployment", namespace="edge", critical=False)],
         nodes=[node("n1", cpu="8"), node("n2", cpu="8")],
@@ -208,31 +216,35 @@ def mixed_sources() -> dict[str, Any]:
 def test_workload_kind_follows_the_main_containers_source() -> None:
     parsed, plan = solved(mixed_sources())
     docs = workloads(export_k8s(parsed, plan))
-    assert set(docs) == {"db", "migrate", "report", "agent", "web"}
+    assert set(docs) == {"db", "migrate", "report", "web"}
     db = docs["db"]
     assert (db["apiVersion"], db["kind"]) == ("apps/v1", "StatefulSet")
     assert db["spec"]["serviceName"] == "db"
     assert db["spec"]["replicas"] == 2
     assert db["metadata"]["namespace"] == "shop"
+    assert "serviceName" in db["metadata"]["annotations"]["podlayout.io/service-name"]
+    # The exporter's own Deployment joins the StatefulSet: applying leaves it running.
+    assert db["metadata"]["annotations"]["podlayout.io/replaces"].startswith(
+        "Deployment shop/db-exporter:")
     assert [c["name"] for c in pod_spec(db)["containers"]] == ["db", "db-exporter"]
     job = docs["migrate"]
     assert (job["apiVersion"], job["kind"]) == ("batch/v1", "Job")
     assert job["spec"]["parallelism"] == 3
-    assert pod_spec(job)["restartPolicy"] == "OnFailure"
+    assert pod_spec(job)["restartPolicy"] == "Never"
     assert "selector" not in job["spec"]  # Jobs make their own
     cron = docs["report"]
     assert (cron["apiVersion"], cron["kind"]) == ("batch/v1", "CronJob")
     assert cron["spec"]["schedule"] == "@daily"
     assert "podlayout.io/schedule" in cron["metadata"]["annotations"]
     assert cron["metadata"]["namespace"] == "ops"
-    assert pod_spec(cron)["restartPolicy"] == "OnFailure"
-    agent = docs["agent"]
-    assert agent["kind"] == "Deployment"
-    assert agent["spec"]["replicas"] == 2
-    assert "DaemonSet" in agent["metadata"]["annotations"]["podlayout.io/source-kind"]
+    assert pod_spec(cron)["restartPolicy"] == "Never"
     web = docs["web"]
     assert "namespace" not in web["metadata"]  # its containers disagree
     assert "podlayout.io/missing-images" not in web["metadata"]["annotations"]
+    assert web["metadata"]["annotations"]["podlayout.io/replaces"].startswith(
+        "Deployment edge/web-proxy:")
+    for doc in docs.values():
+        assert doc["metadata"]["annotations"]["podlayout.io/note"] == NOTE
 
 
 @pytest.mark.parametrize("spread", ["node", "zone"])
@@ -246,14 +258,14 @@ def test_spread_policy_becomes_hard_rules(spread: str) -> None:
     for pod in plan.pods:
         spec = pod_spec(docs[pod.name])
         anti = spec["affinity"]["podAntiAffinity"]
-        assert anti[REQUIRED] == [{"labelSelector": {"matchLabels": {NAME: pod.name}},
+        assert anti[REQUIRED] == [{"labelSelector": {"matchLabels": {POD: pod.name}},
                                    "topologyKey": HOST}]
         assert PREFERRED not in anti
         if spread == "zone":
             assert spec["topologySpreadConstraints"] == [{
                 "maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
                 "whenUnsatisfiable": "DoNotSchedule",
-                "labelSelector": {"matchLabels": {NAME: pod.name}}}]
+                "labelSelector": {"matchLabels": {POD: pod.name}}}]
         else:
             assert "topologySpreadConstraints" not in spec
 
@@ -270,7 +282,7 @@ def test_spread_none_prefers_keeping_a_spread_critical_pod_apart() -> None:
     found = workloads(docs)
     api = pod_spec(found["api"])["affinity"]["podAntiAffinity"]
     assert api == {PREFERRED: [{"weight": 100, "podAffinityTerm": {
-        "labelSelector": {"matchLabels": {NAME: "api"}}, "topologyKey": HOST}}]}
+        "labelSelector": {"matchLabels": {POD: "api"}}, "topologyKey": HOST}}]}
     assert "affinity" not in pod_spec(found["batch"])  # not critical
     assert "affinity" not in pod_spec(found["solo"])  # one replica
     assert set(budgets(docs)) == {"api"}
@@ -286,7 +298,7 @@ def test_budget_only_for_replicated_critical_pods() -> None:
     assert set(found) == wanted
     for name, pdb in found.items():
         assert pdb["apiVersion"] == "policy/v1"
-        assert pdb["spec"] == {"maxUnavailable": 1, "selector": {"matchLabels": {NAME: name}}}
+        assert pdb["spec"] == {"maxUnavailable": 1, "selector": {"matchLabels": {POD: name}}}
     # Workloads first, then their budgets.
     kinds = [d["kind"] for d in docs]
     assert kinds.index("PodDisruptionBudget") == len(plan.pods)
@@ -315,7 +327,7 @@ def test_same_node_and_separate_nodes_hints_become_affinity() -> None:
         return found
 
     def term(name: str) -> dict[str, Any]:
-        return {"labelSelector": {"matchLabels": {NAME: name}}, "topologyKey": HOST}
+        return {"labelSelector": {"matchLabels": {POD: name}}, "topologyKey": HOST}
 
     # The pod with fewer replicas follows; never both ways (neither could start first).
     assert affinity("cache")["podAffinity"] == {REQUIRED: [term("app")]}
@@ -335,6 +347,189 @@ def test_infeasible_plan_is_refused() -> None:
     assert plan.status == "infeasible"
     with pytest.raises(ValueError, match="no pods"):
         export_k8s(parsed, plan)
+
+
+def test_extended_resources_and_hugepages_get_limits_equal_to_requests() -> None:
+    data = problem(
+        [container("train", limits={"cpu": "1", "example.com/fpga": "2"},
+                   requests={"cpu": "500m", "memory": "1Gi", "example.com/fpga": "1",
+                             "hugepages-2Mi": "64Mi", "ephemeral-storage": "1Gi"})],
+        nodes=[node("n1", allocatable={"example.com/fpga": "4", "hugepages-2Mi": "1Gi",
+                                       "ephemeral-storage": "20Gi"})],
+    )
+    parsed, plan = solved(data)
+    resources = pod_spec(workloads(export_k8s(parsed, plan))["train"])["containers"][0][
+        "resources"]
+    # Kubernetes refuses them otherwise; cpu, memory and ephemeral-storage may overcommit.
+    assert resources["limits"] == {"cpu": "1", "example.com/fpga": "1", "hugepages-2Mi": "64Mi"}
+    assert resources["requests"]["example.com/fpga"] == "1"
+
+
+def source(workload: str, container_: str, kind: str = "Deployment",
+           namespace: str | None = "shop", **extra: Any) -> dict[str, Any]:
+    return {"kind": kind, "workload": workload, "container": container_,
+            "namespace": namespace, **extra}
+
+
+def labelled() -> dict[str, Any]:
+    """web: two containers, the main one not named after the workload; api: one container
+    not named after its workload; cache: one named after it, without labels."""
+    return problem(
+        [container("web-app", replicas=2, image="shop/web:1", source=source(
+            "web", "app", labels={"app": "web", "tier": "front"},
+            annotations={"prometheus.io/scrape": "true"})),
+         container("helper", image="shop/helper:1", source=source("web", "helper")),
+         container("api", replicas=2, image="shop/api:1",
+                   source=source("api-deploy", "server", labels={"app": "api"})),
+         container("cache", image="redis:7", source=source("cache", "redis"))],
+        nodes=[node("n1"), node("n2")],
+        hints=[{"type": "sidecar", "container": "helper", "main": "web-app"},
+               {"type": "separatePods", "containers": ["web-app", "api", "cache"]}],
+    )
+
+
+def test_workloads_keep_source_names_labels_and_selectors() -> None:
+    parsed, plan = solved(labelled())
+    docs = export_k8s(parsed, plan)
+    found = workloads(docs)
+    # web and cache update the source workloads; api's one container would re-import
+    # under the workload's name, so it keeps the pod's name and says what it replaces.
+    assert set(found) == {"web", "api", "cache"}
+    web = found["web"]
+    assert [c["name"] for c in pod_spec(web)["containers"]] == ["web-app", "helper"]
+    assert web["spec"]["selector"] == {"matchLabels": {"app": "web", "tier": "front"}}
+    template = pod_template(web)["metadata"]
+    assert template["labels"] == {POD: "web-app", NAME: "web",
+                                  "app.kubernetes.io/part-of": "podlayout-advised",
+                                  "app": "web", "tier": "front"}
+    assert template["annotations"] == {"prometheus.io/scrape": "true",
+                                       "podlayout.io/selector": "app=web,tier=front"}
+    assert "podlayout.io/replaces" not in web["metadata"]["annotations"]
+    api = found["api"]
+    assert api["spec"]["selector"] == {"matchLabels": {"app": "api"}}
+    assert pod_template(api)["metadata"]["labels"]["app"] == "api"
+    assert api["metadata"]["annotations"]["podlayout.io/replaces"].startswith(
+        "Deployment shop/api-deploy:")
+    cache = found["cache"]
+    assert cache["spec"]["selector"] == {"matchLabels": {NAME: "cache"}}
+    # Budgets are named after their workload and select the advised pod's replicas only.
+    assert budgets(docs)["web"]["spec"]["selector"] == {"matchLabels": {POD: "web-app"}}
+    assert budgets(docs)["web"]["metadata"]["namespace"] == "shop"
+
+
+def test_rules_select_the_advised_pod_even_when_source_labels_are_shared() -> None:
+    shared = {NAME: "shop", "app.kubernetes.io/part-of": "shop"}
+    data = problem(
+        [container("a", replicas=2, source=source("a", "a", labels={**shared, "c": "a"})),
+         container("b", replicas=2, source=source("b", "b", labels={**shared, "c": "b"}))],
+        nodes=[node("n1"), node("n2")], hints=[{"type": "separateNodes",
+                                                 "containers": ["a", "b"]}],
+        spread="zone",
+    )
+    data["nodes"] = [node("n1", zone="z1"), node("n2", zone="z2"),
+                     node("n3", zone="z1"), node("n4", zone="z2")]
+    parsed, plan = solved(data)
+    found = workloads(export_k8s(parsed, plan))
+    for name, other in (("a", "b"), ("b", "a")):
+        labels = pod_template(found[name])["metadata"]["labels"]
+        # The source's values win, so the source's selector still matches.
+        assert labels == {POD: name, NAME: "shop", "app.kubernetes.io/part-of": "shop",
+                          "c": name}
+        spec = pod_spec(found[name])
+        assert spec["affinity"]["podAntiAffinity"][REQUIRED] == [
+            {"labelSelector": {"matchLabels": {POD: pod}}, "topologyKey": HOST}
+            for pod in (name, other)]
+        assert spec["topologySpreadConstraints"][0]["labelSelector"] == {
+            "matchLabels": {POD: name}}
+
+
+def as_reimported(parsed: Problem, docs: list[dict[str, Any]]) -> Problem:
+    """The problem with each main container's source as the importer reads the exported
+    workloads back: the pod template's labels and annotations."""
+    templates = {(d["metadata"].get("namespace"), pod_spec(d)["containers"][0]["name"]):
+                 pod_template(d)["metadata"] for d in workloads(docs).values()}
+    containers = []
+    for c in parsed.containers:
+        wire = c.model_dump(mode="json", by_alias=True, exclude_none=True)
+        meta = templates.get((c.source.namespace, c.name)) if c.source else None
+        if meta is not None:
+            wire["source"] = {**wire["source"], "labels": meta["labels"],
+                              "annotations": meta.get("annotations", {})}
+        containers.append(wire)
+    data = parsed.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return parse_problem({**data, "containers": containers})
+
+
+def test_exporting_again_keeps_the_selector() -> None:
+    # The selector cannot change: the labels added by the first export stay out of it.
+    parsed, plan = solved(labelled())
+    first = export_k8s(parsed, plan)
+    again = workloads(export_k8s(as_reimported(parsed, first), plan))
+    for name, doc in workloads(first).items():
+        assert again[name]["spec"]["selector"] == doc["spec"]["selector"]
+        assert pod_template(again[name])["metadata"] == pod_template(doc)["metadata"]
+
+
+def test_injected_sidecars_become_injection_annotations() -> None:
+    data = problem(
+        [container("web", image="shop/web:1", source=source(
+            "web", "web", labels={"app": "web"},
+            annotations={"dapr.io/app-id": "web", "dapr.io/app-port": "8080"})),
+         container("web-istio-proxy", source=source("web", "istio-proxy", injected_by="istio")),
+         container("web-daprd", ports=[3500], source=source("web", "daprd", injected_by="dapr")),
+         container("web-mesh", source=source("web", "mesh", injected_by="linkerd"))],
+        nodes=[node("n1")],
+        hints=[{"type": "sidecar", "container": c, "main": "web"}
+               for c in ("web-istio-proxy", "web-daprd", "web-mesh")],
+    )
+    parsed, plan = solved(data)
+    web = workloads(export_k8s(parsed, plan))["web"]
+    assert [c["name"] for c in pod_spec(web)["containers"]] == ["web"]
+    annotations = pod_template(web)["metadata"]["annotations"]
+    assert annotations == {"dapr.io/app-id": "web", "dapr.io/app-port": "8080",
+                           "podlayout.io/selector": "app=web",
+                           "sidecar.istio.io/inject": "true", "dapr.io/enabled": "true"}
+    # An injector the export does not know of is named, for the user to enable.
+    note = web["metadata"]["annotations"]["podlayout.io/injected-sidecars"]
+    assert note.startswith("web-mesh (linkerd):")
+    assert "missing-images" not in " ".join(web["metadata"]["annotations"])
+
+
+def test_claims_are_volumes_written_pvc_colon() -> None:
+    data = problem(
+        [container("db", source=source("db", "db", kind="StatefulSet"),
+                   volumes=["pvc:shop/data", "pvc:ops/audit.log", "pvc:cache", "pvc-cleaner",
+                            "db-tmp"])],
+        nodes=[node("n1")],
+    )
+    parsed, plan = solved(data)
+    db = workloads(export_k8s(parsed, plan))["db"]
+    assert pod_spec(db)["volumes"] == [
+        {"name": "pvc-shop-data", "persistentVolumeClaim": {"claimName": "data"}},
+        {"name": "pvc-ops-audit-log", "persistentVolumeClaim": {"claimName": "audit.log"}},
+        {"name": "pvc-cache", "persistentVolumeClaim": {"claimName": "cache"}},
+        {"name": "pvc-cleaner", "emptyDir": {}},
+        {"name": "db-tmp", "emptyDir": {}}]
+    note = db["metadata"]["annotations"]["podlayout.io/claim-namespaces"]
+    assert note.startswith("pvc:ops/audit.log: ")
+
+
+def test_job_templates_drop_the_labels_the_job_controller_adds() -> None:
+    labels = {"app": "migrate", "job-name": "migrate", "controller-uid": "1234",
+              "batch.kubernetes.io/job-name": "migrate"}
+    data = problem(
+        [container("migrate", critical=False,
+                   source=source("migrate", "migrate", kind="Job", labels=labels))],
+        nodes=[node("n1")],
+    )
+    parsed, plan = solved(data)
+    job = workloads(export_k8s(parsed, plan))["migrate"]
+    assert "selector" not in job["spec"]
+    meta = pod_template(job)["metadata"]
+    assert meta["labels"] == {POD: "migrate", NAME: "migrate",
+                              "app.kubernetes.io/part-of": "podlayout-advised", "app": "migrate"}
+    assert "annotations" not in meta  # no selector to record
+    assert pod_spec(job)["restartPolicy"] == "Never"
 
 
 # ---- round trip through the importer ------------------------------------------------------
@@ -396,6 +591,55 @@ def test_round_trip_of_real_applications(path: str) -> None:
     for doc in docs.values():
         for c in pod_spec(doc)["containers"]:
             assert c["image"] == (images[c["name"]] or "REPLACE-ME")
+    # Each workload keeps the name of the one it came from, so applying updates it.
+    assert set(docs) <= {c.source.workload for c in parsed.containers if c.source}
+
+
+def test_round_trip_keeps_source_names_and_selectors() -> None:
+    parsed, plan = solved(labelled())
+    first = export_k8s(parsed, plan)
+    back = reimported(parsed, plan)
+    assert layout_of(back) == grouping(plan)
+    assert {c["name"] for c in back["containers"]} == {c.name for c in parsed.containers}
+    # Exported again, each workload keeps the selector it was applied with.
+    back["policy"] = {**back.get("policy", {}), "timeLimitSeconds": 5, "workers": 2}
+    again_problem, again_plan = solved(back)
+    again = workloads(export_k8s(again_problem, again_plan))
+    for name, doc in workloads(first).items():
+        assert again[name]["spec"]["selector"] == doc["spec"]["selector"]
+
+
+MESHED = """
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop, labels: {istio-injection: enabled}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata:
+      labels: {app: web}
+      annotations: {dapr.io/enabled: "true", dapr.io/app-id: web}
+    spec:
+      containers:
+      - {name: web, image: shop/web:1, resources: {requests: {cpu: 200m, memory: 256Mi}}}
+"""
+
+
+def test_round_trip_keeps_injected_sidecars() -> None:
+    imported = importer()(load_documents(MESHED, "meshed.yaml"), ImportOptions()).problem
+    imported["policy"] = {**imported.get("policy", {}), "timeLimitSeconds": 5, "workers": 2}
+    parsed, plan = solved(imported)
+    assert any(c.source and c.source.injected_by for c in parsed.containers)
+    web = workloads(export_k8s(parsed, plan))["web"]
+    assert [c["name"] for c in pod_spec(web)["containers"]] == ["web"]
+    assert web["spec"]["selector"] == {"matchLabels": {"app": "web"}}
+    # The sidecars come back from the annotations, under the same names.
+    assert layout_of(reimported(parsed, plan)) == grouping(plan)
 
 
 def test_round_trip_keeps_node_level_hints() -> None:

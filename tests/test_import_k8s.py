@@ -9,7 +9,13 @@ from typing import Any
 
 import pytest
 
-from advisor.kube.common import ImportOptions, ImportResult, ManifestError, load_documents
+from advisor.kube.common import (
+    DEFAULT_POOL,
+    ImportOptions,
+    ImportResult,
+    ManifestError,
+    load_documents,
+)
 from advisor.kube.k8s import WORKLOAD_KINDS, import_k8s, is_k8s
 from advisor.kube.nodes import import_nodes
 from advisor.solve import advise
@@ -91,8 +97,11 @@ def test_online_boutique_imports_its_twelve_services() -> None:
     frontend = found["frontend"]
     assert frontend["requests"] == {"cpu": "100m", "memory": "64Mi"}
     assert frontend["limits"] == {"cpu": "200m", "memory": "128Mi"}
-    assert frontend["source"] == {"kind": "Deployment", "workload": "frontend",
-                                  "container": "server"}
+    # The main container carries the pod template's labels and annotations for export.
+    assert frontend["source"] == {
+        "kind": "Deployment", "workload": "frontend", "container": "server",
+        "labels": {"app": "frontend"},
+        "annotations": {"sidecar.istio.io/rewriteAppHTTPProbers": "true"}}
     assert frontend["image"].endswith("/frontend:v0.10.6")
     assert frontend["ports"] == [8080]
     assert found["redis-cart"]["requests"] == {"cpu": "70m", "memory": "200Mi"}
@@ -247,18 +256,23 @@ spec:
 def test_every_workload_kind_becomes_one_layout_pod() -> None:
     result = imported(ALL_KINDS)
     replicas = {name: p["replicas"] for name, p in pods(result).items()}
-    assert replicas == {"web": 3, "db": 2, "agent": 1, "cache": 2, "legacy": 1, "migrate": 2,
+    assert replicas == {"web": 3, "db": 2, "cache": 2, "legacy": 1, "migrate": 2,
                         "report": 3, "cleanup": 1, "debug": 1}
     found = containers(result)
     kinds = {c["source"]["kind"] for c in found.values()}
-    assert kinds == WORKLOAD_KINDS
+    # A DaemonSet is per-node overhead, not a pod to place.
+    assert kinds == WORKLOAD_KINDS - {"DaemonSet"}
+    assert "agent" not in found
     assert found["db"]["source"] == {"kind": "StatefulSet", "workload": "db",
                                      "container": "postgres"}
     assert found["db"]["requests"] == {"cpu": "1", "memory": "2Gi"}
     # Batch work is not a service: a failure stops nothing that must stay up.
     assert {n for n, c in found.items() if c.get("critical") is False} == {
         "migrate", "report", "cleanup"}
-    assert warned(result, "DaemonSet agent", "1 replica", "no node list")
+    assert warned(result, "DaemonSets", "per-node overhead", "default-pool (each node): "
+                  "cpu 50m, memory 32Mi, pods 1 (agent)")
+    assert result.problem["pools"][0]["allocatable"] == {"cpu": "3950m", "memory": "16352Mi",
+                                                         "pods": "109"}
     assert not warned(result, "skipped")
 
 
@@ -437,8 +451,8 @@ def test_shared_empty_dir_couples_helpers_and_volumes_are_named() -> None:
                 - {name: files, persistentVolumeClaim: {claimName: shared-files}}
         """)
     found = containers(result)
-    assert found["web"]["volumes"] == ["pvc-shared-files", "web-cache"]
-    assert found["reader"]["volumes"] == ["pvc-shared-files"]
+    assert found["web"]["volumes"] == ["pvc:shared-files", "web-cache"]
+    assert found["reader"]["volumes"] == ["pvc:shared-files"]
     assert found["shipper"]["volumes"] == ["web-logs", "web-config"]
     assert found["rotator"]["volumes"] == ["web-logs"]
     hints = result.problem["hints"]
@@ -510,14 +524,44 @@ def test_anti_affinity_on_itself_spreads_over_nodes() -> None:
                   topologyKey: kubernetes.io/hostname
         containers: [{name: web}]
         """
+    # A workload of one replica has nothing to spread: it does not hold the policy back.
     result = imported(deployment("web", replicas=3, pod_spec=anti)
                       + "---\n" + deployment("worker"))
     assert result.problem["policy"] == {"spread": "node"}
     assert result.problem["hints"] == []
-    assert warned(result, "policy.spread", "'node'", "web", "1 other workload")
+    assert not warned(result, "spread")
     alone = imported(deployment("web", replicas=3, pod_spec=anti))
     assert alone.problem["policy"]["spread"] == "node"
-    assert not warned(alone, "policy.spread")
+    assert not warned(alone, "spread")
+
+
+def test_spreading_one_workload_never_constrains_another() -> None:
+    anti = """
+        affinity:
+          podAntiAffinity:
+            requiredDuringSchedulingIgnoredDuringExecution:
+              - labelSelector: {matchLabels: {app: web}}
+                topologyKey: kubernetes.io/hostname
+        containers: [{name: web}]
+        """
+    # worker has 4 replicas and did not ask: one per node for it could be infeasible.
+    result = imported(deployment("web", replicas=3, pod_spec=anti)
+                      + "---\n" + deployment("worker", replicas=4))
+    assert result.problem["policy"]["spread"] == "none"
+    assert warned(result, "not enforced", "Deployment web (podAntiAffinity on "
+                  "kubernetes.io/hostname)", "Deployment worker did not ask",
+                  "modelled as a preference: replicas of critical pods are spread by the SPOF "
+                  "objective")
+    # More replicas than nodes to keep them apart on: they could not all run.
+    nodes = [{"name": f"n{i}", "allocatable": {"cpu": "4", "memory": "16Gi"}}
+             for i in (1, 2)]
+    crowded = imported(deployment("web", replicas=3, pod_spec=anti), nodes=nodes)
+    assert crowded.problem["policy"]["spread"] == "none"
+    assert warned(crowded, "not enforced", "Deployment web has 3 replicas and 2 node(s) given "
+                  "admit it", "could not all run")
+    roomy = imported(deployment("web", replicas=2, pod_spec=anti), nodes=nodes)
+    assert roomy.problem["policy"]["spread"] == "node"
+    assert not warned(roomy, "spread")
 
 
 def test_affinity_between_workloads_becomes_node_hints() -> None:
@@ -549,68 +593,136 @@ def test_affinity_between_workloads_becomes_node_hints() -> None:
     assert {"type": "separateNodes", "containers": ["db-primary", "db-replica"]} in hints
     assert {"type": "sameNode", "containers": ["app", "cache"]} in hints
     assert len(hints) == 2
-    # The primary's rule also matches its own labels: its replicas spread over nodes.
-    assert result.problem["policy"]["spread"] == "node"
+    # The primary's rule also matches its own labels, but one replica has nothing to spread.
+    assert result.problem["policy"]["spread"] == "none"
     assert warned(result, "Deployment app", "podAntiAffinity", "selects no workload")
+    # app has no more replicas than cache: sameNode (cache follows app) is the rule.
+    assert not warned(result, "does not hold")
 
 
-def test_topology_spread_over_zones_wins() -> None:
-    result = imported(deployment("web", replicas=3, pod_spec="""
+def test_affinity_on_a_pod_with_fewer_replicas_is_said_not_to_hold() -> None:
+    result = imported(deployment("app", replicas=3, pod_spec="""
+        affinity:
+          podAffinity:
+            requiredDuringSchedulingIgnoredDuringExecution:
+              - labelSelector: {matchLabels: {app: cache}}
+                topologyKey: kubernetes.io/hostname
+        containers: [{name: app}]
+        """) + "---\n" + deployment("cache", replicas=2))
+    assert result.problem["hints"] == [{"type": "sameNode", "containers": ["app", "cache"]}]
+    assert warned(result, "Deployment app", "podAffinity on Deployment cache",
+                  "2 replica(s) of cache beside app", "every one of the 3 replicas of app")
+
+
+def zone_spread(skew: int = 1) -> str:
+    return f"""
         topologySpreadConstraints:
-          - maxSkew: 1
+          - maxSkew: {skew}
             topologyKey: topology.kubernetes.io/zone
             whenUnsatisfiable: DoNotSchedule
-            labelSelector: {matchLabels: {app: web}}
+            labelSelector: {{matchLabels: {{app: web}}}}
           - maxSkew: 1
             topologyKey: kubernetes.io/hostname
             whenUnsatisfiable: ScheduleAnyway
-            labelSelector: {matchLabels: {app: web}}
-        containers: [{name: web}]
-        """) + "---\n" + deployment("api", replicas=2, pod_spec="""
+            labelSelector: {{matchLabels: {{app: web}}}}
+        containers: [{{name: web}}]
+        """
+
+
+def test_spread_is_the_least_every_replicated_workload_asks_for() -> None:
+    api = deployment("api", replicas=2, pod_spec="""
         topologySpreadConstraints:
           - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule,
              labelSelector: {matchLabels: {app: api}}}
         containers: [{name: api}]
-        """))
-    assert result.problem["policy"]["spread"] == "zone"
-    assert warned(result, "policy.spread", "'zone'", "web (a topology spread constraint over "
-                  "zones)")
+        """)
+    result = imported(deployment("web", replicas=3, pod_spec=zone_spread()) + "---\n" + api)
+    # Zone spreading also keeps one replica per node: node is what both ask for at least.
+    assert result.problem["policy"]["spread"] == "node"
+    assert warned(result, "not enforced", "Deployment web (a topology spread constraint over "
+                  "zones)", "policy.spread is 'node'")
+    assert not warned(result, "Deployment api (")
+    zones = imported(deployment("web", replicas=3, pod_spec=zone_spread()))
+    assert zones.problem["policy"]["spread"] == "zone"
+    assert not warned(zones, "spread")
+    # maxSkew 2 allows two replicas of a zone more than another: weaker than a node spread.
+    loose = imported(deployment("web", replicas=3, pod_spec=zone_spread(2)) + "---\n" + api)
+    assert loose.problem["policy"]["spread"] == "none"
+    assert warned(loose, "not enforced", "Deployment api (a topology spread constraint over "
+                  "nodes)", "Deployment web (a topology spread constraint over zones with "
+                  "maxSkew 2)", "Deployment web did not ask")
 
 
-def test_daemonset_counts_the_nodes_it_may_run_on() -> None:
-    nodes = [
-        {"name": "n1", "allocatable": {"cpu": "4", "memory": "16Gi"},
-         "labels": {"kubernetes.io/os": "linux"}},
-        {"name": "n2", "allocatable": {"cpu": "4", "memory": "16Gi"},
-         "labels": {"kubernetes.io/os": "linux"},
-         "taints": [{"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}]},
-        {"name": "n3", "allocatable": {"cpu": "4", "memory": "16Gi"},
-         "labels": {"kubernetes.io/os": "linux"},
-         "taints": [{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}]},
-        {"name": "n4", "allocatable": {"cpu": "4", "memory": "16Gi"},
-         "labels": {"kubernetes.io/os": "windows"}},
-    ]
-    daemon = """
-        apiVersion: apps/v1
-        kind: DaemonSet
-        metadata: {name: agent}
-        spec:
-          template:
-            spec:
-              nodeSelector: {kubernetes.io/os: linux}
-              containers: [{name: agent}]
-        """
-    result = imported(daemon, nodes=nodes, time_limit_seconds=7)
-    assert pods(result)["agent"]["replicas"] == 2  # n1 and n2 (cordon taint is tolerated)
-    assert result.problem["nodes"] == nodes
-    assert "pools" not in result.problem
+NODES: list[dict[str, Any]] = [
+    {"name": "n1", "allocatable": {"cpu": "4", "memory": "16Gi", "pods": "110"},
+     "labels": {"kubernetes.io/os": "linux"}},
+    {"name": "n2", "allocatable": {"cpu": "4", "memory": "16Gi", "pods": "110"},
+     "labels": {"kubernetes.io/os": "linux"},
+     "taints": [{"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}]},
+    {"name": "n3", "allocatable": {"cpu": "4", "memory": "16Gi", "pods": "110"},
+     "labels": {"kubernetes.io/os": "linux"},
+     "taints": [{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}]},
+    {"name": "n4", "allocatable": {"cpu": "4", "memory": "16Gi", "pods": "110"},
+     "labels": {"kubernetes.io/os": "windows"}},
+]
+
+
+def daemonset(name: str, pod_spec: str) -> str:
+    return (f"apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {{name: {name}}}\nspec:\n"
+            "  template:\n    spec:\n"
+            + textwrap.indent(textwrap.dedent(pod_spec).strip("\n"), "      ") + "\n")
+
+
+def test_daemonsets_are_overhead_on_every_node_they_admit() -> None:
+    agent = daemonset("agent", """
+        nodeSelector: {kubernetes.io/os: linux}
+        containers: [{name: agent, resources: {requests: {cpu: 100m, memory: 128Mi}}}]
+        """)
+    # gpu-logs tolerates dedicated=gpu; its init container needs more cpu than it runs with.
+    logs = daemonset("gpu-logs", """
+        tolerations: [{key: dedicated, operator: Equal, value: gpu}]
+        initContainers: [{name: setup, resources: {requests: {cpu: 300m}}}]
+        containers: [{name: logs, resources: {requests: {cpu: 50m, memory: 64Mi}}}]
+        """)
+    result = imported(docs(agent, logs, deployment("web")), nodes=NODES, time_limit_seconds=7)
+    assert sorted(pods(result)) == ["web"]
+    assert sorted(containers(result)) == ["web"]
+    alloc = {n["name"]: n["allocatable"] for n in result.problem["nodes"]}
+    # n1, n2 (the cordon taint is tolerated by every DaemonSet): both; n3: gpu-logs only
+    # (its taint keeps agent away); n4: gpu-logs only (not linux).
+    assert alloc["n1"] == {"cpu": "3600m", "memory": "16192Mi", "pods": "108"}
+    assert alloc["n2"] == alloc["n1"]
+    assert alloc["n3"] == {"cpu": "3700m", "memory": "16320Mi", "pods": "109"}
+    assert alloc["n4"] == alloc["n3"]
+    assert NODES[0]["allocatable"]["cpu"] == "4"  # the caller's list is not changed
     assert result.problem["policy"] == {"spread": "none", "timeLimitSeconds": 7.0}
-    assert warned(result, "DaemonSet agent", "2 replica(s)")
-    assert containers(result)["agent"]["nodeSelector"] == {"kubernetes.io/os": "linux"}
-    alone = imported(daemon)
-    assert pods(alone)["agent"]["replicas"] == 1
-    assert warned(alone, "DaemonSet agent", "modelled as 1 replica")
-    assert "nodeSelector" not in containers(alone)["agent"]  # the assumed pool has no label
+    overhead = warned(result, "DaemonSets", "per-node overhead")
+    assert len(overhead) == 1
+    assert "n1, n2: cpu 400m, memory 192Mi, pods 2 (agent, gpu-logs)" in overhead[0]
+    assert "n3, n4: cpu 300m, memory 64Mi, pods 1 (gpu-logs)" in overhead[0]
+    # Without a node list, the assumed pool's nodes carry it (the selector on the OS label
+    # is dropped, as the pool has no labels).
+    alone = imported(docs(agent, deployment("web")))
+    assert alone.problem["pools"][0]["allocatable"]["cpu"] == "3900m"
+    assert alone.problem["pools"][0]["allocatable"]["pods"] == "109"
+    assert DEFAULT_POOL["allocatable"]["cpu"] == "4"
+    assert warned(alone, "default-pool (each node): cpu 100m, memory 128Mi, pods 1 (agent)")
+
+
+def test_daemonset_overhead_beyond_a_node_is_clamped() -> None:
+    big = daemonset("big", """
+        containers: [{name: big, resources: {requests: {cpu: "6", memory: 1Gi}}}]
+        """)
+    nowhere = daemonset("picky", """
+        nodeSelector: {disktype: nvme}
+        containers: [{name: picky}]
+        """)
+    result = imported(docs(big, nowhere, deployment("web")), nodes=NODES[:1])
+    assert result.problem["nodes"][0]["allocatable"] == {"cpu": "0", "memory": "15Gi",
+                                                         "pods": "109"}
+    assert warned(result, "clamped at 0", "n1 (cpu)")
+    assert warned(result, "DaemonSet picky", "no node given admits it")
+    parse_problem(result.problem)
 
 
 # --- injected sidecars ----------------------------------------------------------------------
@@ -637,7 +749,8 @@ def test_istio_sidecar_by_annotation_and_by_namespace_label() -> None:
     assert proxy["requests"] == {"cpu": "10m", "memory": "40Mi"}
     assert proxy["defaultedRequests"] == ["cpu", "memory"]
     assert proxy["source"] == {"kind": "Deployment", "workload": "web",
-                               "container": "istio-proxy", "namespace": "mesh"}
+                               "container": "istio-proxy", "namespace": "mesh",
+                               "injectedBy": "istio"}
     assert found["tuned-istio-proxy"]["requests"] == {"cpu": "250m", "memory": "40Mi"}
     assert found["tuned-istio-proxy"]["defaultedRequests"] == ["memory"]
     assert {"type": "sidecar", "container": "web-istio-proxy", "main": "web"} in (
@@ -662,6 +775,10 @@ def test_dapr_sidecar_reads_its_annotations() -> None:
     assert "defaultedRequests" not in daprd
     assert daprd["ports"] == [3500, 50001]
     assert daprd["source"]["container"] == "daprd"
+    assert daprd["source"]["injectedBy"] == "dapr"
+    # Only the main container carries the template's annotations, which turn dapr on.
+    assert found["orders"]["source"]["annotations"]["dapr.io/enabled"] == "true"
+    assert "annotations" not in daprd["source"]
     assert found["basket-daprd"]["requests"] == {"cpu": "100m", "memory": "250Mi"}
     assert found["basket-daprd"]["defaultedRequests"] == ["cpu", "memory"]
     assert {"type": "sidecar", "container": "basket-daprd", "main": "basket"} in (
@@ -679,7 +796,8 @@ def test_clashing_workload_names_are_made_unique() -> None:
     assert pods(result)["api-b"]["containers"] == ["api-b"]
     assert pods(result)["api-v2"]["containers"] == ["x", "y"]
     assert containers(result)["api-b"]["source"] == {
-        "kind": "Deployment", "workload": "api", "container": "app", "namespace": "b"}
+        "kind": "Deployment", "workload": "api", "container": "app", "namespace": "b",
+        "labels": {"app": "api"}}
 
 
 def test_owned_and_idle_objects_and_unknown_kinds_are_skipped() -> None:
@@ -846,3 +964,199 @@ def test_bad_node_lists_are_reported(data: object, words: list[str]) -> None:
     assert caught.value.source == "nodes.json"
     for word in words:
         assert word in caught.value.message
+
+
+# --- autoscalers, Jobs, claims --------------------------------------------------------------
+
+def autoscaler(target: str, minimum: int | None, *, kind: str = "Deployment",
+               version: str = "autoscaling/v2") -> str:
+    least = f"\n  minReplicas: {minimum}" if minimum is not None else ""
+    return (f"apiVersion: {version}\nkind: HorizontalPodAutoscaler\nmetadata: {{name: {target}}}\n"
+            f"spec:\n  scaleTargetRef: {{apiVersion: apps/v1, kind: {kind}, name: {target}}}"
+            f"{least}\n  maxReplicas: 10\n")
+
+
+def test_autoscaler_raises_its_target_to_min_replicas() -> None:
+    result = imported(docs(deployment("web", replicas=1), autoscaler("web", 3),
+                           deployment("api", replicas=5),
+                           autoscaler("api", 2, version="autoscaling/v1"),
+                           deployment("lone"), autoscaler("gone", 4)))
+    replicas = {name: p["replicas"] for name, p in pods(result).items()}
+    assert replicas == {"web": 3, "api": 5, "lone": 1}
+    assert warned(result, "HorizontalPodAutoscaler web scales Deployment web between 3 and 10",
+                  "modelled at 3", "its 1 replica(s) and minReplicas")
+    assert warned(result, "HorizontalPodAutoscaler api", "modelled at 5")
+    assert warned(result, "HorizontalPodAutoscaler gone", "Deployment gone", "left out")
+    assert not warned(result, "skipped")
+
+
+def test_job_runs_no_more_pods_than_completions() -> None:
+    def job(name: str, spec: str) -> str:
+        return (f"apiVersion: batch/v1\nkind: Job\nmetadata: {{name: {name}}}\n"
+                f"spec: {{{spec}, template: {{spec: {{containers: [{{name: c}}]}}}}}}\n")
+    result = imported(docs(job("wide", "parallelism: 5, completions: 2"),
+                           job("narrow", "parallelism: 2, completions: 8"),
+                           job("single", "completions: 3"),
+                           job("free", "parallelism: 4"),
+                           job("none", "parallelism: 3, completions: 0")))
+    replicas = {name: p["replicas"] for name, p in pods(result).items()}
+    assert replicas == {"wide": 2, "narrow": 2, "single": 1, "free": 4}
+    assert warned(result, "scaled to 0", "Job none")
+
+
+def test_claims_are_named_apart_from_pod_volumes() -> None:
+    def mounting(name: str, namespace: str | None, volume: str) -> str:
+        return deployment(name, namespace=namespace, pod_spec=f"""
+            containers:
+              - name: {name}
+                volumeMounts: [{{name: data, mountPath: /d}}]
+            volumes: [{volume}]
+            """)
+    result = imported(docs(
+        mounting("writer", "shop", "{name: data, persistentVolumeClaim: {claimName: files}}"),
+        mounting("reader", None, "{name: data, persistentVolumeClaim: {claimName: files}}"),
+        # A workload named like a claim keeps a pod-local volume all the same.
+        mounting("pvc-cleaner", None, "{name: data, emptyDir: {}}")))
+    found = containers(result)
+    assert found["writer"]["volumes"] == ["pvc:shop/files"]
+    assert found["reader"]["volumes"] == ["pvc:files"]
+    assert found["pvc-cleaner"]["volumes"] == ["pvc-cleaner-data"]
+
+
+# --- Pods read from a cluster ------------------------------------------------------------------
+
+def running_pod(name: str, owner: tuple[str, str] | None, node: str | None, *,
+                labels: dict[str, str] | None = None, phase: str = "Running",
+                annotations: dict[str, str] | None = None,
+                containers_: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A Pod as `kubectl get pods -o json` shows it."""
+    meta: dict[str, Any] = {"name": name, "namespace": "shop",
+                            "labels": labels or {"app": "web", "pod-template-hash": "5d9f8c7b6"},
+                            "annotations": annotations or {}}
+    if owner is not None:
+        meta["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": owner[0],
+                                    "name": owner[1], "uid": "u", "controller": True}]
+    spec: dict[str, Any] = {"containers": containers_ or [
+        {"name": "web", "image": "example/web",
+         "resources": {"requests": {"cpu": "200m", "memory": "256Mi"}}}]}
+    if node is not None:
+        spec["nodeName"] = node
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec,
+            "status": {"phase": phase}}
+
+
+def pod_list(*items: dict[str, Any]) -> str:
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": list(items)})
+
+
+def test_pods_of_one_controller_become_one_workload_placed_where_they_run() -> None:
+    web = ("ReplicaSet", "web-5d9f8c7b6")
+    result = imported(pod_list(
+        running_pod("web-5d9f8c7b6-abcde", web, "n1",
+                    labels={"app": "web", "pod-template-hash": "5d9f8c7b6", "tier": "front"},
+                    annotations={"prometheus.io/scrape": "true",
+                                 "cni.projectcalico.org/podIP": "10.0.0.5/32"}),
+        running_pod("web-5d9f8c7b6-fghij", web, "n2"),
+        running_pod("web-5d9f8c7b6-klmno", web, "n1"),
+        running_pod("web-5d9f8c7b6-done1", web, "n3", phase="Succeeded"),
+        # No hash label: the ReplicaSet's name still reads as `<deployment>-<hash>`.
+        running_pod("api-7c9b5d4f8-pqrst", ("ReplicaSet", "api-7c9b5d4f8"), "n2",
+                    labels={"app": "api"}),
+        running_pod("api-7c9b5d4f8-uvwxy", ("ReplicaSet", "api-7c9b5d4f8"), None,
+                    labels={"app": "api"}),
+        running_pod("db-0", ("StatefulSet", "db"), "n9", labels={"app": "db"}),
+        running_pod("debug", None, "n2", labels={"app": "debug"})), nodes=NODES[:3])
+    assert pods(result) == {
+        "web": {"name": "web", "containers": ["web"], "replicas": 3},
+        "api": {"name": "api", "containers": ["api"], "replicas": 2},
+        "db": {"name": "db", "containers": ["db"], "replicas": 1},
+        "debug": {"name": "debug", "containers": ["debug"], "replicas": 1}}
+    found = containers(result)
+    # Labels that every Pod shares, but not the controller's hash; no runtime annotations.
+    assert found["web"]["source"] == {
+        "kind": "Deployment", "workload": "web", "container": "web", "namespace": "shop",
+        "labels": {"app": "web"}, "annotations": {"prometheus.io/scrape": "true"}}
+    assert found["api"]["source"]["kind"] == "Deployment"
+    assert found["db"]["source"]["kind"] == "StatefulSet"
+    assert found["debug"]["source"]["kind"] == "Pod"
+    # api has a Pod not yet on a node, db runs on a node not given: review places those.
+    assert result.problem["layout"]["placements"] == [
+        {"pod": "web", "replica": 0, "node": "n1"}, {"pod": "web", "replica": 1, "node": "n2"},
+        {"pod": "web", "replica": 2, "node": "n1"}, {"pod": "debug", "replica": 0, "node": "n2"}]
+    assert warned(result, "not every replica of api, db runs on a node given")
+    assert warned(result, "skipped 1 Pod(s) that have finished")
+    problem = parse_problem(result.problem)
+    assert problem.layout is not None
+    assert len(problem.layout.placements) == 4
+    # Without a node list there is nothing to place them on.
+    alone = imported(pod_list(running_pod("web-5d9f8c7b6-abcde", web, "n1")))
+    assert "placements" not in alone.problem["layout"]
+    assert warned(alone, "spec.nodeName", "pass --nodes")
+
+
+def test_kubectl_get_all_places_a_deployment_through_its_replicaset() -> None:
+    rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
+          "metadata": {"name": "web-5d9f8c7b6", "namespace": "shop", "ownerReferences": [
+              {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": "d",
+               "controller": True}]},
+          "spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "web"}]}}}}
+    web = ("ReplicaSet", "web-5d9f8c7b6")
+    result = imported(pod_list(
+        yaml_object(deployment("web", replicas=2, namespace="shop")), rs,
+        running_pod("web-5d9f8c7b6-abcde", web, "n1"),
+        running_pod("web-5d9f8c7b6-fghij", web, "n2")), nodes=NODES[:2])
+    assert list(pods(result)) == ["web"]
+    assert result.problem["layout"]["placements"] == [
+        {"pod": "web", "replica": 0, "node": "n1"}, {"pod": "web", "replica": 1, "node": "n2"}]
+    assert warned(result, "owner is in the input", "ReplicaSet web-5d9f8c7b6",
+                  "Pod web-5d9f8c7b6-abcde")
+    # `kubectl get deployments,pods`: no ReplicaSet between them, the name says whose.
+    direct = imported(pod_list(
+        yaml_object(deployment("web", replicas=2, namespace="shop")),
+        running_pod("web-5d9f8c7b6-abcde", web, "n1"),
+        running_pod("web-5d9f8c7b6-fghij", web, "n2")), nodes=NODES[:2])
+    assert list(pods(direct)) == ["web"]
+    assert direct.problem["layout"]["placements"] == result.problem["layout"]["placements"]
+
+
+def yaml_object(text: str) -> dict[str, Any]:
+    loaded = load_documents(text, "x.yaml")[0].data
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def test_injected_sidecars_of_running_pods_and_daemonset_pods() -> None:
+    meshed = running_pod(
+        "web-5d9f8c7b6-abcde", ("ReplicaSet", "web-5d9f8c7b6"), "n1",
+        annotations={"sidecar.istio.io/status": '{"containers":["istio-proxy"]}'},
+        containers_=[
+            {"name": "istio-proxy", "resources": {"requests": {"cpu": "100m",
+                                                               "memory": "128Mi"}}},
+            {"name": "web", "resources": {"requests": {"cpu": "200m", "memory": "256Mi"}}}])
+    agents = [running_pod(f"agent-{n}", ("DaemonSet", "agent"), n, labels={"app": "agent"},
+                          containers_=[{"name": "agent", "resources": {
+                              "requests": {"cpu": "100m", "memory": "64Mi"}}}])
+              for n in ("n1", "n3")]
+    result = imported(pod_list(meshed, *agents), nodes=NODES)
+    found = containers(result)
+    # The webhook's proxy follows the workload's own container, and is marked as injected.
+    assert pods(result)["web"]["containers"] == ["web", "web-istio-proxy"]
+    assert found["web-istio-proxy"]["source"]["injectedBy"] == "istio"
+    assert "annotations" not in found["web"]["source"]  # the injection status stays behind
+    assert {"type": "sidecar", "container": "web-istio-proxy", "main": "web"} in (
+        result.problem["hints"])
+    # The DaemonSet's Pods say where it runs: only there is its pod reserved.
+    alloc = {n["name"]: n["allocatable"]["cpu"] for n in result.problem["nodes"]}
+    assert alloc == {"n1": "3900m", "n2": "4", "n3": "3900m", "n4": "4"}
+
+
+def test_document_lines_survive_empty_and_null_documents() -> None:
+    text = ("apiVersion: v1\nkind: Pod\nmetadata: {name: ok}\nspec: {containers: [{name: c}]}\n"
+            "---\n---\n# nothing here\n--- null\n---\n"
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: bad}\n"
+            "spec: {containers: [{name: c, resources: {requests: {cpu: lots}}}]}\n")
+    documents = load_documents(text, "bad.yaml")
+    assert [d.line for d in documents] == [1, 10]
+    with pytest.raises(ManifestError) as caught:
+        import_k8s(documents, ImportOptions())
+    assert (caught.value.line, "Pod bad" in caught.value.message) == (10, True)

@@ -1,8 +1,10 @@
-"""What the importers share: options, results, errors naming file and line, and names."""
+"""What the importers share: options, results, errors naming file and line, documents and
+the objects of Lists, names, node labels and the default node pool."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,8 +61,8 @@ def load_documents(text: str, source: str) -> list[Document]:
     same limits as problems, each with the line it starts on."""
     try:
         _check_events(text, MAX_YAML_ALIASES, source)
-        lines = [node.start_mark.line + 1 for node in yaml.compose_all(text, Loader=_StrictLoader)
-                 if node is not None]
+        lines = [node.start_mark.line + 1 if node is not None else 1
+                 for node in yaml.compose_all(text, Loader=_StrictLoader)]
         docs = list(yaml.load_all(text, Loader=_StrictLoader))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -71,8 +73,36 @@ def load_documents(text: str, source: str) -> list[Document]:
         raise ManifestError(source, "; ".join(i.message for i in exc.issues)) from None
     except ValueError as exc:
         raise ManifestError(source, f"invalid YAML: {exc}") from None
-    docs = [d for d in docs if d is not None]
-    return [Document(d, source, line) for d, line in zip(docs, lines, strict=False)]
+    # Pair each document with its node before dropping empty ones (an empty or `null`
+    # document still has a node): filtered apart, the lines would shift.
+    return [Document(d, source, line) for d, line in zip(docs, lines, strict=True)
+            if d is not None]
+
+
+# Node labels that both the manifests' scheduling rules and node lists speak of.
+HOSTNAME_LABEL = "kubernetes.io/hostname"
+ZONE_LABELS = ("topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone")
+_MAX_NESTING = 8
+
+
+def list_items(value: object, doc: Document, expected: str, depth: int = 0
+               ) -> Iterator[Mapping[Any, Any]]:
+    """The objects of a document: a single object, the items of a List (`kubectl get -o
+    json`; nested Lists too), or a plain list of them. Anything else is not `expected`."""
+    if depth > _MAX_NESTING:
+        raise ManifestError(doc.source, "Lists nested too deeply", doc.line)
+    if isinstance(value, list):
+        for item in value:
+            yield from list_items(item, doc, expected, depth + 1)
+        return
+    if not isinstance(value, Mapping):
+        raise ManifestError(doc.source, f"expected {expected}, got {describe(value)}", doc.line)
+    items, kind = value.get("items"), value.get("kind")
+    if isinstance(items, list) and (kind is None or str(kind).endswith("List")):
+        for item in items:
+            yield from list_items(item, doc, expected, depth + 1)
+        return
+    yield value
 
 
 _LABEL = re.compile(r"[^a-z0-9-]+")

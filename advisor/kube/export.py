@@ -1,5 +1,34 @@
 """Export an advised plan as Kubernetes manifests: one workload per advised pod, with the
-affinity rules, spreading and disruption budgets that make the scheduler keep the plan."""
+affinity rules, spreading and disruption budgets that make the scheduler keep the plan.
+
+What it writes is the advised layout, not a copy of the source workloads: which containers
+share a pod, the replica count, each container's image, requests, limits and ports, node
+selectors and tolerations, spreading and budgets. Env, command and args, probes,
+securityContext, serviceAccountName, configMap and secret volumes, init containers and
+mount paths are not in the problem; every workload carries a `podlayout.io/note` saying to
+merge them from the source workload before applying.
+
+Names and labels are chosen so that applying updates the source workloads instead of adding
+copies beside them:
+
+- A pod that keeps a source workload's main container takes that workload's name, when the
+  re-import would give its containers the same names: it has two or more containers, or
+  its one container is named after the workload (the importer names the only container of
+  a workload after the workload). Otherwise it keeps the pod's name, and the source
+  workloads whose containers it now runs are listed in `podlayout.io/replaces`.
+- The pod template keeps the source's pod-template labels, so that existing Services still
+  select the pods, and its annotations.
+- The selector is immutable in Kubernetes, so it must stay the one the source used: the
+  source's pod-template labels when known (the problem does not keep the selector itself:
+  when the source's was narrower than its labels, copy it over), else
+  app.kubernetes.io/name. The pod template records it (`podlayout.io/selector`), so that
+  exporting again after a re-import keeps it despite the labels added here.
+- Rules between advised pods (affinity, spreading, budgets) select on `podlayout.io/pod`,
+  which only that pod's replicas carry: source labels may be shared by several workloads.
+
+Sidecars an admission webhook adds (Istio's proxy, Dapr's daprd) are not written as
+containers: the pod template asks for the injection instead.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +39,38 @@ import yaml
 
 from advisor.kube.common import dns_label
 from models import Container, Plan, PlannedPod, Problem, Spread
+from models.problem import DNS_SUBDOMAIN, ContainerSource
 from models.quantity import format_units, to_units
 
 NAME_LABEL = "app.kubernetes.io/name"
 PART_OF_LABEL = "app.kubernetes.io/part-of"
 PART_OF = "podlayout-advised"
+ANNOTATION = "podlayout.io/"
+POD_LABEL = f"{ANNOTATION}pod"
+SELECTOR_ANNOTATION = f"{ANNOTATION}selector"
+NOTE = "advised layout: merge env, probes, volumes and other settings from the source workload"
 HOSTNAME = "kubernetes.io/hostname"
 ZONE = "topology.kubernetes.io/zone"
 MISSING_IMAGE = "REPLACE-ME"
 DEFAULT_SCHEDULE = "@daily"
-ANNOTATION = "podlayout.io/"
+CLAIM_PREFIX = "pvc:"
+# What asks an admission webhook to add its sidecar to a pod.
+INJECTION: dict[str, dict[str, str]] = {
+    "istio": {"sidecar.istio.io/inject": "true"},
+    "dapr": {"dapr.io/enabled": "true"},
+}
+# Resources Kubernetes lets a container overcommit; for any other (extended resources,
+# hugepages-*) it requires the limit to equal the request.
+OVERCOMMITTABLE = frozenset({"cpu", "memory", "ephemeral-storage"})
+# The kinds written out: a source of one of them with the same name is the workload itself.
+EXPORTED_KINDS = frozenset({"Deployment", "StatefulSet", "Job", "CronJob"})
+KUBE_KINDS = EXPORTED_KINDS | {"DaemonSet", "ReplicaSet", "ReplicationController", "Pod"}
+# Labels the Job controller adds to its pod template: copied into a new Job they no longer
+# match the selector it generates, and the API server refuses the Job.
+JOB_LABELS = frozenset({"controller-uid", "job-name", "batch.kubernetes.io/controller-uid",
+                        "batch.kubernetes.io/job-name"})
+
+SourceKey = tuple[str, str, str | None]  # kind, workload, namespace
 
 
 def export_k8s(problem: Problem, plan: Plan) -> list[dict[str, Any]]:
@@ -34,15 +85,15 @@ def export_k8s(problem: Problem, plan: Plan) -> list[dict[str, Any]]:
         if placed.node not in seen:
             seen.append(placed.node)
     rules = _hint_rules(problem, plan, pod_of, nodes)
+    pods = [_advised(pod, by_name) for pod in plan.pods]
+    updated = _name_workloads(problem, pods)
     workloads: list[dict[str, Any]] = []
     budgets: list[dict[str, Any]] = []
-    for pod in plan.pods:
-        members = [by_name[c] for c in _main_first(pod)]
-        namespace = _namespace(members)
-        workloads.append(_workload(problem, pod, members, namespace, nodes.get(pod.name, []),
-                                   rules.get(pod.name, _Rules())))
-        if pod.replicas >= 2 and any(c.critical for c in members):
-            budgets.append(_budget(pod.name, namespace))
+    for pod in pods:
+        workloads.append(_workload(problem, pod, nodes.get(pod.plan.name, []),
+                                   rules.get(pod.plan.name, _Rules()), updated))
+        if pod.plan.replicas >= 2 and any(c.critical for c in pod.members):
+            budgets.append(_budget(pod))
     return workloads + budgets
 
 
@@ -60,6 +111,71 @@ def dump_manifests(docs: list[dict[str, Any]]) -> str:
                               sort_keys=False, explicit_start=True, allow_unicode=True,
                               width=4096)  # long annotations stay on one line
     return text
+
+
+@dataclass
+class _Pod:
+    """An advised pod as the export writes it."""
+
+    plan: PlannedPod
+    members: list[Container]  # the main container first; injected sidecars included
+    containers: list[Container]  # those written out: not the injected sidecars
+    namespace: str | None
+    name: str = ""  # the workload's name, given once every pod is known
+
+    @property
+    def main(self) -> Container:
+        return self.members[0]
+
+    @property
+    def label(self) -> str:
+        """The workload's name as a label value (at most 63 characters)."""
+        return self.name if len(self.name) <= 63 else self.plan.name
+
+
+def _injected_by(c: Container) -> str | None:
+    return c.source.injected_by if c.source else None
+
+
+def _advised(pod: PlannedPod, by_name: dict[str, Container]) -> _Pod:
+    found = [by_name[c] for c in pod.containers]
+    own = [c for c in found if not _injected_by(c)] or found
+    # A pod is named after its main container; helpers may precede it in problem order.
+    main = next((c for c in own if c.name == pod.name), own[0])
+    members = [main, *(c for c in found if c is not main)]
+    containers = [c for c in members if not _injected_by(c)] or members
+    return _Pod(pod, members, containers, _namespace(members))
+
+
+def _key(source: ContainerSource) -> SourceKey:
+    return source.kind, source.workload, source.namespace
+
+
+def _name_workloads(problem: Problem, pods: list[_Pod]) -> set[SourceKey]:
+    """Name each pod's workload; return the source workloads that applying updates in place.
+
+    A pod keeping a source workload's main container (its first in the problem) takes the
+    workload's name when the re-import would name its containers as the problem does, and
+    no other advised pod is named so; else it keeps the pod's name."""
+    first: dict[SourceKey, str] = {}
+    for c in problem.containers:
+        if c.source and not c.source.injected_by:
+            first.setdefault(_key(c.source), c.name)
+    pod_names = {p.plan.name for p in pods}
+    taken: set[str] = set()
+    updated: set[SourceKey] = set()
+    for pod in pods:
+        pod.name = pod.plan.name
+        source = pod.main.source
+        if (source is not None and source.kind in EXPORTED_KINDS
+                and first.get(_key(source)) == pod.main.name
+                and (len(pod.containers) >= 2 or pod.main.name == dns_label(source.workload))
+                and len(source.workload) <= 253 and DNS_SUBDOMAIN.match(source.workload)
+                and source.workload not in (pod_names - {pod.plan.name}) | taken):
+            pod.name = source.workload
+            updated.add(_key(source))
+        taken.add(pod.name)
+    return updated
 
 
 @dataclass
@@ -106,115 +222,193 @@ def _add(items: list[str], item: str) -> None:
         items.append(item)
 
 
-def _main_first(pod: PlannedPod) -> list[str]:
-    # A pod is named after its main container; helpers may precede it in problem order.
-    main = pod.name if pod.name in pod.containers else pod.containers[0]
-    return [main, *(c for c in pod.containers if c != main)]
-
-
 def _namespace(members: list[Container]) -> str | None:
     spaces = {c.source.namespace if c.source else None for c in members}
     return spaces.pop() if len(spaces) == 1 else None
 
 
-def _metadata(name: str, namespace: str | None, annotations: dict[str, str] | None = None
-              ) -> dict[str, Any]:
+def _metadata(name: str, label: str, namespace: str | None,
+              annotations: dict[str, str] | None = None) -> dict[str, Any]:
     meta: dict[str, Any] = {"name": name}
     if namespace:
         meta["namespace"] = namespace
-    meta["labels"] = {NAME_LABEL: name, PART_OF_LABEL: PART_OF}
+    meta["labels"] = {NAME_LABEL: label, PART_OF_LABEL: PART_OF}
     if annotations:
         meta["annotations"] = annotations
     return meta
 
 
-def _workload(problem: Problem, pod: PlannedPod, members: list[Container],
-              namespace: str | None, nodes: list[str], rules: _Rules) -> dict[str, Any]:
-    main = members[0]
-    kind = main.source.kind if main.source else "Deployment"
-    annotations: dict[str, str] = {f"{ANNOTATION}advised-nodes": ",".join(nodes)}
-    missing = [c.name for c in members if not c.image]
+def _parse_selector(text: str) -> dict[str, str]:
+    """`key=value,key=value` as written by `_format_selector`; {} if malformed."""
+    selector: dict[str, str] = {}
+    for part in text.split(","):
+        key, sign, value = part.partition("=")
+        if not key or not sign:
+            return {}
+        selector[key] = value
+    return selector
+
+
+def _format_selector(selector: dict[str, str]) -> str:
+    # Label keys and values hold neither ',' nor '=': the text reads back unambiguously.
+    return ",".join(f"{key}={value}" for key, value in selector.items())
+
+
+def _selector(source: ContainerSource | None, label: str) -> dict[str, str]:
+    """The selector the source workload used (it cannot change), else the name label."""
+    if source is not None:
+        recorded = _parse_selector(source.annotations.get(SELECTOR_ANNOTATION, ""))
+        if recorded:
+            return recorded
+        # The pod label is this export's own, never part of a selector it writes.
+        labels = {k: v for k, v in source.labels.items() if k != POD_LABEL}
+        if labels:
+            return labels
+    return {NAME_LABEL: label}
+
+
+def _source_text(source: ContainerSource) -> str:
+    where = f"{source.namespace}/" if source.namespace else ""
+    return f"{source.kind} {where}{source.workload}"
+
+
+def _workload(problem: Problem, pod: _Pod, nodes: list[str], rules: _Rules,
+              updated: set[SourceKey]) -> dict[str, Any]:
+    source = pod.main.source
+    kind = source.kind if source and source.kind in EXPORTED_KINDS else "Deployment"
+    batch = kind in ("Job", "CronJob")
+    annotations: dict[str, str] = {f"{ANNOTATION}note": NOTE,
+                                   f"{ANNOTATION}advised-nodes": ",".join(nodes)}
+    missing = [c.name for c in pod.containers if not c.image]
     if missing:
         # Listed so a script can find what to fill in; the image reads REPLACE-ME meanwhile.
         annotations[f"{ANNOTATION}missing-images"] = ",".join(missing)
     assumed = [f"{c.name} ({', '.join(c.defaulted_requests)})"
-               for c in members if c.defaulted_requests]
+               for c in pod.members if c.defaulted_requests]
     if assumed:
         annotations[f"{ANNOTATION}assumed-requests"] = (
             "requests assumed by the import, check them: " + "; ".join(assumed))
-    shared = _shared_elsewhere(problem, pod)
+    shared = _shared_elsewhere(problem, pod.plan)
     if shared:
         annotations[f"{ANNOTATION}unshared-volumes"] = (
             f"{', '.join(shared)} also mounted by other pods; an emptyDir is per pod: "
             "use a shared PersistentVolumeClaim if the data must be shared")
-    if kind == "DaemonSet":
-        annotations[f"{ANNOTATION}source-kind"] = (
-            "DaemonSet: exported as a Deployment with the advised replica count, since the "
-            "plan places a fixed number of replicas rather than one per node")
+    foreign = _foreign_claims(pod)
+    if foreign:
+        here = (f"this workload is in {pod.namespace}" if pod.namespace
+                else "this workload's containers come from several namespaces")
+        annotations[f"{ANNOTATION}claim-namespaces"] = (
+            f"{', '.join(foreign)}: a pod mounts claims of its own namespace only, and {here}")
+    replaced = list(dict.fromkeys(
+        _source_text(c.source) for c in pod.containers
+        if c.source and c.source.kind in KUBE_KINDS and _key(c.source) not in updated))
+    if replaced:
+        # Applying creates this workload beside them: without this, both would run.
+        annotations[f"{ANNOTATION}replaces"] = (
+            f"{', '.join(replaced)}: their containers run in this workload now; delete them "
+            "once it runs, and point Services that selected their pods at its pods")
+    unknown = [f"{c.name} ({c.source.injected_by})" for c in pod.members
+               if c.source and c.source.injected_by and c.source.injected_by not in INJECTION
+               and c not in pod.containers]
+    if unknown:
+        annotations[f"{ANNOTATION}injected-sidecars"] = (
+            f"{', '.join(unknown)}: added by an admission webhook, not written here; "
+            "enable its injection for these pods")
+    if kind == "StatefulSet":
+        annotations[f"{ANNOTATION}service-name"] = (
+            "serviceName is not part of the problem and cannot change on an existing "
+            f"StatefulSet: replace {pod.name} with the source's if it differs")
     if kind == "CronJob":
         annotations[f"{ANNOTATION}schedule"] = (
             f"the schedule is not part of the problem: replace {DEFAULT_SCHEDULE} with yours")
-    template = {"metadata": {"labels": {NAME_LABEL: pod.name, PART_OF_LABEL: PART_OF}},
-                "spec": _pod_spec(problem, pod, members, nodes, rules,
-                                  batch=kind in ("Job", "CronJob"))}
-    selector = {"matchLabels": {NAME_LABEL: pod.name}}
-    meta = _metadata(pod.name, namespace, annotations)
-    if kind == "StatefulSet":
-        return {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": meta,
-                "spec": {"replicas": pod.replicas, "serviceName": pod.name,
-                         "selector": selector, "template": template}}
+    template = {"metadata": _template_metadata(pod, batch),
+                "spec": _pod_spec(problem, pod, nodes, rules, batch=batch)}
+    meta = _metadata(pod.name, pod.label, pod.namespace, annotations)
     if kind == "Job":
         # Jobs generate their own selector; setting one needs manualSelector.
         return {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta,
-                "spec": {"parallelism": pod.replicas, "template": template}}
+                "spec": {"parallelism": pod.plan.replicas, "template": template}}
     if kind == "CronJob":
         return {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": meta,
                 "spec": {"schedule": DEFAULT_SCHEDULE,
-                         "jobTemplate": {"spec": {"parallelism": pod.replicas,
+                         "jobTemplate": {"spec": {"parallelism": pod.plan.replicas,
                                                   "template": template}}}}
+    selector = {"matchLabels": _selector(source, pod.label)}
+    if kind == "StatefulSet":
+        return {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": meta,
+                "spec": {"replicas": pod.plan.replicas, "serviceName": pod.name,
+                         "selector": selector, "template": template}}
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta,
-            "spec": {"replicas": pod.replicas, "selector": selector, "template": template}}
+            "spec": {"replicas": pod.plan.replicas, "selector": selector,
+                     "template": template}}
 
 
-def _pod_spec(problem: Problem, pod: PlannedPod, members: list[Container], nodes: list[str],
-              rules: _Rules, *, batch: bool) -> dict[str, Any]:
-    volumes = _volume_names(members)
-    spec: dict[str, Any] = {"containers": [_container(c, volumes) for c in members]}
+def _template_metadata(pod: _Pod, batch: bool) -> dict[str, Any]:
+    """The source's pod-template labels and annotations, the labels the rules select on,
+    and the annotations that ask for the injected sidecars."""
+    source = pod.main.source
+    labels = {POD_LABEL: pod.plan.name, NAME_LABEL: pod.label, PART_OF_LABEL: PART_OF}
+    annotations = dict(source.annotations) if source else {}
+    annotations.pop(SELECTOR_ANNOTATION, None)
+    if source:
+        labels.update((k, v) for k, v in source.labels.items()
+                      if not (batch and k in JOB_LABELS))
+    if not batch:
+        # The pods must match the selector, whatever labels the source had.
+        selector = _selector(source, pod.label)
+        labels.update(selector)
+        annotations[SELECTOR_ANNOTATION] = _format_selector(selector)
+    labels[POD_LABEL] = pod.plan.name
+    for c in pod.members:
+        injector = _injected_by(c)
+        if injector in INJECTION and c not in pod.containers:
+            annotations.update(INJECTION[injector])
+    meta: dict[str, Any] = {"labels": labels}
+    if annotations:
+        meta["annotations"] = annotations
+    return meta
+
+
+def _pod_spec(problem: Problem, pod: _Pod, nodes: list[str], rules: _Rules, *, batch: bool
+              ) -> dict[str, Any]:
+    volumes = _volume_names(pod.containers)
+    spec: dict[str, Any] = {"containers": [_container(c, volumes) for c in pod.containers]}
     if volumes:
         spec["volumes"] = [_volume(original, name) for original, name in volumes.items()]
     selector: dict[str, str] = {}
-    for c in members:
+    for c in pod.members:
         for key, value in c.node_selector.items():
             selector.setdefault(key, value)
     if selector:
         spec["nodeSelector"] = selector
     tolerations: list[dict[str, Any]] = []
-    for c in members:
+    for c in pod.members:
         for tol in c.tolerations:
             wire = tol.model_dump(mode="json", by_alias=True, exclude_none=True)
             if wire not in tolerations:
                 tolerations.append(wire)
     if tolerations:
         spec["tolerations"] = tolerations
-    affinity = _affinity(problem, pod, members, nodes, rules)
+    affinity = _affinity(problem, pod, nodes, rules)
     if affinity:
         spec["affinity"] = affinity
     if problem.policy.spread == Spread.ZONE:
         spec["topologySpreadConstraints"] = [{
             "maxSkew": 1, "topologyKey": ZONE, "whenUnsatisfiable": "DoNotSchedule",
-            "labelSelector": {"matchLabels": {NAME_LABEL: pod.name}},
+            "labelSelector": {"matchLabels": {POD_LABEL: pod.plan.name}},
         }]
     if batch:
-        spec["restartPolicy"] = "OnFailure"  # Always is not allowed in a Job's pods
+        # Always is not allowed in a Job's pods; the problem does not say which of the
+        # other two the source used, and Never is the usual one.
+        spec["restartPolicy"] = "Never"
     return spec
 
 
 def _term(pod: str) -> dict[str, Any]:
-    return {"labelSelector": {"matchLabels": {NAME_LABEL: pod}}, "topologyKey": HOSTNAME}
+    return {"labelSelector": {"matchLabels": {POD_LABEL: pod}}, "topologyKey": HOSTNAME}
 
 
-def _affinity(problem: Problem, pod: PlannedPod, members: list[Container], nodes: list[str],
-              rules: _Rules) -> dict[str, Any]:
+def _affinity(problem: Problem, pod: _Pod, nodes: list[str], rules: _Rules) -> dict[str, Any]:
     affinity: dict[str, Any] = {}
     if rules.with_pods:
         affinity["podAffinity"] = {
@@ -222,15 +416,15 @@ def _affinity(problem: Problem, pod: PlannedPod, members: list[Container], nodes
     required = [_term(p) for p in rules.apart_from]
     # Zone spreading in the model also keeps one replica per node.
     if problem.policy.spread != Spread.NONE:
-        required.insert(0, _term(pod.name))
+        required.insert(0, _term(pod.plan.name))
     anti: dict[str, Any] = {}
     if required:
         anti["requiredDuringSchedulingIgnoredDuringExecution"] = required
-    if (problem.policy.spread == Spread.NONE and pod.replicas >= 2 and len(nodes) >= 2
-            and any(c.critical for c in members)):
+    if (problem.policy.spread == Spread.NONE and pod.plan.replicas >= 2 and len(nodes) >= 2
+            and any(c.critical for c in pod.members)):
         # No hard policy, but the plan spread a critical pod: ask the scheduler to keep that.
         anti["preferredDuringSchedulingIgnoredDuringExecution"] = [
-            {"weight": 100, "podAffinityTerm": _term(pod.name)}]
+            {"weight": 100, "podAffinityTerm": _term(pod.plan.name)}]
     if anti:
         affinity["podAntiAffinity"] = anti
     return affinity
@@ -252,19 +446,38 @@ def _volume_names(members: list[Container]) -> dict[str, str]:
     return names
 
 
+def _claim(volume: str) -> tuple[str | None, str] | None:
+    """(namespace, claim) of a claim-backed volume, which the importers name
+    `pvc:<claim>` or `pvc:<namespace>/<claim>`; None for a pod-local one."""
+    if not volume.startswith(CLAIM_PREFIX):
+        return None
+    namespace, _, claim = volume.removeprefix(CLAIM_PREFIX).rpartition("/")
+    return (namespace or None, claim) if claim else None
+
+
 def _volume(original: str, name: str) -> dict[str, Any]:
-    # The importers name claim-backed volumes `pvc-<claim>`; anything else is pod-local.
-    claim = original.removeprefix("pvc-")
-    if original.startswith("pvc-") and claim:
-        return {"name": name, "persistentVolumeClaim": {"claimName": claim}}
+    claim = _claim(original)
+    if claim:
+        return {"name": name, "persistentVolumeClaim": {"claimName": claim[1]}}
     return {"name": name, "emptyDir": {}}
+
+
+def _foreign_claims(pod: _Pod) -> list[str]:
+    """Claims the pod mounts that live in another namespace than the workload's."""
+    found: list[str] = []
+    for c in pod.containers:
+        for volume in c.volumes:
+            claim = _claim(volume)
+            if claim and claim[0] and claim[0] != pod.namespace and volume not in found:
+                found.append(volume)
+    return found
 
 
 def _shared_elsewhere(problem: Problem, pod: PlannedPod) -> list[str]:
     """Pod-local volumes of this pod that containers of other pods mount too."""
     inside = set(pod.containers)
     mine = {v for c in problem.containers if c.name in inside for v in c.volumes
-            if not v.startswith("pvc-")}
+            if _claim(v) is None}
     others = {v for c in problem.containers if c.name not in inside for v in c.volumes}
     return sorted(mine & others)
 
@@ -281,6 +494,9 @@ def _container(c: Container, volumes: dict[str, str]) -> dict[str, Any]:
         out["ports"] = [{"containerPort": p.port, "protocol": p.protocol} for p in c.ports]
     resources: dict[str, Any] = {}
     requests, limits = _quantities(c.requests), _quantities(c.limits)
+    for key, amount in requests.items():
+        if key not in OVERCOMMITTABLE:
+            limits[key] = amount  # refused by the API server unless equal to the request
     if requests:
         resources["requests"] = requests
     if limits:
@@ -293,7 +509,8 @@ def _container(c: Container, volumes: dict[str, str]) -> dict[str, Any]:
     return out
 
 
-def _budget(pod: str, namespace: str | None) -> dict[str, Any]:
+def _budget(pod: _Pod) -> dict[str, Any]:
     return {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
-            "metadata": _metadata(pod, namespace),
-            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {NAME_LABEL: pod}}}}
+            "metadata": _metadata(pod.name, pod.label, pod.namespace),
+            "spec": {"maxUnavailable": 1,
+                     "selector": {"matchLabels": {POD_LABEL: pod.plan.name}}}}

@@ -1,9 +1,16 @@
-"""Kubernetes manifests as a layout problem.
+"""Kubernetes manifests (or `kubectl get pods|all -o json`) as a layout problem.
 
-Every workload (Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job,
-CronJob, Pod) becomes one pod of the problem's `layout`, so that review scores what runs
-today; its containers, requests, ports, volumes, scheduling rules and injected sidecars
-become the problem's containers and hints, so that advise may regroup them.
+Every workload (Deployment, StatefulSet, ReplicaSet, ReplicationController, Job, CronJob,
+Pod) becomes one pod of the problem's `layout`, so that review scores what runs today; its
+containers, requests, ports, volumes, scheduling rules and injected sidecars become the
+problem's containers and hints, so that advise may regroup them. Pods whose controller is
+not in the input are grouped by it into one workload, and where they run (spec.nodeName on
+a node given) becomes `layout.placements`. A DaemonSet runs on every node it admits: it is
+no pod to place but per-node overhead, taken off each node's allocatable. A
+HorizontalPodAutoscaler raises its target to its minReplicas.
+
+Required spreading becomes `policy.spread` only when every replicated workload asks for it,
+as that one setting holds for every pod; otherwise it is left to the SPOF objective.
 """
 
 from __future__ import annotations
@@ -15,7 +22,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NoReturn
 
+from pydantic import ValidationError
+
 from advisor.kube.common import (
+    HOSTNAME_LABEL,
+    ZONE_LABELS,
     Document,
     ImportOptions,
     ImportResult,
@@ -24,17 +35,20 @@ from advisor.kube.common import (
     container_names,
     describe,
     dns_label,
+    list_items,
 )
-from models.problem import KNOWN_RESOURCES, MAX_REPLICAS
+from advisor.prepare import tolerates
+from models.problem import KNOWN_RESOURCES, MAX_REPLICAS, Taint, Toleration
 from models.quantity import QuantityError, format_units, parse_quantity, to_units, unit_scale
 
 WORKLOAD_KINDS: frozenset[str] = frozenset({
     "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job",
     "CronJob", "Pod",
 })
+AUTOSCALER = "HorizontalPodAutoscaler"
+# Kinds a HorizontalPodAutoscaler may scale (a DaemonSet has no replica count).
+SCALABLE_KINDS = frozenset({"Deployment", "StatefulSet", "ReplicaSet", "ReplicationController"})
 
-HOSTNAME = "kubernetes.io/hostname"
-ZONE_KEYS = ("topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone")
 # Labels the kubelet puts on every node. A selector on them only says "a Linux (amd64)
 # node": when the node list does not carry the label at all, it would exclude every node.
 WELL_KNOWN_NODE_LABELS = {
@@ -42,17 +56,35 @@ WELL_KNOWN_NODE_LABELS = {
     "kubernetes.io/arch": "amd64", "beta.kubernetes.io/arch": "amd64",
 }
 # Taints the DaemonSet controller tolerates on its own.
-DAEMONSET_TOLERATED = frozenset({
+DAEMONSET_TOLERATIONS = [Toleration(key=key, operator="Exists") for key in (
     "node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable",
     "node.kubernetes.io/disk-pressure", "node.kubernetes.io/memory-pressure",
     "node.kubernetes.io/pid-pressure", "node.kubernetes.io/unschedulable",
     "node.kubernetes.io/network-unavailable",
+)]
+# What controllers and injectors write on the Pods they create, not on the template:
+# carried into exported manifests they would be stale (or, for Istio's status, stop the
+# injection the export relies on).
+POD_ONLY_LABELS = frozenset({
+    "pod-template-hash", "controller-revision-hash", "pod-template-generation",
+    "statefulset.kubernetes.io/pod-name", "apps.kubernetes.io/pod-index", "controller-uid",
+    "batch.kubernetes.io/controller-uid", "job-name", "batch.kubernetes.io/job-name",
+    "security.istio.io/tlsMode", "service.istio.io/canonical-name",
+    "service.istio.io/canonical-revision",
 })
+POD_ONLY_ANNOTATIONS = ("sidecar.istio.io/status", "kubectl.kubernetes.io/last-applied-",
+                        "cni.projectcalico.org/", "k8s.v1.cni.cncf.io/", "kubernetes.io/config.")
+ISTIO_STATUS = "sidecar.istio.io/status"
 DAPR_PORTS = (3500, 50001)
 _ADAPTER = re.compile(r"exporter|metrics|prometheus")
 _AMBASSADOR = re.compile(r"proxy|envoy|ambassador")
+# A ReplicaSet a Deployment made: `<deployment>-<pod-template-hash>` (safe alphabet).
+_REPLICASET_OF_DEPLOYMENT = re.compile(r"(?P<owner>.+)-[bcdfghjklmnpqrstvwxz2456789]{5,10}")
 _SPREAD_RANK = {"none": 0, "node": 1, "zone": 2}
-_MAX_NESTING = 8
+_FINISHED = ("Succeeded", "Failed")
+_LISTED = 6  # nodes named in a warning before "and N more"
+
+Key = tuple[str, str, str | None]  # kind, name, namespace
 
 
 def is_k8s(data: object) -> bool:
@@ -161,6 +193,7 @@ class _Cont:
     ports: list[tuple[int, str]] = field(default_factory=list)
     mounts: list[str] = field(default_factory=list)
     name: str = ""  # the problem's name, given once every workload is known
+    injected_by: str | None = None  # istio | dapr: an admission webhook adds it
 
     def amount(self, resource: str) -> Decimal:
         return parse_quantity(self.requests[resource]) if resource in self.requests else Decimal(0)
@@ -186,35 +219,26 @@ class _Workload:
     affinity: list[dict[str, Any]] = field(default_factory=list)
     spread: str = "none"
     spread_why: str = ""
+    loose: list[str] = field(default_factory=list)  # required spreading weaker than a node's
     pod_name: str = ""
+    key: Key = ("", "", None)  # the object (or Pods' controller) it stands for
+    pod_nodes: list[str | None] = field(default_factory=list)  # where its Pods run, if read
+    from_pods: bool = False  # read from Pods of a cluster, not from a template
 
     @property
     def what(self) -> str:
         return f"{self.kind} {self.name}"
 
 
-def _walk(value: object, doc: Document, depth: int = 0) -> Iterator[dict[str, Any]]:
+def _walk(doc: Document) -> Iterator[dict[str, Any]]:
     """The objects of a document: itself, or the items of a List (nested Lists too)."""
     ctx = _Ctx(doc, "document")
-    if depth > _MAX_NESTING:
-        ctx.fail("items", "Lists nested too deeply")
-    if isinstance(value, list):
-        for item in value:
-            yield from _walk(item, doc, depth + 1)
-        return
-    if not isinstance(value, Mapping):
-        ctx.fail("", "expected a Kubernetes object (a mapping with apiVersion and kind), got "
-                 + describe(value))
-    kind = value.get("kind")
-    items = value.get("items")
-    if (kind is None or (isinstance(kind, str) and kind.endswith("List"))) and isinstance(
-            items, list):
-        for item in items:
-            yield from _walk(item, doc, depth + 1)
-        return
-    if not isinstance(kind, str) or not kind:
-        ctx.fail("kind", "not a Kubernetes object: no kind")
-    yield {str(k): v for k, v in value.items()}
+    for value in list_items(doc.data, doc,
+                            "a Kubernetes object (a mapping with apiVersion and kind)"):
+        kind = value.get("kind")
+        if not isinstance(kind, str) or not kind:
+            ctx.fail("kind", "not a Kubernetes object: no kind")
+        yield {str(k): v for k, v in value.items()}
 
 
 def _metadata(obj: dict[str, Any], ctx: _Ctx) -> tuple[str, str | None, dict[str, Any]]:
@@ -227,13 +251,32 @@ def _metadata(obj: dict[str, Any], ctx: _Ctx) -> tuple[str, str | None, dict[str
     return name, namespace, meta
 
 
-def _owner_keys(meta: dict[str, Any], namespace: str | None) -> list[tuple[str, str, str | None]]:
+def _owners(meta: dict[str, Any]) -> list[Mapping[Any, Any]]:
     owners = meta.get("ownerReferences")
     if not isinstance(owners, list):
         return []
-    return [(o["kind"], o["name"], namespace) for o in owners
-            if isinstance(o, Mapping) and isinstance(o.get("kind"), str)
+    return [o for o in owners if isinstance(o, Mapping) and isinstance(o.get("kind"), str)
             and isinstance(o.get("name"), str)]
+
+
+def _owner_keys(meta: dict[str, Any], namespace: str | None) -> list[Key]:
+    return [(o["kind"], o["name"], namespace) for o in _owners(meta)]
+
+
+def _controller(meta: dict[str, Any], namespace: str | None) -> Key | None:
+    """The controller that made a Pod, when its Pods are alike: a static Pod's mirror is
+    owned by its Node, and every one of those is a different Pod."""
+    return next(((o["kind"], o["name"], namespace) for o in _owners(meta)
+                 if o.get("controller") is True and o["kind"] != "Node"), None)
+
+
+def _in(key: Key, present: set[Key]) -> Key | None:
+    """The object of the input a reference names: a manifest without a namespace is
+    applied to its dependants' namespace too."""
+    for candidate in (key, (key[0], key[1], None)):
+        if candidate in present:
+            return candidate
+    return None
 
 
 def _pod_template(obj: dict[str, Any], kind: str, ctx: _Ctx
@@ -396,8 +439,11 @@ def _parse_workload(obj: dict[str, Any], doc: Document, options: ImportOptions,
             "spec.jobTemplate.spec")
         prefix = "spec" if kind == "Job" else "spec.jobTemplate.spec"
         replicas = ctx.count(job.get("parallelism"), f"{prefix}.parallelism")
+        if job.get("completions") is not None:
+            # Never more pods at once than completions still to make.
+            replicas = min(replicas, ctx.count(job.get("completions"), f"{prefix}.completions"))
     elif kind in ("Pod", "DaemonSet"):
-        replicas = 1  # a DaemonSet's count is settled once its node selector is known
+        replicas = 1  # a DaemonSet is per-node overhead, not replicas to place
     else:
         replicas = ctx.count(top.get("replicas"), "spec.replicas")
     labels = ctx.strings(meta.get("labels"), f"{meta_path}.labels")
@@ -406,7 +452,10 @@ def _parse_workload(obj: dict[str, Any], doc: Document, options: ImportOptions,
     if not entries:
         ctx.fail(f"{path}.containers", "a workload needs at least one container")
     apps = [_container(e, f"{path}.containers[{i}]", "app", ctx) for i, e in enumerate(entries)]
-    work = _Workload(kind, name, namespace, ctx, labels, annotations, replicas, apps)
+    work = _Workload(kind, name, namespace, ctx, labels, annotations, replicas, apps,
+                     key=(kind, name, namespace), from_pods=kind == "Pod")
+    if kind == "Pod":
+        work.pod_nodes.append(_node_of(obj))
     for i, entry in enumerate(ctx.seq(spec.get("initContainers"), f"{path}.initContainers")):
         where = f"{path}.initContainers[{i}]"
         init = _container(entry, where, "native", ctx)
@@ -416,6 +465,7 @@ def _parse_workload(obj: dict[str, Any], doc: Document, options: ImportOptions,
         else:
             work.inits.append((init.k8s_name,
                                {k: parse_quantity(v) for k, v in init.requests.items()}))
+    _mark_injected(work)
     names = Counter(c.k8s_name for c in work.containers)
     for cname, n in names.items():
         if n > 1:
@@ -445,17 +495,36 @@ def _parse_workload(obj: dict[str, Any], doc: Document, options: ImportOptions,
             continue  # a soft rule: the advisor's objective spreads anyway
         topology = item.get("topologyKey")
         selector = item.get("labelSelector")
+        skew = item.get("maxSkew", 1)
+        over = ("zones" if topology in ZONE_LABELS
+                else "nodes" if topology == HOSTNAME_LABEL else None)
         if selector is not None and not _selects(selector, labels):
             warnings.append(f"{work.what}: a topology spread constraint over other pods' "
                             "labels is not modelled; it is left out")
-        elif topology in ZONE_KEYS:
-            _ask_spread(work, "zone", "a topology spread constraint over zones")
-        elif topology == HOSTNAME:
-            _ask_spread(work, "node", "a topology spread constraint over nodes")
+        elif over is not None and skew != 1:
+            # Looser than the advisor's spreading, which keeps one replica per node.
+            work.loose.append(f"a topology spread constraint over {over} with maxSkew {skew}")
+        elif over is not None:
+            _ask_spread(work, "zone" if over == "zones" else "node",
+                        f"a topology spread constraint over {over}")
         else:
             warnings.append(f"{work.what}: a topology spread constraint over {topology!r} is not "
                             "modelled (only zones and nodes are); it is left out")
     return work
+
+
+def _mark_injected(work: _Workload) -> None:
+    """Sidecars a webhook added to Pods read from a cluster: they run, and an export
+    leaves them to the webhook again. They follow the workload's own containers."""
+    for cont in work.containers:
+        if cont.k8s_name == "istio-proxy" and ISTIO_STATUS in work.annotations:
+            cont.role, cont.injected_by = "istio", "istio"
+        elif (cont.k8s_name == "daprd"
+              and work.annotations.get("dapr.io/enabled", "").lower() == "true"):
+            cont.role, cont.injected_by = "daprd", "dapr"
+    own = [c for c in work.containers if c.injected_by is None]
+    if own:
+        work.containers = own + [c for c in work.containers if c.injected_by is not None]
 
 
 def _ask_spread(work: _Workload, level: str, why: str) -> None:
@@ -563,7 +632,8 @@ def _injected(work: _Workload, istio_namespaces: set[str], options: ImportOption
 
 def _sidecar(work: _Workload, name: str, options: ImportOptions, cpu: str, memory: str,
              cpu_limit: str, memory_limit: str) -> _Cont:
-    cont = _Cont(name, "istio" if name == "istio-proxy" else "daprd")
+    istio = name == "istio-proxy"
+    cont = _Cont(name, "istio" if istio else "daprd", injected_by="istio" if istio else "dapr")
     defaults = options.injected_requests.get(name, options.default_requests)
     for resource, request_key, limit_key in (("cpu", cpu, cpu_limit),
                                              ("memory", memory, memory_limit)):
@@ -621,35 +691,35 @@ def _init_overhead(work: _Workload, warnings: list[str]) -> None:
             f"{_fmt(resource, extra)}")
 
 
-def _admits(node: object, selector: dict[str, str], tolerations: list[dict[str, Any]]) -> bool:
-    """Whether a DaemonSet pod would run on a node of the given node list."""
+def _admits(node: object, work: _Workload, *, daemon: bool = False) -> bool:
+    """Whether a pod of `work` may run on a node (or pool) of the problem: its node
+    selector, and its tolerations against the node's taints (a DaemonSet's pod also
+    tolerates what its controller adds)."""
     if not isinstance(node, Mapping):
         return False
     labels = node.get("labels")
     labels = labels if isinstance(labels, Mapping) else {}
-    if any(labels.get(k) != v for k, v in selector.items()):
+    if any(labels.get(k) != v for k, v in work.node_selector.items()):
         return False
+    tolerations = [Toleration.model_validate(t) for t in work.tolerations]
+    if daemon:
+        tolerations += DAEMONSET_TOLERATIONS
     taints = node.get("taints")
-    for taint in taints if isinstance(taints, list) else []:
-        if not isinstance(taint, Mapping):
-            continue
-        effect = taint.get("effect") or "NoSchedule"
-        if effect == "PreferNoSchedule" or taint.get("key") in DAEMONSET_TOLERATED:
-            continue
-        if not any(_tolerates(t, taint, effect) for t in tolerations):
+    for raw in taints if isinstance(taints, list) else []:
+        try:
+            taint = Taint.model_validate(raw)
+        except ValidationError:
+            continue  # the problem's own validation names it
+        if taint.effect != "PreferNoSchedule" and not tolerates(tolerations, taint):
             return False
     return True
 
 
-def _tolerates(toleration: dict[str, Any], taint: Mapping[Any, Any], effect: str) -> bool:
-    if toleration.get("effect") not in (None, effect):
-        return False
-    key = toleration.get("key")
-    if key is None:
-        return toleration.get("operator") == "Exists"
-    if key != taint.get("key"):
-        return False
-    return toleration.get("operator") == "Exists" or toleration.get("value") == taint.get("value")
+def _listing(names: list[str]) -> str:
+    """Names for a warning, the first few only when there are many."""
+    if len(names) <= _LISTED:
+        return ", ".join(names)
+    return ", ".join(names[:_LISTED]) + f" and {len(names) - _LISTED} more"
 
 
 def _drop_well_known(workloads: list[_Workload], options: ImportOptions,
@@ -676,22 +746,108 @@ def _drop_well_known(workloads: list[_Workload], options: ImportOptions,
                         "every Linux node has it")
 
 
-def _daemonset_replicas(work: _Workload, options: ImportOptions, warnings: list[str]) -> None:
-    if options.nodes is None:
-        work.replicas = 1
-        warnings.append(f"{work.what} runs one pod per node, which a layout problem cannot "
-                        "express: modelled as 1 replica (no node list given; pass --nodes to "
-                        "count the nodes)")
+def _autoscale(autoscalers: list[tuple[dict[str, Any], Document]],
+               workloads: list[_Workload], warnings: list[str]) -> None:
+    """A HorizontalPodAutoscaler keeps its target at minReplicas or more: the layout is
+    planned for at least that many (more run under load, as many as maxReplicas)."""
+    for obj, doc in autoscalers:
+        ctx = _Ctx(doc, AUTOSCALER)
+        name, namespace, _ = _metadata(obj, ctx)
+        ctx.what = f"{AUTOSCALER} {name}"
+        spec = ctx.mapping(obj.get("spec"), "spec")
+        ref = ctx.mapping(spec.get("scaleTargetRef"), "spec.scaleTargetRef")
+        kind = ctx.text(ref.get("kind"), "spec.scaleTargetRef.kind")
+        target = ctx.text(ref.get("name"), "spec.scaleTargetRef.name")
+        least = ctx.count(spec.get("minReplicas"), "spec.minReplicas")
+        most = spec.get("maxReplicas")
+        work = next((w for w in workloads if w.kind == kind and w.name == target
+                     and kind in SCALABLE_KINDS
+                     and (namespace is None or w.namespace in (None, namespace))), None)
+        if work is None:
+            warnings.append(f"{ctx.what}: its target {kind} {target} is not a workload of the "
+                            "input it can scale; it is left out")
+            continue
+        if work.replicas == 0:
+            continue  # autoscaling is off while a workload is scaled to 0
+        current = work.replicas
+        work.replicas = max(current, least)
+        span = f"between {least} and {most}" if isinstance(most, int) else f"to {least} or more"
+        warnings.append(f"{ctx.what} scales {work.what} {span} replicas: modelled at "
+                        f"{work.replicas}, the larger of its {current} replica(s) and "
+                        "minReplicas")
+
+
+def _requests(work: _Workload) -> dict[str, Decimal]:
+    """What one pod of `work` reserves (init containers are already in the main's)."""
+    total: dict[str, Decimal] = {}
+    for cont in work.containers:
+        for resource in cont.requests:
+            total[resource] = total.get(resource, Decimal(0)) + cont.amount(resource)
+    return total
+
+
+def _daemon_overhead(daemons: list[_Workload], problem: dict[str, Any],
+                     options: ImportOptions, warnings: list[str]) -> None:
+    """Each DaemonSet's pod taken off the allocatable of every node it runs on: where its
+    Pods were read, those nodes; else every node (or the pool's) it admits."""
+    if not daemons:
         return
-    count = sum(_admits(n, work.node_selector, work.tolerations) for n in options.nodes)
-    work.replicas = max(1, count)
-    warnings.append(f"{work.what} runs one pod per node, which a layout problem cannot "
-                    f"express: modelled as {work.replicas} replica(s), one per node given "
-                    "that its nodeSelector and tolerations admit, without forcing one per node")
+    given = options.nodes is not None
+    section = "nodes" if given else "pools"
+    # Copies: the caller's node list and DEFAULT_POOL stay as they were.
+    targets = [{**t, "allocatable": dict(t.get("allocatable") or {})}
+               for t in problem.get(section, [])]
+    problem[section] = targets
+    names = [str(t.get("name")) for t in targets]
+    reserved: list[dict[str, Decimal]] = [{} for _ in targets]
+    runs: list[list[str]] = [[] for _ in targets]
+    nowhere: list[str] = []
+    for work in daemons:
+        need = [*_requests(work).items(), ("pods", Decimal(1))]
+        ran = set(work.pod_nodes) if given and work.pod_nodes and set(work.pod_nodes) <= set(
+            names) else None
+        hosts = [i for i, target in enumerate(targets)
+                 if (names[i] in ran if ran is not None else _admits(target, work, daemon=True))]
+        if not hosts:
+            nowhere.append(work.what)
+        for i in hosts:
+            runs[i].append(work.name)
+            for resource, amount in need:
+                # A resource the node does not list: there is nothing to take it from.
+                if resource in targets[i]["allocatable"]:
+                    reserved[i][resource] = reserved[i].get(resource, Decimal(0)) + amount
+    clamped: list[str] = []
+    shown: dict[tuple[tuple[str, ...], str], list[str]] = {}
+    for i, target in enumerate(targets):
+        if not runs[i]:
+            continue
+        allocatable = target["allocatable"]
+        for resource, amount in reserved[i].items():
+            try:
+                left = parse_quantity(allocatable[resource]) - amount
+            except QuantityError:
+                continue  # the problem's own validation names it
+            if left < 0:
+                clamped.append(f"{names[i]} ({resource})")
+                left = Decimal(0)
+            allocatable[resource] = _fmt(resource, left)
+        amounts = ", ".join(f"{r} {_fmt(r, a)}" for r, a in reserved[i].items())
+        shown.setdefault((tuple(runs[i]), amounts), []).append(names[i])
+    if shown:
+        per = "; ".join(f"{_listing(nodes)}{'' if given else ' (each node)'}: {amounts} "
+                        f"({', '.join(ds)})" for (ds, amounts), nodes in shown.items())
+        warnings.append("DaemonSets run one pod on every node they admit: modelled as "
+                        f"per-node overhead, not as pods to place; reserved per node: {per}")
+    if clamped:
+        warnings.append("DaemonSet pods need more than these nodes offer: their allocatable "
+                        f"is clamped at 0: {_listing(clamped)}")
+    if nowhere:
+        where = "given" if given else "of the assumed pool"
+        warnings.append(f"{_listing(nowhere)}: no node {where} admits it; nothing reserved")
 
 
-def _affinity_hints(workloads: list[_Workload], hints: list[dict[str, Any]],
-                    warnings: list[str]) -> None:
+def _affinity_hints(workloads: list[_Workload], daemons: list[_Workload],
+                    hints: list[dict[str, Any]], warnings: list[str]) -> None:
     """Required pod (anti-)affinity: on itself, spreading; on others, node-level hints
     between the main containers."""
     seen: set[tuple[str, frozenset[str]]] = set()
@@ -709,21 +865,35 @@ def _affinity_hints(workloads: list[_Workload], hints: list[dict[str, Any]],
                 key = term.get("topologyKey")
                 selector = term.get("labelSelector")
                 self_match = _selects(selector, work.labels)
-                others = [o for o in workloads if o is not work
-                          and _namespaces_match(term, work.namespace, o.namespace)
-                          and _selects(selector, o.labels)]
+                others, nodal = ([o for o in group if o is not work
+                                  and _namespaces_match(term, work.namespace, o.namespace)
+                                  and _selects(selector, o.labels)]
+                                 for group in (workloads, daemons))
+                if nodal:
+                    warnings.append(f"{work.what}: required {rule} on "
+                                    f"{_listing([d.what for d in nodal])}, which runs on every "
+                                    "node it admits (node overhead here), is left out")
                 if not self_match and not others:
-                    warnings.append(f"{work.what}: required {rule} selects no workload of "
-                                    "the input; it is left out")
-                elif key == HOSTNAME:
+                    if not nodal:
+                        warnings.append(f"{work.what}: required {rule} selects no workload of "
+                                        "the input; it is left out")
+                elif key == HOSTNAME_LABEL:
                     if anti and self_match:
                         _ask_spread(work, "node", "podAntiAffinity on kubernetes.io/hostname")
                     for other in others:
                         add("separateNodes" if anti else "sameNode", work, other)
+                        if not anti and work.replicas > other.replicas:
+                            # sameNode makes the pod with fewer replicas follow the other.
+                            warnings.append(
+                                f"{work.what}: required podAffinity on {other.what} becomes "
+                                f"sameNode, which keeps the {other.replicas} replica(s) of "
+                                f"{other.pod_name} beside {work.pod_name}; it does not hold "
+                                f"for every one of the {work.replicas} replicas of "
+                                f"{work.pod_name}")
                     if not anti and self_match and not others:
                         warnings.append(f"{work.what}: {rule} on its own pods (all replicas "
                                         "on one node) is not modelled; it is left out")
-                elif key in ZONE_KEYS and anti and self_match:
+                elif key in ZONE_LABELS and anti and self_match:
                     _ask_spread(work, "zone", "podAntiAffinity on zones")
                     if others:
                         warnings.append(f"{work.what}: required {rule} over zones against "
@@ -733,18 +903,36 @@ def _affinity_hints(workloads: list[_Workload], hints: list[dict[str, Any]],
                                     "modelled (only kubernetes.io/hostname is); it is left out")
 
 
-def _spread(workloads: list[_Workload], warnings: list[str]) -> str:
-    """The one global spread: the strongest any workload asks for."""
-    level = max((w.spread for w in workloads), key=_SPREAD_RANK.__getitem__, default="none")
+def _spread(workloads: list[_Workload], options: ImportOptions, warnings: list[str]) -> str:
+    """The one global spread, which holds for every pod: the least every workload with 2+
+    replicas asks for (zone spreading keeps one replica per node too), so that it makes
+    none infeasible that did not ask; what it leaves out is said."""
+    many = [w for w in workloads if w.replicas >= 2]
+    level = min((w.spread for w in many or workloads), key=_SPREAD_RANK.__getitem__,
+                default="none")
+    why = f"policy.spread is {level!r}, the most every replicated workload asks for"
     if level == "none":
-        return level
-    asked = [w for w in workloads if w.spread == level]
-    rest = [w for w in workloads if w.spread != level]
-    if rest:
-        names = ", ".join(f"{w.pod_name} ({w.spread_why})" for w in asked)
-        warnings.append(f"policy.spread is one setting for every pod: set to {level!r} because "
-                        f"{names} asked for it; {len(rest)} other workload(s) did not, and "
-                        "are spread too")
+        quiet = [w.what for w in many if w.spread == "none"]
+        why = (f"policy.spread holds for every pod, and {_listing(quiet)} did not ask for "
+               "one replica per node")
+    elif options.nodes is not None:
+        crowded = []
+        for work in many:
+            room = sum(_admits(node, work) for node in options.nodes)
+            if work.replicas > room:
+                crowded.append(f"{work.what} has {work.replicas} replicas and {room} node(s) "
+                               "given admit it")
+        if crowded:
+            level = "none"
+            why = (f"policy.spread would keep one replica per node, and {'; '.join(crowded)}: "
+                   "they could not all run")
+    unmet = [f"{w.what} ({w.spread_why})" for w in many
+             if _SPREAD_RANK[w.spread] > _SPREAD_RANK[level]]
+    unmet += [f"{w.what} ({rule})" for w in many for rule in w.loose]
+    if unmet:
+        warnings.append(f"required spreading not enforced: {'; '.join(unmet)}. {why}; "
+                        "modelled as a preference: replicas of critical pods are spread by "
+                        "the SPOF objective")
     return level
 
 
@@ -781,9 +969,21 @@ def _port_clashes(work: _Workload, warnings: list[str]) -> None:
 
 def _volume_name(work: _Workload, mount: str) -> str:
     # A claim is the same storage whichever workload mounts it; other volumes are the pod's.
+    # The colon cannot appear in a Kubernetes volume name: no pod-local one reads as a claim.
     if mount in work.claims:
-        return f"pvc-{work.claims[mount]}"
+        claim = work.claims[mount]
+        return f"pvc:{work.namespace}/{claim}" if work.namespace else f"pvc:{claim}"
     return f"{work.pod_name}-{mount}"
+
+
+def _template_metadata(work: _Workload) -> tuple[dict[str, str], dict[str, str]]:
+    """The labels and annotations an export should give the pod template again."""
+    if not work.from_pods:
+        return dict(work.labels), dict(work.annotations)
+    labels = {k: v for k, v in work.labels.items() if k not in POD_ONLY_LABELS}
+    annotations = {k: v for k, v in work.annotations.items()
+                   if not k.startswith(POD_ONLY_ANNOTATIONS)}
+    return labels, annotations
 
 
 def _container_dict(work: _Workload, cont: _Cont, main: bool) -> dict[str, Any]:
@@ -810,18 +1010,80 @@ def _container_dict(work: _Workload, cont: _Cont, main: bool) -> dict[str, Any]:
                               "container": cont.k8s_name}
     if work.namespace:
         source["namespace"] = work.namespace
+    if cont.injected_by:
+        source["injectedBy"] = cont.injected_by
+    if main:  # once per workload: the problem stays small
+        labels, annotations = _template_metadata(work)
+        if labels:
+            source["labels"] = labels
+        if annotations:
+            source["annotations"] = annotations
     out["source"] = source
     if cont.defaulted:
         out["defaultedRequests"] = list(cont.defaulted)
     return out
 
 
+def _node_of(pod: dict[str, Any]) -> str | None:
+    spec = pod.get("spec")
+    name = spec.get("nodeName") if isinstance(spec, Mapping) else None
+    return name if isinstance(name, str) and name else None
+
+
+def _finished(pod: dict[str, Any]) -> bool:
+    """A Pod that ran to its end (a Job's, say): it holds no resources any more."""
+    status = pod.get("status")
+    return isinstance(status, Mapping) and status.get("phase") in _FINISHED
+
+
+def _written_as(controller: Key, labels: dict[str, str]) -> tuple[str, str]:
+    """The workload a user wrote for a Pod's controller: a Deployment, for a ReplicaSet
+    named `<deployment>-<pod-template-hash>`; else the controller itself."""
+    kind, name, _ = controller
+    if kind == "ReplicaSet":
+        digest = labels.get("pod-template-hash")
+        match = _REPLICASET_OF_DEPLOYMENT.fullmatch(name)
+        if digest and name.endswith(f"-{digest}") and len(name) > len(digest) + 1:
+            return "Deployment", name[:-len(digest) - 1]
+        if match is not None:
+            return "Deployment", match["owner"]
+    return kind, name
+
+
+def _placements(workloads: list[_Workload], options: ImportOptions,
+                warnings: list[str]) -> list[dict[str, Any]]:
+    """Where Pods read from a cluster run, for each pod whose replicas all run on nodes
+    given: review then scores today's placement rather than a simulated one."""
+    running = [w for w in workloads if any(w.pod_nodes)]
+    if not running:
+        return []
+    if options.nodes is None:
+        warnings.append("the Pods say which node they run on (spec.nodeName), but no node "
+                        "list was given: pass --nodes for review to score that placement")
+        return []
+    known = {n.get("name") for n in options.nodes if isinstance(n, Mapping)}
+    out: list[dict[str, Any]] = []
+    unknown: list[str] = []
+    for work in running:
+        if len(work.pod_nodes) == work.replicas and all(n in known for n in work.pod_nodes):
+            out.extend({"pod": work.pod_name, "replica": i, "node": node}
+                       for i, node in enumerate(work.pod_nodes))
+        else:
+            unknown.append(work.pod_name)
+    if unknown:
+        warnings.append(f"not every replica of {_listing(unknown)} runs on a node given (or "
+                        "more replicas are modelled than Pods were read): review places them "
+                        "as kube-scheduler would")
+    return out
+
+
 def import_k8s(documents: list[Document], options: ImportOptions) -> ImportResult:
     """Kubernetes manifests as a problem (wire format) whose layout is what runs today."""
     warnings: list[str] = []
-    objects = [(obj, doc) for doc in documents for obj in _walk(doc.data, doc)]
+    objects = [(obj, doc) for doc in documents for obj in _walk(doc)]
     istio_namespaces: set[str] = set()
-    present: set[tuple[str, str, str | None]] = set()
+    present: set[Key] = set()
+    owners: dict[Key, list[Key]] = {}
     for obj, doc in objects:
         ctx = _Ctx(doc, str(obj["kind"]))
         if obj["kind"] == "Namespace":
@@ -830,69 +1092,136 @@ def import_k8s(documents: list[Document], options: ImportOptions) -> ImportResul
             if labels.get("istio-injection") == "enabled":
                 istio_namespaces.add(name)
         elif obj["kind"] in WORKLOAD_KINDS:
-            name, namespace, _ = _metadata(obj, ctx)
-            present.add((obj["kind"], name, namespace))
+            name, namespace, meta = _metadata(obj, ctx)
+            key = (obj["kind"], name, namespace)
+            present.add(key)
+            owners[key] = _owner_keys(meta, namespace)
+
+    def owner_in_input(key: Key) -> Key | None:
+        return next((found for o in owners.get(key, []) if (found := _in(o, present))), None)
+
+    def top(key: Key) -> Key:
+        # The workload a chain of owners in the input ends at (a Pod's ReplicaSet's
+        # Deployment); a cycle, which no cluster has, ends where it closes.
+        seen = {key}
+        while (up := owner_in_input(key)) is not None and up not in seen:
+            seen.add(up)
+            key = up
+        return key
+
     skipped: Counter[str] = Counter()
     owned: list[str] = []
-    idle: list[str] = []
+    finished = 0
     workloads: list[_Workload] = []
+    autoscalers: list[tuple[dict[str, Any], Document]] = []
+    groups: dict[Key, _Workload] = {}
+    ran_on: dict[Key, list[str | None]] = {}
     for obj, doc in objects:
         kind = obj["kind"]
+        if kind == AUTOSCALER:
+            autoscalers.append((obj, doc))
+            continue
         if kind not in WORKLOAD_KINDS:
             skipped[kind] += 1
             continue
-        name, namespace, meta = _metadata(obj, _Ctx(doc, kind))
+        ctx = _Ctx(doc, kind)
+        name, namespace, meta = _metadata(obj, ctx)
+        if kind == "Pod" and _finished(obj):
+            finished += 1
+            continue
         # A ReplicaSet of a Deployment, a Pod of a ReplicaSet: the owner says it already.
-        if any(o in present or (o[0], o[1], None) in present
-               for o in _owner_keys(meta, namespace)):
+        owner = owner_in_input((kind, name, namespace))
+        if owner is not None:
             owned.append(f"{kind} {name}")
+            if kind == "Pod":
+                ran_on.setdefault(top(owner), []).append(_node_of(obj))
+            continue
+        # Pods of a controller not in the input (`kubectl get pods`): one workload.
+        controller = _controller(meta, namespace) if kind == "Pod" else None
+        if controller is not None:
+            labels = ctx.strings(meta.get("labels"), "metadata.labels")
+            written = _written_as(controller, labels)
+            # Its Deployment may be in the input without the ReplicaSet between them.
+            owner = _in((*written, namespace), present)
+            if owner is not None:
+                owned.append(f"{kind} {name}")
+                ran_on.setdefault(top(owner), []).append(_node_of(obj))
+                continue
+        group = groups.get(controller) if controller is not None else None
+        if group is not None:
+            if group.replicas >= MAX_REPLICAS:
+                ctx.fail("", f"more Pods of {group.what} than this tool supports "
+                         f"({MAX_REPLICAS})")
+            group.replicas += 1
+            group.pod_nodes.append(_node_of(obj))
+            # What every Pod carries: the template's labels, not one Pod's own.
+            group.labels = {k: v for k, v in group.labels.items() if labels.get(k) == v}
             continue
         work = _parse_workload(obj, doc, options, warnings)
-        if work.replicas == 0:
-            idle.append(work.what)
-            continue
+        if controller is not None:
+            work.kind, work.name = written
+            work.key = controller
+            groups[controller] = work
         workloads.append(work)
+    for work in workloads:
+        work.pod_nodes.extend(ran_on.get(work.key, []))
+    _autoscale(autoscalers, workloads, warnings)
+    idle = [w.what for w in workloads if w.replicas == 0]
+    workloads = [w for w in workloads if w.replicas > 0]
     if skipped:
         listed = ", ".join(f"{k} ({n})" for k, n in sorted(skipped.items()))
         warnings.append(f"skipped {sum(skipped.values())} object(s) that are not workloads: "
                         f"{listed}")
     if owned:
         warnings.append("skipped objects whose owner is in the input too: " + ", ".join(owned))
+    if finished:
+        warnings.append(f"skipped {finished} Pod(s) that have finished (Succeeded or Failed): "
+                        "they hold no resources")
     if idle:
         warnings.append("skipped workloads scaled to 0 (nothing of them runs): "
                         + ", ".join(idle))
-    if not workloads:
-        warnings.append("no workload (" + ", ".join(sorted(WORKLOAD_KINDS)) + ") in the input")
     _drop_well_known(workloads, options, warnings)
+    daemons = [w for w in workloads if w.kind == "DaemonSet"]
+    workloads = [w for w in workloads if w.kind != "DaemonSet"]
+    if not workloads:
+        kinds = ", ".join(sorted(WORKLOAD_KINDS - {"DaemonSet"}))
+        note = "; DaemonSets are node overhead" if daemons else ""
+        warnings.append(f"no workload ({kinds}) in the input{note}")
+    for work in daemons:
+        work.containers.extend(_injected(work, istio_namespaces, options))
+        _init_overhead(work, warnings)
     _unique_pod_names(workloads)
-    for work in workloads:
-        if work.kind == "DaemonSet":
-            _daemonset_replicas(work, options, warnings)
-    entries = [(w.pod_name, c.k8s_name, len(w.containers) == 1)
-               for w in workloads for c in w.containers]
+    # Injected sidecars are named after their main container, whether the Pods read
+    # already carry them or the webhook is still to add them.
+    own = [[c for c in w.containers if c.injected_by is None] or w.containers
+           for w in workloads]
+    entries = [(w.pod_name, c.k8s_name, len(mine) == 1)
+               for w, mine in zip(workloads, own, strict=True) for c in mine]
     names = iter(container_names(entries))
-    for work in workloads:
-        for cont in work.containers:
+    for mine in own:
+        for cont in mine:
             cont.name = next(names)
-    used = {c.name for w in workloads for c in w.containers}
+    used = {c.name for mine in own for c in mine}
     hints: list[dict[str, Any]] = []
-    for work in workloads:
+    for work, mine in zip(workloads, own, strict=True):
         main = work.containers[0]
-        for cont in _injected(work, istio_namespaces, options):
+        work.containers.extend(_injected(work, istio_namespaces, options))
+        for cont in work.containers:
+            if any(cont is named for named in mine):
+                continue
             base = dns_label(f"{main.name}-{cont.k8s_name}")
             cont.name, n = base, 2
             while cont.name in used:
                 cont.name, n = dns_label(f"{base}-{n}"), n + 1
             used.add(cont.name)
-            work.containers.append(cont)
         for cont in work.containers[1:]:
             kind = _helper_type(cont) if cont.role == "app" else "sidecar"
             hints.append({"type": kind, "container": cont.name, "main": main.name})
         _couple_empty_dirs(work, hints)
         _port_clashes(work, warnings)
         _init_overhead(work, warnings)
-    _affinity_hints(workloads, hints, warnings)
-    spread = _spread(workloads, warnings)
+    _affinity_hints(workloads, daemons, hints, warnings)
+    spread = _spread(workloads, options, warnings)
     containers = [_container_dict(w, c, i == 0) for w in workloads
                   for i, c in enumerate(w.containers)]
     policy: dict[str, Any] = {"spread": spread}
@@ -903,5 +1232,9 @@ def import_k8s(documents: list[Document], options: ImportOptions) -> ImportResul
         problem["layout"] = {"pods": [
             {"name": w.pod_name, "containers": [c.name for c in w.containers],
              "replicas": w.replicas} for w in workloads]}
+        placements = _placements(workloads, options, warnings)
+        if placements:
+            problem["layout"]["placements"] = placements
     attach_nodes(problem, options, warnings)
+    _daemon_overhead(daemons, problem, options, warnings)
     return ImportResult(problem, warnings)

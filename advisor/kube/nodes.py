@@ -2,36 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from advisor.kube.common import Document, ManifestError, dns_label
+from advisor.kube.common import ZONE_LABELS, Document, ManifestError, dns_label, list_items
 from models.problem import DNS_SUBDOMAIN, KNOWN_RESOURCES
 from models.quantity import QuantityError, parse_quantity
 
-ZONE_LABELS = ("topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone")
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
-_MAX_NESTING = 8
-
-
-def _items(value: object, doc: Document, depth: int = 0) -> Iterator[Mapping[Any, Any]]:
-    """The objects of a document: a single object, a List's items, or a plain list."""
-    if depth > _MAX_NESTING:
-        raise ManifestError(doc.source, "Lists nested too deeply", doc.line)
-    if isinstance(value, list):
-        for item in value:
-            yield from _items(item, doc, depth + 1)
-    elif isinstance(value, Mapping):
-        items = value.get("items")
-        kind = value.get("kind")
-        if isinstance(items, list) and (kind is None or str(kind).endswith("List")):
-            for item in items:
-                yield from _items(item, doc, depth + 1)
-        else:
-            yield value
-    else:
-        raise ManifestError(doc.source, "expected Node objects (`kubectl get nodes -o json`), "
-                            f"got {type(value).__name__}", doc.line)
 
 
 def _fail(doc: Document, name: str, path: str, message: str) -> ManifestError:
@@ -116,7 +94,7 @@ def import_nodes(documents: list[Document]) -> list[dict[str, Any]]:
     used: set[str] = set()
     found = cordoned = 0
     for doc in documents:
-        for obj in _items(doc.data, doc):
+        for obj in list_items(doc.data, doc, "Node objects (`kubectl get nodes -o json`)"):
             kind = obj.get("kind")
             if kind != "Node" and not (kind is None and "metadata" in obj):
                 continue
