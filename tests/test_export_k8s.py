@@ -405,6 +405,9 @@ def test_workloads_keep_source_names_labels_and_selectors() -> None:
     assert template["annotations"] == {"prometheus.io/scrape": "true",
                                        "podlayout.io/selector": "app=web,tier=front"}
     assert "podlayout.io/replaces" not in web["metadata"]["annotations"]
+    # The workload carries its pods' source labels too (tools find workloads by them).
+    assert web["metadata"]["labels"]["app"] == "web"
+    assert web["metadata"]["labels"]["tier"] == "front"
     api = found["api"]
     assert api["spec"]["selector"] == {"matchLabels": {"app": "api"}}
     assert pod_template(api)["metadata"]["labels"]["app"] == "api"

@@ -324,6 +324,12 @@ def _workload(problem: Problem, pod: _Pod, nodes: list[str], rules: _Rules,
     template = {"metadata": _template_metadata(pod, batch),
                 "spec": _pod_spec(problem, pod, nodes, rules, batch=batch)}
     meta = _metadata(pod.name, pod.label, pod.namespace, annotations)
+    source = pod.main.source
+    if source and source.labels:
+        # The workload's own labels are not in the problem; its pods' usually say the same
+        # (app: frontend), and tools that find workloads by label look for those.
+        meta["labels"] = {**{k: v for k, v in source.labels.items() if k not in JOB_LABELS},
+                          **meta["labels"]}
     if kind == "Job":
         # Jobs generate their own selector; setting one needs manualSelector.
         return {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta,
