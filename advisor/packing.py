@@ -308,12 +308,9 @@ def fill_nodes(inst: Instance, a: _Arrays, pool_nodes: list[int], rule: Literal[
             break
         free = a.capacity[first].astype(np.int64)
         room = np.ones(share.shape[1])
-        on = np.zeros(len(inst.units), dtype=np.bool_)
+        # The candidates only shrink as the node fills: filter the last list, not all units.
+        idx = np.flatnonzero((left > 0) & (demand <= free).all(axis=1))
         while True:
-            ok = (left > 0) & (demand <= free).all(axis=1)
-            if spread:
-                ok &= ~on
-            idx = np.flatnonzero(ok)
             if idx.size == 0:
                 break
             if rule == "dot":
@@ -326,8 +323,11 @@ def fill_nodes(inst: Instance, a: _Arrays, pool_nodes: list[int], rule: Literal[
             free -= demand[u]
             room -= share[u]
             left[u] -= 1
-            on[u] = True
             counts[u][k] = counts[u].get(k, 0) + 1
+            keep = (demand[idx] <= free).all(axis=1) & (left[idx] > 0)
+            if spread:
+                keep &= idx != u
+            idx = idx[keep]
     if left.any():
         return None
     return Assignment(counts=counts, unplaced=unplaced, leader=list(range(len(inst.units))))
