@@ -40,10 +40,12 @@ def current_view(inst: Instance) -> LayoutView:
 def schedule_like_kube(inst: Instance, view: LayoutView) -> None:
     """Place the replicas `view` does not place yet, as kube-scheduler's defaults would.
 
-    One replica at a time. Filter: fits and admitted (selectors, taints). Score:
-    fewer replicas of the same pod on the node and in its zone first (default
-    topology spreading), then LeastAllocated (most free cpu and memory share).
-    A pool node is added only when nothing fits, as an autoscaler would.
+    One replica at a time. Filter: fits and admitted (selectors, taints), no
+    separateNodes partner on the node, one replica per node under hard spreading.
+    Score: a node with its sameNode partner first, then fewer replicas of the same pod
+    on the node and in its zone (default topology spreading), then LeastAllocated (most
+    free cpu and memory share). A pool node is added only when nothing fits, as an
+    autoscaler would.
     """
     load = {c.index: [0] * len(inst.resources) for c in inst.candidates}
     for p, _, k in view.placements:
@@ -57,6 +59,11 @@ def schedule_like_kube(inst: Instance, view: LayoutView) -> None:
     # keeps one replica per node. A layout Kubernetes runs never breaks these.
     pod_of = {c: q for q, pod in enumerate(view.pods) for c in pod.containers}
     index = {name: i for i, name in enumerate(inst.container_names)}
+    nodes_of: dict[int, set[int]] = {}  # pod -> the nodes hosting one of its replicas
+    hosts: dict[int, list[int]] = {}  # pod -> the node of each placed replica
+    for q, _, k in view.placements:
+        nodes_of.setdefault(q, set()).add(k)
+        hosts.setdefault(q, []).append(k)
     apart: dict[int, set[int]] = {}
     together: dict[int, set[int]] = {}
     for hint in inst.problem.hints:
@@ -72,7 +79,7 @@ def schedule_like_kube(inst: Instance, view: LayoutView) -> None:
         for replica in range(pod.replicas):
             if (p, replica) in done:
                 continue
-            mine = [k for q, _, k in view.placements if q == p]
+            mine = hosts.get(p, [])
             best: tuple[tuple[float, float, float, float], int] | None = None
             next_pool: set[tuple[str | None, str | None]] = set()
             for cand in inst.candidates:
@@ -87,11 +94,9 @@ def schedule_like_kube(inst: Instance, view: LayoutView) -> None:
                     continue
                 if one_per_node and k in mine:
                     continue
-                if any(q2 == q and n == k for q in apart.get(p, ()) for q2, _, n in
-                       view.placements):
+                if any(k in nodes_of.get(q, ()) for q in apart.get(p, ())):
                     continue
-                partner = any(q2 in together.get(p, ()) and n == k
-                              for q2, _, n in view.placements)
+                partner = any(k in nodes_of.get(q, ()) for q in together.get(p, ()))
                 same = sum(1 for n in mine if n == k) + sum(
                     1 for n in mine
                     if cand.zone is not None and inst.candidates[n].zone == cand.zone
@@ -108,5 +113,7 @@ def schedule_like_kube(inst: Instance, view: LayoutView) -> None:
             k = best[1]
             opened.add(k)
             view.placements.append((p, replica, k))
+            nodes_of.setdefault(p, set()).add(k)
+            hosts.setdefault(p, []).append(k)
             for r in range(len(inst.resources)):
                 load[k][r] += pod.demand[r]

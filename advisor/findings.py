@@ -315,22 +315,22 @@ def _request_findings(inst: Instance) -> Iterator[Finding]:
                 suggestion=f"write a unit, e.g. {memory}Mi or {memory}Gi",
             )
         assumed = [r for r in cont.defaulted_requests if r in cont.requests]
+        missing = [r for r in ("cpu", "memory") if r not in cont.requests]
+        if not assumed and not missing:
+            continue
+        said: list[str] = []  # one finding per container, whatever the mix
         if assumed:
             amounts = ", ".join(
                 f"{r} {format_units(r, to_units(r, cont.requests[r], round_up=True))}"
                 for r in assumed)
-            yield Finding(
-                severity="medium", code="NO_REQUESTS", subjects=[cont.name],
-                message=f"{cont.name} sets no {' and no '.join(assumed)} request in its source; "
-                        f"this layout assumes {amounts}. The scheduler packs it blindly and it "
-                        "is evicted first under pressure",
-                suggestion=f"set resources.requests.{assumed[0]} from observed usage",
-            )
-        missing = [r for r in ("cpu", "memory") if r not in cont.requests]
+            said.append(f"sets no {' and no '.join(assumed)} request in its source (this "
+                        f"layout assumes {amounts})")
         if missing:
-            yield Finding(
-                severity="medium", code="NO_REQUESTS", subjects=[cont.name],
-                message=f"{cont.name} requests no {' and no '.join(missing)}: the scheduler "
-                        "packs it blindly and it is evicted first under pressure",
-                suggestion=f"set requests.{missing[0]} from observed usage",
-            )
+            said.append(f"requests no {' and no '.join(missing)}")
+        first = (assumed or missing)[0]
+        yield Finding(
+            severity="medium", code="NO_REQUESTS", subjects=[cont.name],
+            message=f"{cont.name} {' and '.join(said)}: the scheduler packs it blindly and it "
+                    "is evicted first under pressure",
+            suggestion=f"set resources.requests.{first} from observed usage",
+        )

@@ -92,11 +92,8 @@ def unit_order(inst: Instance, order: Order) -> list[int]:
 
 
 def pack(inst: Instance, nodes: list[int], order: list[int], fit: Fit,
-         prefer_used: bool = True, arrays: _Arrays | None = None,
-         interleave: bool = False) -> Assignment:
-    """Place every replica on the listed nodes only: unit by unit in `order`, or with
-    `interleave`, the units' replicas mixed in proportion (as pods would arrive when every
-    workload scales up at once).
+         prefer_used: bool = True, arrays: _Arrays | None = None) -> Assignment:
+    """Place every replica on the listed nodes only, unit by unit in `order`.
 
     prefer_used: a node already hosting something wins over an empty one (then the
     cheaper empty one), as in first fit; without it, all listed nodes are equally open."""
@@ -110,7 +107,7 @@ def pack(inst: Instance, nodes: list[int], order: list[int], fit: Fit,
     counts: list[dict[int, int]] = [{} for _ in inst.units]
     unplaced: dict[int, int] = {}
     on: dict[int, NDArray[np.bool_]] = {}
-    for u in _sequence(a, order, interleave):
+    for u in (v for v in order for _ in range(a.replicas[v])):
         d = a.demand[u]
         mine = on.get(u)
         if mine is None:
@@ -141,15 +138,6 @@ def pack(inst: Instance, nodes: list[int], order: list[int], fit: Fit,
         k = int(idx[j])
         counts[u][k] = counts[u].get(k, 0) + 1
     return Assignment(counts=counts, unplaced=unplaced, leader=list(range(len(inst.units))))
-
-
-def _sequence(a: _Arrays, order: list[int], interleave: bool) -> list[int]:
-    if not interleave:
-        return [u for u in order for _ in range(a.replicas[u])]
-    # Replica j of unit u at (j + 0.5) / replicas: every unit spread over the whole run.
-    slots = [((j + 0.5) / a.replicas[u], pos, u)
-             for pos, u in enumerate(order) for j in range(a.replicas[u])]
-    return [u for _, _, u in sorted(slots)]
 
 
 def _key(inst: Instance, plan: Assignment) -> tuple[int, int, int]:

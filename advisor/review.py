@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from advisor.current import current_view
 from advisor.findings import findings
 from advisor.layout import wire_nodes, wire_placements, wire_pods, wire_unplaced
@@ -16,6 +18,7 @@ HARD_RULE_FINDINGS = {"NODE_OVERCOMMITTED", "NODE_NOT_ADMITTED", "PORT_CLASH", "
 
 
 def review(problem: Problem, control: SolveControl | None = None) -> Review:
+    started = time.monotonic()  # preparing and scoring today's layout count against the limit
     inst = prepare(problem)
     view = current_view(inst)
     scores, detail, exposures = score(inst, view)
@@ -24,7 +27,7 @@ def review(problem: Problem, control: SolveControl | None = None) -> Review:
         nodes=wire_nodes(inst, view), scores=scores,
         findings=findings(inst, view, scores, detail, exposures), unplaced=wire_unplaced(view),
     )
-    advised = advise_prepared(inst, control)  # with the layout: fewer changes break ties
+    advised = advise_prepared(inst, control, started)  # the layout: fewer changes break ties
     nodes_current = len({k for _, _, k in view.placements})
     if advised.scores is not None:
         waste_delta = round(advised.scores.waste.score - scores.waste.score, 2)

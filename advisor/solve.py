@@ -317,14 +317,13 @@ def advise_prepared(inst: Instance, control: SolveControl | None = None,
         # sixth of the time to build, go straight to the model that may leave replicas out
         # (it finds a complete plan too, if one exists).
         big = build_seconds(inst, allowed) > remaining() / 6
-        strict = None if big else LayoutModel(inst, allowed, w, hint=first, current=today)
-        result = (_solve(strict, inst, control, remaining() * 0.5) if strict is not None
-                  else SolveResult(status="UNKNOWN", assignment=None, objective=None,
-                                   bound=None))
-        if result.assignment is not None:
-            chosen = result.assignment
-            status = "optimal" if result.status == "OPTIMAL" else "feasible"
-            objective, bound, terms = result.objective, result.bound, result.terms
+        strict = None if big else _solve(
+            LayoutModel(inst, allowed, w, hint=first, current=today), inst, control,
+            remaining() * 0.5)
+        if strict is not None and strict.assignment is not None:
+            chosen = strict.assignment
+            status = "optimal" if strict.status == "OPTIMAL" else "feasible"
+            objective, bound, terms = strict.objective, strict.bound, strict.terms
         else:
             core = [] if control.stopped or big else hint_conflicts(
                 inst, min(remaining() * 0.3, 10.0))
@@ -356,7 +355,7 @@ def advise_prepared(inst: Instance, control: SolveControl | None = None,
                 # Proven: the strict model is infeasible, or the one that may leave replicas out
                 # (whose unplaced weight outweighs every other term) is optimal and leaves some.
                 proven = not inst.truncated and (
-                    result.status == "INFEASIBLE"
+                    (strict is not None and strict.status == "INFEASIBLE")
                     or (pres.status == "OPTIMAL" and not chosen.complete)
                 )
                 if chosen.complete:

@@ -47,7 +47,11 @@ def test_same_node_partner_is_followed_when_it_can_be() -> None:
 
 
 def test_hard_spreading_keeps_one_replica_per_node() -> None:
-    result = review(parse_problem(_problem([], spread="node")))
+    data = _problem([], spread="node")
+    data["nodes"] = NODES[:2]  # cache has 3 replicas: the third stays pending, never stacked
+    result = review(parse_problem(data))
     for pod in ("web", "batch", "cache"):
         nodes = _nodes(result, pod)
         assert len(nodes) == len(set(nodes))
+    assert len(_nodes(result, "cache")) == 2
+    assert [u.pod for u in result.current.unplaced] == ["cache"]

@@ -88,8 +88,8 @@ def test_every_variant_gives_a_valid_plan_on_a_fixed_inventory(seed: int) -> Non
     assert applies(inst)
     nodes = [c.index for c in inst.candidates]
     for order, fit in VARIANTS:
-        for interleave in (False, True):
-            chosen = pack(inst, nodes, unit_order(inst, order), fit, interleave=interleave)
+        for prefer_used in (True, False):
+            chosen = pack(inst, nodes, unit_order(inst, order), fit, prefer_used=prefer_used)
             _check(problem, inst, chosen)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from advisor.loading import MAX_YAML_ALIASES, _check_events, _StrictLoader
+from advisor.loading import MAX_INPUT_BYTES, MAX_YAML_ALIASES, _check_events, _StrictLoader
 from models import ProblemError
 
 # Requests assumed for a container whose source sets none (Kubernetes would schedule it as
@@ -59,11 +59,21 @@ class Document:
 def load_documents(text: str, source: str) -> list[Document]:
     """Every non-empty YAML document of `text` (JSON is YAML too), loaded safely with the
     same limits as problems, each with the line it starts on."""
+    if len(text.encode("utf-8", errors="replace")) > MAX_INPUT_BYTES:
+        raise ManifestError(source, f"input is larger than {MAX_INPUT_BYTES} bytes")
+    out: list[Document] = []
     try:
         _check_events(text, MAX_YAML_ALIASES, source)
-        lines = [node.start_mark.line + 1 if node is not None else 1
-                 for node in yaml.compose_all(text, Loader=_StrictLoader)]
-        docs = list(yaml.load_all(text, Loader=_StrictLoader))
+        # One pass: each document's node gives its line, then is built into data.
+        loader = _StrictLoader(text)
+        try:
+            while loader.check_node():
+                node = loader.get_node()
+                data = loader.construct_document(node)
+                if data is not None:
+                    out.append(Document(data, source, node.start_mark.line + 1))
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
@@ -73,14 +83,14 @@ def load_documents(text: str, source: str) -> list[Document]:
         raise ManifestError(source, "; ".join(i.message for i in exc.issues)) from None
     except ValueError as exc:
         raise ManifestError(source, f"invalid YAML: {exc}") from None
-    # Pair each document with its node before dropping empty ones (an empty or `null`
-    # document still has a node): filtered apart, the lines would shift.
-    return [Document(d, source, line) for d, line in zip(docs, lines, strict=True)
-            if d is not None]
+    return out
 
 
 # Node labels that both the manifests' scheduling rules and node lists speak of.
 HOSTNAME_LABEL = "kubernetes.io/hostname"
+# A PersistentVolumeClaim mount is the problem volume `pvc:<namespace>/<claim>` (or
+# `pvc:<claim>`): the colon cannot appear in a Kubernetes volume name.
+CLAIM_PREFIX = "pvc:"
 ZONE_LABELS = ("topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone")
 _MAX_NESTING = 8
 

@@ -45,6 +45,11 @@ def import_texts(kind: Literal["k8s", "compose"], texts: list[tuple[str, str]],
 
 def read_nodes(text: str, source: str) -> list[dict[str, Any]]:
     """A node list (`kubectl get nodes -o json`, or YAML of the same) as problem nodes."""
+    if text.lstrip()[:1] in ("{", "["):
+        try:
+            return import_nodes([Document(load_data(text, source, "json"), source, 1)])
+        except ProblemError as exc:
+            raise ManifestError(source, "; ".join(i.message for i in exc.issues)) from None
     return import_nodes(_documents(text, source))
 
 
@@ -72,8 +77,11 @@ def read_input(text: str, source: str, options: ImportOptions) -> tuple[Problem,
                 raise ManifestError(source, "--nodes applies to manifests and Compose files; "
                                     "a problem lists its own nodes")
             return parse_problem(data), []
-        docs = _documents(text, source) if isinstance(data, Mapping) else [
-            Document(data, source, 1)]
+        # JSON (`kubectl ... -o json`) is one document: no need to read it again as YAML
+        # (many times slower) just for a line number.
+        is_json = text.lstrip()[:1] in ("{", "[")
+        docs = ([Document(data, source, 1)] if is_json or not isinstance(data, Mapping)
+                else _documents(text, source))
     result = import_k8s(docs, options) if kind == "k8s" else import_compose(docs, options)
     return parse_imported(result, source), result.warnings
 

@@ -37,7 +37,8 @@ from typing import Any
 
 import yaml
 
-from advisor.kube.common import dns_label
+from advisor.kube.common import CLAIM_PREFIX, HOSTNAME_LABEL, ZONE_LABELS, dns_label
+from advisor.kube.k8s import WORKLOAD_KINDS
 from models import Container, Plan, PlannedPod, Problem, Spread
 from models.problem import DNS_SUBDOMAIN, ContainerSource
 from models.quantity import format_units, to_units
@@ -49,11 +50,8 @@ ANNOTATION = "podlayout.io/"
 POD_LABEL = f"{ANNOTATION}pod"
 SELECTOR_ANNOTATION = f"{ANNOTATION}selector"
 NOTE = "advised layout: merge env, probes, volumes and other settings from the source workload"
-HOSTNAME = "kubernetes.io/hostname"
-ZONE = "topology.kubernetes.io/zone"
 MISSING_IMAGE = "REPLACE-ME"
 DEFAULT_SCHEDULE = "@daily"
-CLAIM_PREFIX = "pvc:"
 # What asks an admission webhook to add its sidecar to a pod.
 INJECTION: dict[str, dict[str, str]] = {
     "istio": {"sidecar.istio.io/inject": "true"},
@@ -64,7 +62,6 @@ INJECTION: dict[str, dict[str, str]] = {
 OVERCOMMITTABLE = frozenset({"cpu", "memory", "ephemeral-storage"})
 # The kinds written out: a source of one of them with the same name is the workload itself.
 EXPORTED_KINDS = frozenset({"Deployment", "StatefulSet", "Job", "CronJob"})
-KUBE_KINDS = EXPORTED_KINDS | {"DaemonSet", "ReplicaSet", "ReplicationController", "Pod"}
 # Labels the Job controller adds to its pod template: copied into a new Job they no longer
 # match the selector it generates, and the API server refuses the Job.
 JOB_LABELS = frozenset({"controller-uid", "job-name", "batch.kubernetes.io/controller-uid",
@@ -301,7 +298,7 @@ def _workload(problem: Problem, pod: _Pod, nodes: list[str], rules: _Rules,
             f"{', '.join(foreign)}: a pod mounts claims of its own namespace only, and {here}")
     replaced = list(dict.fromkeys(
         _source_text(c.source) for c in pod.containers
-        if c.source and c.source.kind in KUBE_KINDS and _key(c.source) not in updated))
+        if c.source and c.source.kind in WORKLOAD_KINDS and _key(c.source) not in updated))
     if replaced:
         # Applying creates this workload beside them: without this, both would run.
         annotations[f"{ANNOTATION}replaces"] = (
@@ -400,7 +397,7 @@ def _pod_spec(problem: Problem, pod: _Pod, nodes: list[str], rules: _Rules, *, b
         spec["affinity"] = affinity
     if problem.policy.spread == Spread.ZONE:
         spec["topologySpreadConstraints"] = [{
-            "maxSkew": 1, "topologyKey": ZONE, "whenUnsatisfiable": "DoNotSchedule",
+            "maxSkew": 1, "topologyKey": ZONE_LABELS[0], "whenUnsatisfiable": "DoNotSchedule",
             "labelSelector": {"matchLabels": {POD_LABEL: pod.plan.name}},
         }]
     if batch:
@@ -411,7 +408,7 @@ def _pod_spec(problem: Problem, pod: _Pod, nodes: list[str], rules: _Rules, *, b
 
 
 def _term(pod: str) -> dict[str, Any]:
-    return {"labelSelector": {"matchLabels": {POD_LABEL: pod}}, "topologyKey": HOSTNAME}
+    return {"labelSelector": {"matchLabels": {POD_LABEL: pod}}, "topologyKey": HOSTNAME_LABEL}
 
 
 def _affinity(problem: Problem, pod: _Pod, nodes: list[str], rules: _Rules) -> dict[str, Any]:

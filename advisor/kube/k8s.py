@@ -25,6 +25,7 @@ from typing import Any, NoReturn
 from pydantic import ValidationError
 
 from advisor.kube.common import (
+    CLAIM_PREFIX,
     HOSTNAME_LABEL,
     ZONE_LABELS,
     Document,
@@ -972,7 +973,8 @@ def _volume_name(work: _Workload, mount: str) -> str:
     # The colon cannot appear in a Kubernetes volume name: no pod-local one reads as a claim.
     if mount in work.claims:
         claim = work.claims[mount]
-        return f"pvc:{work.namespace}/{claim}" if work.namespace else f"pvc:{claim}"
+        return (f"{CLAIM_PREFIX}{work.namespace}/{claim}" if work.namespace
+                else f"{CLAIM_PREFIX}{claim}")
     return f"{work.pod_name}-{mount}"
 
 
