@@ -25,6 +25,13 @@ def kind_of(data: object) -> Kind:
 
 
 def _documents(text: str, source: str) -> list[Document]:
+    if text.lstrip()[:1] in ("{", "["):
+        # JSON (`kubectl ... -o json`) is one document; read as YAML it takes many times
+        # longer, just for a line number.
+        try:
+            return [Document(load_data(text, source, "json"), source, 1)]
+        except ProblemError as exc:
+            raise ManifestError(source, "; ".join(i.message for i in exc.issues)) from None
     try:
         return load_documents(text, source)
     except ManifestError as exc:
@@ -45,11 +52,6 @@ def import_texts(kind: Literal["k8s", "compose"], texts: list[tuple[str, str]],
 
 def read_nodes(text: str, source: str) -> list[dict[str, Any]]:
     """A node list (`kubectl get nodes -o json`, or YAML of the same) as problem nodes."""
-    if text.lstrip()[:1] in ("{", "["):
-        try:
-            return import_nodes([Document(load_data(text, source, "json"), source, 1)])
-        except ProblemError as exc:
-            raise ManifestError(source, "; ".join(i.message for i in exc.issues)) from None
     return import_nodes(_documents(text, source))
 
 
@@ -77,8 +79,7 @@ def read_input(text: str, source: str, options: ImportOptions) -> tuple[Problem,
                 raise ManifestError(source, "--nodes applies to manifests and Compose files; "
                                     "a problem lists its own nodes")
             return parse_problem(data), []
-        # JSON (`kubectl ... -o json`) is one document: no need to read it again as YAML
-        # (many times slower) just for a line number.
+        # JSON is one document, already read; YAML is read again for its line numbers.
         is_json = text.lstrip()[:1] in ("{", "[")
         docs = ([Document(data, source, 1)] if is_json or not isinstance(data, Mapping)
                 else _documents(text, source))
