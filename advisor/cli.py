@@ -447,15 +447,12 @@ def export_k8s_command(
         plan = _plan_from(text, source)
     except _BadInputError as exc:
         raise _fail(EXIT_INPUT, str(exc)) from None
-    known = {c.name for c in problem.containers}
-    unknown = sorted({c for pod in plan.pods for c in pod.containers} - known)
-    if unknown:
-        raise _fail(EXIT_INPUT, f"error: {plan_file}: pods name containers the problem does not "
-                    f"have: {', '.join(unknown)} (is --problem the file the plan came from?)")
-    if plan.status == "infeasible" or not plan.pods:
-        raise _fail(EXIT_INPUT, f"error: {plan_file}: the plan has no pods to export "
-                    f"(status {plan.status})")
-    sys.stdout.write(dump_manifests(export_k8s(problem, plan)))
+    try:
+        docs = export_k8s(problem, plan)
+    except ValueError as exc:  # the plan does not fit the problem, or has nothing to export
+        raise _fail(EXIT_INPUT, f"error: {plan_file}: {exc} (status {plan.status}; is "
+                    "--problem the file the plan came from?)") from None
+    sys.stdout.write(dump_manifests(docs))
 
 
 def _plan_from(text: str, source: str) -> Plan:

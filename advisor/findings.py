@@ -9,7 +9,7 @@ from advisor.prepare import Instance, _UnionFind, node_admits
 from advisor.scoring import Exposure, WasteDetail, own_replicas
 from models import Finding, GroupHint, HelperHint, Scores
 from models.problem import Spread
-from models.quantity import format_units, to_units
+from models.quantity import format_quantity
 
 
 def findings(inst: Instance, view: LayoutView, scores: Scores, detail: WasteDetail,
@@ -321,7 +321,7 @@ def _request_findings(inst: Instance) -> Iterator[Finding]:
         said: list[str] = []  # one finding per container, whatever the mix
         if assumed:
             amounts = ", ".join(
-                f"{r} {format_units(r, to_units(r, cont.requests[r], round_up=True))}"
+                f"{r} {format_quantity(r, cont.requests[r])}"
                 for r in assumed)
             said.append(f"sets no {' and no '.join(assumed)} request in its source (this "
                         f"layout assumes {amounts})")

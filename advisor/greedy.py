@@ -70,6 +70,14 @@ VARIANTS: list[tuple[Size, Fit]] = [("max", "room"), ("sum", "room"), ("max", "d
                                     ("sum", "dot")]
 
 
+def plan_key(inst: Instance, plan: Assignment) -> tuple[int, int, int]:
+    """How first plans compare: fewest replicas left out, then the cheapest nodes, then the
+    fewest nodes."""
+    used = plan.used_nodes()
+    return (sum(plan.unplaced.values()), sum(inst.candidates[k].cost_weight for k in used),
+            len(used))
+
+
 def greedy(inst: Instance) -> Assignment:
     """The best of a few orders and fit rules: no single one wins on every shape mix (for
     vector packing, dot-product fit often beats best fit). Best: fewest replicas left out,
@@ -79,9 +87,7 @@ def greedy(inst: Instance) -> Assignment:
     best: tuple[tuple[int, int, int], Assignment] | None = None
     for measure, fit in variants:
         plan = greedy_variant(inst, measure, fit)
-        used = plan.used_nodes()
-        key = (sum(plan.unplaced.values()),
-               sum(inst.candidates[k].cost_weight for k in used), len(used))
+        key = plan_key(inst, plan)
         if best is None or key < best[0]:
             best = (key, plan)
     assert best is not None

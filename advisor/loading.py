@@ -63,6 +63,10 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+class SeveralDocumentsError(ProblemError):
+    """YAML with more than one document: not a problem (manifests come that way)."""
+
+
 class LimitError(ProblemError):
     """Readable input over a size limit (bytes, aliases, depth), as opposed to unreadable."""
 
@@ -156,7 +160,7 @@ def load_data(text: str, source: str, fmt: Format = "auto",
     except ValueError as exc:  # e.g. an integer past Python's digit limit
         raise LimitError([FieldIssue(source, f"invalid YAML: {exc}")]) from None
     if len(docs) != 1:
-        raise ProblemError([FieldIssue(
+        raise (SeveralDocumentsError if docs else ProblemError)([FieldIssue(
             source, f"expected one YAML document with a problem, found {len(docs)}"
         )])
     return docs[0]

@@ -18,7 +18,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from advisor.greedy import PORTFOLIO_CELLS, Assignment, greedy
+from advisor.greedy import PORTFOLIO_CELLS, Assignment, greedy, plan_key
 from advisor.prepare import Instance
 from models.problem import Spread
 
@@ -140,12 +140,6 @@ def pack(inst: Instance, nodes: list[int], order: list[int], fit: Fit,
     return Assignment(counts=counts, unplaced=unplaced, leader=list(range(len(inst.units))))
 
 
-def _key(inst: Instance, plan: Assignment) -> tuple[int, int, int]:
-    used = plan.used_nodes()
-    return (sum(plan.unplaced.values()), sum(inst.candidates[k].cost_weight for k in used),
-            len(used))
-
-
 VARIANTS: list[tuple[Order, Fit]] = [("max", "room"), ("sum", "room"), ("sum", "dot"),
                                      ("max", "dot"), ("scarce", "dot"), ("scarce", "room"),
                                      ("input", "worst"), ("input", "room")]
@@ -178,7 +172,7 @@ def best_packing(inst: Instance, lower: int, seconds: float) -> Assignment | Non
     orders: dict[Order, list[int]] = {}
 
     def consider(plan: Assignment) -> None:
-        key = _key(inst, plan)
+        key = plan_key(inst, plan)
         if not found or key < found[0][0]:
             found[:] = [(key, plan)]
 
@@ -255,13 +249,13 @@ def more_packing(inst: Instance, plan: Assignment, seconds: float) -> Assignment
     if not pure_packing(inst):
         return plan
     deadline = time.monotonic() + seconds
-    best, key = plan, _key(inst, plan)
+    best, key = plan, plan_key(inst, plan)
     pool_nodes = sorted((c.index for c in inst.candidates),
                         key=lambda k: inst.candidates[k].pool_rank)
     for candidate in _fills(inst, _arrays(inst), pool_nodes, 1,
                             lambda: time.monotonic() > deadline):
-        if _key(inst, candidate) < key:
-            best, key = candidate, _key(inst, candidate)
+        if plan_key(inst, candidate) < key:
+            best, key = candidate, plan_key(inst, candidate)
     return best
 
 
@@ -325,7 +319,7 @@ def initial_plan(inst: Instance, lower: int, seconds: float) -> Assignment:
     """The first plan: the hint, the fallback answer and the bound on pool nodes.
 
     The vectorised variants where they apply, the hint-aware greedy where they do not or
-    where it is cheap (small problems), the better of the two by `_key`."""
+    where it is cheap (small problems), the better of the two by `plan_key`."""
     started = time.monotonic()
     packed = best_packing(inst, lower, seconds)
     if packed is not None and len(packed.used_nodes()) > lower:
@@ -334,7 +328,7 @@ def initial_plan(inst: Instance, lower: int, seconds: float) -> Assignment:
     if packed is not None and cells > PORTFOLIO_CELLS:
         return packed
     plan = greedy(inst)
-    if packed is not None and _key(inst, packed) < _key(inst, plan):
+    if packed is not None and plan_key(inst, packed) < plan_key(inst, plan):
         return packed
     return plan
 

@@ -103,6 +103,15 @@ def to_units(resource: str, amount: Decimal, *, round_up: bool) -> int:
     return int(scaled.to_integral_value(rounding=rounding))
 
 
+def format_quantity(resource: str, amount: Decimal) -> str:
+    """A short quantity string for an amount: exact suffixes (64Mi, 250m) where they fit,
+    else the plain decimal (never rounded)."""
+    units = to_units(resource, amount, round_up=True)
+    if Decimal(units) == amount * unit_scale(resource):
+        return format_units(resource, units)
+    return format(amount.normalize(), "f")
+
+
 def format_units(resource: str, units: int) -> str:
     """Render model units back as a short Kubernetes quantity string."""
     if is_byte_resource(resource):

@@ -349,6 +349,13 @@ def test_infeasible_plan_is_refused() -> None:
         export_k8s(parsed, plan)
 
 
+def test_plan_of_another_problem_is_refused() -> None:
+    _, plan = solved(problem([container("web")], nodes=[node("n1")]))
+    other = parse_problem(problem([container("api")], nodes=[node("n1")]))
+    with pytest.raises(ValueError, match="containers the problem does not have: web"):
+        export_k8s(other, plan)
+
+
 def test_extended_resources_and_hugepages_get_limits_equal_to_requests() -> None:
     data = problem(
         [container("train", limits={"cpu": "1", "example.com/fpga": "2"},

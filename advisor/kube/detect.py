@@ -10,7 +10,7 @@ from advisor.kube.common import Document, ImportOptions, ImportResult, ManifestE
 from advisor.kube.compose import import_compose, is_compose
 from advisor.kube.k8s import import_k8s, is_k8s
 from advisor.kube.nodes import import_nodes
-from advisor.loading import load_data
+from advisor.loading import SeveralDocumentsError, load_data
 from models import Problem, ProblemError, parse_problem
 
 Kind = Literal["problem", "k8s", "compose"]
@@ -62,10 +62,7 @@ def read_input(text: str, source: str, options: ImportOptions) -> tuple[Problem,
     documents. Raises ProblemError (a problem's fields) or ManifestError (file and line)."""
     try:
         data = load_data(text, source)
-    except ProblemError as exc:
-        # Several YAML documents: only manifests come that way.
-        if not any("expected one YAML document" in i.message for i in exc.issues):
-            raise
+    except SeveralDocumentsError:  # only manifests come that way
         docs = _documents(text, source)
         stray = next((d for d in docs if not is_k8s(d.data)), None)
         if stray is not None:

@@ -41,7 +41,7 @@ from advisor.kube.common import CLAIM_PREFIX, HOSTNAME_LABEL, ZONE_LABELS, dns_l
 from advisor.kube.k8s import WORKLOAD_KINDS
 from models import Container, Plan, PlannedPod, Problem, Spread
 from models.problem import DNS_SUBDOMAIN, ContainerSource
-from models.quantity import format_units, to_units
+from models.quantity import format_quantity
 
 NAME_LABEL = "app.kubernetes.io/name"
 PART_OF_LABEL = "app.kubernetes.io/part-of"
@@ -75,6 +75,9 @@ def export_k8s(problem: Problem, plan: Plan) -> list[dict[str, Any]]:
     if plan.status == "infeasible" or not plan.pods:
         raise ValueError("the plan has no pods to export (an infeasible problem has no layout)")
     by_name = {c.name: c for c in problem.containers}
+    unknown = sorted({c for pod in plan.pods for c in pod.containers} - set(by_name))
+    if unknown:
+        raise ValueError(f"pods name containers the problem does not have: {', '.join(unknown)}")
     pod_of = {c: pod.name for pod in plan.pods for c in pod.containers}
     nodes: dict[str, list[str]] = {}
     for placed in sorted(plan.placements, key=lambda p: (p.pod, p.replica)):
@@ -487,7 +490,7 @@ def _shared_elsewhere(problem: Problem, pod: PlannedPod) -> list[str]:
 
 def _quantities(values: dict[str, Any]) -> dict[str, str]:
     # `pods` is a node limit, never a container resource.
-    return {key: format_units(key, to_units(key, amount, round_up=True))
+    return {key: format_quantity(key, amount)
             for key, amount in values.items() if key != "pods"}
 
 

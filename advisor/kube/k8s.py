@@ -40,7 +40,7 @@ from advisor.kube.common import (
 )
 from advisor.prepare import tolerates
 from models.problem import KNOWN_RESOURCES, MAX_REPLICAS, Taint, Toleration
-from models.quantity import QuantityError, format_units, parse_quantity, to_units, unit_scale
+from models.quantity import QuantityError, format_quantity, parse_quantity
 
 WORKLOAD_KINDS: frozenset[str] = frozenset({
     "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job",
@@ -168,17 +168,9 @@ class _Ctx:
         return amount
 
 
-def _fmt(resource: str, amount: Decimal) -> str:
-    """A short quantity string: exact suffixes (64Mi, 250m) where they fit, else decimal."""
-    units = to_units(resource, amount, round_up=True)
-    if Decimal(units) == amount * unit_scale(resource):
-        return format_units(resource, units)
-    return format(amount.normalize(), "f")
-
-
 def _quantity_text(resource: str, value: object, amount: Decimal) -> str:
     # Keep the manifest's own spelling; numbers become strings, as the wire format writes them.
-    return value if isinstance(value, str) else _fmt(resource, amount)
+    return value if isinstance(value, str) else format_quantity(resource, amount)
 
 
 @dataclass
@@ -680,16 +672,17 @@ def _init_overhead(work: _Workload, warnings: list[str]) -> None:
             continue
         extra = peak - steady
         new = main.amount(resource) + extra
-        main.requests[resource] = _fmt(resource, new)
+        main.requests[resource] = format_quantity(resource, new)
         note = ""
         if resource in main.limits and parse_quantity(main.limits[resource]) < new:
             main.limits[resource] = main.requests[resource]
             note = " (and its limit)"
         warnings.append(
-            f"{work.what}: init container {peak_name} needs {_fmt(resource, peak)} {resource}, "
-            f"more than the running containers' {_fmt(resource, steady)}; the scheduler "
+            f"{work.what}: init container {peak_name} needs "
+            f"{format_quantity(resource, peak)} {resource}, more than the running "
+            f"containers' {format_quantity(resource, steady)}; the scheduler "
             f"reserves the larger, so {main.k8s_name}'s request{note} is raised by "
-            f"{_fmt(resource, extra)}")
+            f"{format_quantity(resource, extra)}")
 
 
 def _admits(node: object, work: _Workload, *, daemon: bool = False) -> bool:
@@ -831,8 +824,8 @@ def _daemon_overhead(daemons: list[_Workload], problem: dict[str, Any],
             if left < 0:
                 clamped.append(f"{names[i]} ({resource})")
                 left = Decimal(0)
-            allocatable[resource] = _fmt(resource, left)
-        amounts = ", ".join(f"{r} {_fmt(r, a)}" for r, a in reserved[i].items())
+            allocatable[resource] = format_quantity(resource, left)
+        amounts = ", ".join(f"{r} {format_quantity(r, a)}" for r, a in reserved[i].items())
         shown.setdefault((tuple(runs[i]), amounts), []).append(names[i])
     if shown:
         per = "; ".join(f"{_listing(nodes)}{'' if given else ' (each node)'}: {amounts} "
