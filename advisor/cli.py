@@ -22,7 +22,7 @@ from rich.console import Console
 from advisor.kube.common import ImportOptions, ManifestError
 from advisor.kube.detect import import_texts, parse_imported, read_input, read_nodes
 from advisor.kube.export import dump_manifests, export_k8s
-from advisor.loading import load_data
+from advisor.loading import MAX_INPUT_BYTES, load_data
 from advisor.model import Progress
 from advisor.review import review as run_review
 from advisor.solve import SolveControl
@@ -71,19 +71,35 @@ class _BadInputError(Exception):
     """Input the CLI rejects; the message names the file and the fields."""
 
 
+def _decode(data: bytes, name: str) -> str:
+    if len(data) > MAX_INPUT_BYTES:
+        raise _BadInputError(f"error: {name}: input is larger than {MAX_INPUT_BYTES} bytes "
+                             "(the input size limit)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _BadInputError(f"error: {name}: not UTF-8 text (byte {exc.start})") from None
+
+
 def _text(file: str) -> tuple[str, str]:
-    """The text of a file argument (or stdin for -) and the name to report it by."""
+    """The text of a file argument (or stdin for -) and the name to report it by. At most
+    one byte past the size limit is read: an endless stream ends in an error, not in memory."""
     if file == "-":
-        return sys.stdin.read(), "stdin"
+        try:
+            return _decode(sys.stdin.buffer.read(MAX_INPUT_BYTES + 1), "stdin"), "stdin"
+        except OSError as exc:
+            raise _BadInputError(f"error: stdin: cannot read: {exc.strerror or exc}") from None
     path = Path(file)
     if not path.exists():
         raise _BadInputError(f"error: {file}: no such file")
     if not path.is_file():
         raise _BadInputError(f"error: {file}: not a file")
     try:
-        return path.read_text(encoding="utf-8"), file
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _BadInputError(f"error: {file}: cannot read: {exc}") from None
+        with path.open("rb") as stream:
+            data = stream.read(MAX_INPUT_BYTES + 1)
+    except OSError as exc:
+        raise _BadInputError(f"error: {file}: cannot read: {exc.strerror or exc}") from None
+    return _decode(data, file), file
 
 
 def _warn(warnings: list[str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Literal
 
 import yaml
@@ -85,14 +86,59 @@ def _too_deep(source: str) -> ProblemError:
 MAX_NUMBER_CHARS = 64
 
 
-def _check_events(text: str, max_aliases: int, source: str) -> None:
+# Aliases may repeat at most this many bytes of scalars in all, counted after expansion: an
+# anchored long string aliased a hundred times is small to send and huge to store and walk.
+MAX_EXPANDED_BYTES = MAX_INPUT_BYTES
+
+# Flow collections ([...] and {...}) outside quoted scalars and comments: what a YAML parser
+# nests by. Only consulted once the parser has failed, to tell "too deep" from "broken".
+_FLOW_TOKENS = re.compile(r"""
+    "(?:[^"\\]|\\.)*"      # a double-quoted scalar
+  | '(?:[^']|'')*'            # a single-quoted scalar
+  | (?:^|(?<=\s))\#[^\n]*    # a comment
+  | [\[{] | [\]}]
+""", re.VERBOSE | re.MULTILINE)
+
+
+def _flow_depth_over(text: str, limit: int) -> bool:
+    depth = 0
+    for match in _FLOW_TOKENS.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif token in "]}":
+            depth = max(0, depth - 1)
+    return False
+
+
+def _check_events(text: str, max_aliases: int, source: str,
+                  max_expanded_bytes: int = MAX_EXPANDED_BYTES) -> None:
     """Walk the YAML events (flat, no recursion) before building anything from them: depth,
     the number of aliases, and how much they would expand the document (an alias repeats
-    its anchor's whole subtree: aliases may at most double the document)."""
-    aliases = depth = expanded = 0
-    open_anchors: list[tuple[str | None, int]] = []  # per open collection: anchor, start
-    size: dict[str, int] = {}  # anchor -> events in its subtree
-    for events, event in enumerate(yaml.parse(text, Loader=_SafeBase), start=1):
+    its anchor's whole subtree: aliases may at most double the document's events, and may
+    repeat at most MAX_EXPANDED_BYTES of scalars).
+
+    The depth limit is ours whatever the parser's own: libyaml stops at a nesting level of
+    its own while reading ahead, before the walk sees the level past ours."""
+    try:
+        _walk_events(text, max_aliases, source, max_expanded_bytes)
+    except yaml.YAMLError:
+        if _flow_depth_over(text, MAX_DEPTH):
+            raise _too_deep(source) from None
+        raise
+
+
+def _walk_events(text: str, max_aliases: int, source: str, max_expanded_bytes: int) -> None:
+    aliases = depth = 0
+    # Running totals with every alias expanded; an anchor's size is the difference between
+    # the totals at its end and at its start, so aliases inside anchors count in full.
+    events = scalar_bytes = 0
+    open_anchors: list[tuple[str | None, int, int]] = []  # per open collection
+    size: dict[str, tuple[int, int]] = {}  # anchor -> (events, scalar bytes) it expands to
+    for read, event in enumerate(yaml.parse(text, Loader=_SafeBase), start=1):
+        events += 1
         if isinstance(event, yaml.AliasEvent):
             aliases += 1
             if aliases > max_aliases:
@@ -100,24 +146,33 @@ def _check_events(text: str, max_aliases: int, source: str) -> None:
                     source, f"YAML uses more than {max_aliases} aliases (*name); write the "
                     "values out"
                 )])
-            expanded += size.get(event.anchor or "", 1)
-            if expanded > max(100_000, events):
+            more_events, more_bytes = size.get(event.anchor or "", (1, 0))
+            events += more_events - 1
+            scalar_bytes += more_bytes
+            if events - read > max(100_000, read):
                 raise LimitError([FieldIssue(
                     source, "YAML aliases (*name) would expand the input more than twice over; "
                     "write the values out")])
+            if scalar_bytes > max_expanded_bytes:
+                raise LimitError([FieldIssue(
+                    source, f"YAML aliases (*name) would expand the input to more than "
+                    f"{max_expanded_bytes} bytes of values (the expanded-size limit); write "
+                    "the values out")])
         elif isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
                 raise _too_deep(source)
-            open_anchors.append((event.anchor, events))
+            open_anchors.append((event.anchor, events - 1, scalar_bytes))
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
-            anchor, start = open_anchors.pop()
+            anchor, start_events, start_bytes = open_anchors.pop()
             if anchor is not None:
-                size[anchor] = events - start + 1
+                size[anchor] = (events - start_events, scalar_bytes - start_bytes)
         elif isinstance(event, yaml.ScalarEvent):
+            value_bytes = len(event.value.encode("utf-8", errors="replace"))
+            scalar_bytes += value_bytes
             if event.anchor is not None:
-                size[event.anchor] = 1
+                size[event.anchor] = (1, value_bytes)
             if not event.style and len(event.value) > MAX_NUMBER_CHARS and \
                     event.value.lstrip("+-")[:1].isdigit():
                 raise LimitError([FieldIssue(source, (
@@ -126,9 +181,11 @@ def _check_events(text: str, max_aliases: int, source: str) -> None:
 
 
 def load_data(text: str, source: str, fmt: Format = "auto",
-              max_aliases: int = MAX_YAML_ALIASES) -> Any:
+              max_aliases: int = MAX_YAML_ALIASES,
+              max_expanded_bytes: int = MAX_EXPANDED_BYTES) -> Any:
     """JSON when `fmt` says so or the text starts like JSON, else YAML (one document,
-    loaded safely, at most `max_aliases` aliases)."""
+    loaded safely, at most `max_aliases` aliases expanding to at most `max_expanded_bytes`
+    bytes of values)."""
     if len(text.encode("utf-8", errors="replace")) > MAX_INPUT_BYTES:
         raise LimitError([FieldIssue(source, f"input is larger than {MAX_INPUT_BYTES} bytes")])
     stripped = text.lstrip()
@@ -148,7 +205,7 @@ def load_data(text: str, source: str, fmt: Format = "auto",
         except ValueError as exc:  # e.g. an integer past Python's digit limit
             raise LimitError([FieldIssue(source, f"invalid JSON: {exc}")]) from None
     try:
-        _check_events(text, max_aliases, source)
+        _check_events(text, max_aliases, source, max_expanded_bytes)
         docs = [d for d in yaml.load_all(text, Loader=_StrictLoader) if d is not None]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

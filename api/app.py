@@ -30,7 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = JobStore(settings.store_path)
+        store = JobStore(settings.store_path, settings.store_timeout_seconds)
         manager = JobManager(settings, store)
         manager.start()
         app.state.manager = manager
@@ -43,7 +43,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             store.close()
 
     app = FastAPI(title="pod-layout-advisor", version=metadata.version("pod-layout-advisor"),
-                  description=DESCRIPTION, lifespan=lifespan)
+                  description=DESCRIPTION, lifespan=lifespan,
+                  # Starlette's slash redirect is absolute, built from the Host header;
+                  # errors.slash_twin redirects to a relative path instead.
+                  redirect_slashes=False)
     app.state.settings = settings
     app.state.manager = None
     app.state.gate = threading.BoundedSemaphore(settings.max_concurrent_requests)

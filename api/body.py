@@ -53,7 +53,9 @@ async def read_problem(request: Request, settings: Settings) -> tuple[Problem, l
     text = await read_text(request, settings.max_body_bytes)
     try:
         # Parsing megabytes of YAML takes a while: not on the event loop.
-        data = await run_in_threadpool(load_data, text, "body", fmt, settings.max_yaml_aliases)
+        # Aliases may expand the values to at most what a body could hold written out.
+        data = await run_in_threadpool(load_data, text, "body", fmt, settings.max_yaml_aliases,
+                                       settings.max_body_bytes)
     except LimitError:
         raise  # readable, but over a limit: 422
     except ProblemError as exc:

@@ -58,7 +58,8 @@ def serve(
         err.print(f"warning: serving on {host} without PODLAYOUT_API_TOKEN: anyone who can "
                   "reach it can run solves", markup=False)
     try:
-        JobStore(settings.store_path).close()  # fail here, with a clear message, not mid-start
+        # Fail here, with a clear message, not mid-start (a damaged file is found here too).
+        JobStore(settings.store_path, settings.store_timeout_seconds).close()
     except StoreError as exc:
         err.print(f"error: PODLAYOUT_STORE_PATH: {exc}", markup=False)
         raise typer.Exit(EXIT_INPUT) from None

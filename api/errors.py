@@ -8,9 +8,9 @@ from http import HTTPStatus
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import compile_path
+from starlette.routing import Match, compile_path
 
 from api.schemas import FieldError, ProblemDetails
 from api.store import StoreError
@@ -85,6 +85,22 @@ def allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
+def slash_twin(request: Request) -> str | None:
+    """The path with its trailing slash removed (or one added) when a route serves that one,
+    as a relative reference: a redirect built from the request's Host header would send the
+    client wherever that header says."""
+    path = request.scope["path"]
+    twin = path.rstrip("/") if path.endswith("/") else f"{path}/"
+    if not twin or twin.startswith("//"):  # `//host` would be a reference to another host
+        return None
+    scope = {**request.scope, "path": twin}
+    if not any(route.matches(scope)[0] != Match.NONE for route in request.app.router.routes):
+        return None
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    root: str = request.scope.get("root_path", "")
+    return root + twin + (f"?{query}" if query else "")
+
+
 def install(app: FastAPI) -> None:
     """Map every exception to problem+json."""
 
@@ -106,9 +122,11 @@ def install(app: FastAPI) -> None:
                                 request.url.path, issues)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
         if exc.status_code == 404 and detail == "Not Found":
+            if (twin := slash_twin(request)) is not None:
+                return RedirectResponse(twin, status_code=307)
             detail = f"no route {request.url.path}"
         headers = dict(exc.headers or {})
         if exc.status_code == 405 and (allowed := allowed_methods(request)):

@@ -134,7 +134,11 @@ class JobManager:
             running = self._running.get(job_id)
         if record is None or running is None or record.status != "running":
             return record
-        self._flush_one(job_id, running)
+        try:
+            self._flush_one(job_id, running)
+        except StoreError as exc:  # a write locked out: the last flushed progress will do
+            log.warning("job %s: fresh progress not saved: %s", job_id, exc)
+            return record
         return self.store.get(job_id)
 
     def purge(self) -> int:

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     store_path: Path = Field(
         default_factory=default_store_path,
         description="SQLite file holding the jobs (created with its directory).")
+    store_timeout_seconds: float = Field(
+        3.0, gt=0, le=60,
+        description="How long a store call waits for a lock held elsewhere; then 503.")
     workers: int = Field(2, ge=1, le=64, description="Background jobs solved at once.")
     max_queued_jobs: int = Field(
         100, ge=1, le=100_000, description="Jobs waiting beyond this answer 429.")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -85,52 +86,129 @@ def _record(row: sqlite3.Row) -> JobRecord:
     )
 
 
+# How long a store call waits for a lock another process or thread holds before the call
+# fails (503 with Retry-After): a store that cannot answer in that time is unavailable.
+DEFAULT_TIMEOUT_SECONDS = 3.0
+
+
+def _private_file(path: Path) -> None:
+    """Create `path` readable by its owner only (job inputs are the users' data); an
+    existing file keeps the mode its owner gave it."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+
+
+class _WriteLock:
+    """The write connection for one call: the thread lock and SQLite's lock are each waited
+    for at most the store's timeout; any error is a StoreError, an open transaction is
+    rolled back."""
+
+    def __init__(self, store: JobStore) -> None:
+        self.store = store
+
+    def __enter__(self) -> sqlite3.Connection:
+        if not self.store._lock.acquire(timeout=self.store.timeout):
+            raise StoreError(f"job store busy: no write within {self.store.timeout:g} s")
+        return self.store._db
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: object) -> None:
+        try:
+            if exc is not None:
+                self.store._rollback()
+        finally:
+            self.store._lock.release()
+        if isinstance(exc, sqlite3.Error | OSError):
+            raise StoreError(f"job store write failed: {exc}") from exc
+
+
 class JobStore:
-    def __init__(self, path: Path) -> None:
+    """Writes go through one connection, one at a time; reads each use their thread's own
+    connection, so (WAL) they never queue behind a writer waiting for a lock."""
+
+    def __init__(self, path: Path, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:
         self.path = path
+        self.timeout = timeout
         if sqlite3.sqlite_version_info < (3, 35):  # UPDATE ... RETURNING claims a job
             raise StoreError(f"SQLite {sqlite3.sqlite_version} is too old for the job store; "
                              "3.35 or newer is needed")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.parent.exists():
+                path.parent.mkdir(mode=0o700, parents=True)
             # One server per store: a second one would take the first one's running jobs for
             # crashed ones and run them twice. The OS drops the lock when the process dies.
-            self._lock_file = (path.parent / f"{path.name}.lock").open("w")
+            lock_path = path.parent / f"{path.name}.lock"
+            _private_file(lock_path)
+            self._lock_file = lock_path.open("w")
             try:
                 fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 self._lock_file.close()
                 raise StoreError(f"another podlayout server is using the job store {path}; "
                                  "give each server its own PODLAYOUT_STORE_PATH") from None
-            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None,
-                                       timeout=30.0)
-            self._db.row_factory = sqlite3.Row
+            # SQLite gives the -wal and -shm files the database file's mode.
+            _private_file(path)
+            self._db = self._connect()
             self._db.execute("PRAGMA journal_mode=WAL")
             # FULL: a commit survives a power cut too, not only a killed process.
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
+            # A damaged file is found now, with a message, not by the first job.
+            damage = [line for row in self._db.execute("PRAGMA quick_check").fetchall()
+                      for line in str(row[0]).splitlines() if not line.startswith("***")]
+            if damage != ["ok"]:
+                raise sqlite3.DatabaseError(
+                    f"the file is damaged ({'; '.join(damage[:2])}); move it aside to start "
+                    "with an empty store, or restore it from a backup")
+            self._db.execute("SELECT id, status, problem, notes FROM jobs "
+                             "WHERE status = 'running'").fetchall()
         except (OSError, sqlite3.Error) as exc:
+            if hasattr(self, "_db"):
+                self._db.close()
+            if hasattr(self, "_lock_file"):
+                self._lock_file.close()
             raise StoreError(f"cannot open the job store {path}: {exc}") from exc
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the write connection's
+        self._local = threading.local()  # each thread's read connection
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None,
+                             timeout=self.timeout)
+        db.row_factory = sqlite3.Row
+        return db
+
+    def _reader(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = self._connect()
+            db.execute("PRAGMA query_only=ON")
+            self._local.db = db
+            with self._readers_lock:
+                self._readers.append(db)
+        return db
 
     def close(self) -> None:
         with self._lock:
+            with self._readers_lock:
+                for db in self._readers:
+                    db.close()
+                self._readers.clear()
             self._db.close()
             self._lock_file.close()  # releases the lock
 
+    def _writing(self) -> _WriteLock:
+        return _WriteLock(self)
+
     def _write(self, sql: str, args: tuple[Any, ...] = ()) -> int:
-        with self._lock:
-            try:
-                return self._db.execute(sql, args).rowcount
-            except sqlite3.Error as exc:
-                raise StoreError(f"job store write failed: {exc}") from exc
+        with self._writing() as db:
+            return db.execute(sql, args).rowcount
 
     def _rows(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            try:
-                return self._db.execute(sql, args).fetchall()
-            except sqlite3.Error as exc:
-                raise StoreError(f"job store read failed: {exc}") from exc
+        try:
+            return self._reader().execute(sql, args).fetchall()
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"job store read failed: {exc}") from exc
 
     def _rollback(self) -> None:
         try:
@@ -139,10 +217,19 @@ class JobStore:
         except sqlite3.Error:
             pass  # the connection is unusable; the caller reports the first error
 
-    def ping(self) -> None:
-        if not self.path.exists():
-            raise StoreError(f"the job store {self.path} is gone")
+    def ping(self, write: bool = False) -> None:
+        """The store answers a read (and, with `write`, could take the write lock) within
+        the timeout; StoreError otherwise."""
+        try:
+            if not self.path.exists():
+                raise StoreError(f"the job store {self.path} is gone")
+        except OSError as exc:  # e.g. its directory is no longer readable
+            raise StoreError(f"the job store {self.path} cannot be reached: {exc}") from exc
         self._rows("SELECT 1 FROM jobs LIMIT 1")
+        if write:
+            with self._writing() as db:
+                db.execute("BEGIN IMMEDIATE")
+                db.execute("ROLLBACK")
 
     def add(self, job_id: str, kind: JobKind, problem: dict[str, Any], time_limit: float,
             notes: list[str]) -> None:
@@ -179,10 +266,11 @@ class JobStore:
 
     def claim_next(self) -> JobRecord | None:
         """The oldest queued job, now marked running (one statement: no two workers share it)."""
-        rows = self._rows(
-            "UPDATE jobs SET status = 'running', started_at = ?, attempts = attempts + 1 "
-            "WHERE seq = (SELECT seq FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT 1) "
-            "RETURNING *", (time.time(),))
+        with self._writing() as db:
+            rows = db.execute(
+                "UPDATE jobs SET status = 'running', started_at = ?, attempts = attempts + 1 "
+                "WHERE seq = (SELECT seq FROM jobs WHERE status = 'queued' ORDER BY seq "
+                "LIMIT 1) RETURNING *", (time.time(),)).fetchall()
         return _record(rows[0]) if rows else None
 
     def save_progress(self, job_id: str, progress: dict[str, Any] | None,
@@ -212,19 +300,15 @@ class JobStore:
 
     def request_stop(self, job_id: str) -> None:
         """Mark a stop; a queued job is cancelled at once (it has no plan to keep)."""
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._db.execute(
-                    "UPDATE jobs SET status = 'cancelled', finished_at = ?, stop_requested = 1 "
-                    "WHERE id = ? AND status = 'queued'", (time.time(), job_id))
-                self._db.execute(
-                    "UPDATE jobs SET stop_requested = 1 WHERE id = ? AND status = 'running'",
-                    (job_id,))
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._rollback()
-                raise StoreError(f"job store write failed: {exc}") from exc
+        with self._writing() as db:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute(
+                "UPDATE jobs SET status = 'cancelled', finished_at = ?, stop_requested = 1 "
+                "WHERE id = ? AND status = 'queued'", (time.time(), job_id))
+            db.execute(
+                "UPDATE jobs SET stop_requested = 1 WHERE id = ? AND status = 'running'",
+                (job_id,))
+            db.execute("COMMIT")
 
     def recover(self, max_attempts: int) -> dict[str, JobStatus]:
         """After a crash: jobs left `running` run again, unless a stop was asked (`stopped`)
@@ -232,34 +316,30 @@ class JobStore:
         plan (`best`, marked as cut short) and have no `result`. Returns id -> new status."""
         now = time.time()
         outcome: dict[str, JobStatus] = {}
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                rows = self._db.execute(
-                    "SELECT id, attempts, stop_requested, best FROM jobs "
-                    "WHERE status = 'running' ORDER BY seq").fetchall()
-                for row in rows:
-                    if not row["stop_requested"] and row["attempts"] < max_attempts:
-                        # The next run reports its own progress; the best plan stays.
-                        self._db.execute("UPDATE jobs SET status = 'queued', started_at = NULL, "
-                                         "progress = NULL WHERE id = ?", (row["id"],))
-                        outcome[row["id"]] = "queued"
-                        continue
-                    status: JobStatus = "stopped" if row["stop_requested"] else "interrupted"
-                    best = _load(row["best"])
-                    if best is not None:
-                        best["solver"]["interrupted"] = True
-                        best["solver"]["message"] = (
-                            f"the server stopped during run {row['attempts']}: the best plan "
-                            "saved before that; the solve did not finish")
-                    self._db.execute(
-                        "UPDATE jobs SET status = ?, finished_at = ?, best = ? WHERE id = ?",
-                        (status, now, None if best is None else json.dumps(best), row["id"]))
-                    outcome[row["id"]] = status
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._rollback()
-                raise StoreError(f"job store recovery failed: {exc}") from exc
+        with self._writing() as db:
+            db.execute("BEGIN IMMEDIATE")
+            rows = db.execute(
+                "SELECT id, attempts, stop_requested, best FROM jobs "
+                "WHERE status = 'running' ORDER BY seq").fetchall()
+            for row in rows:
+                if not row["stop_requested"] and row["attempts"] < max_attempts:
+                    # The next run reports its own progress; the best plan stays.
+                    db.execute("UPDATE jobs SET status = 'queued', started_at = NULL, "
+                               "progress = NULL WHERE id = ?", (row["id"],))
+                    outcome[row["id"]] = "queued"
+                    continue
+                status: JobStatus = "stopped" if row["stop_requested"] else "interrupted"
+                best = _load(row["best"])
+                if best is not None:
+                    best["solver"]["interrupted"] = True
+                    best["solver"]["message"] = (
+                        f"the server stopped during run {row['attempts']}: the best plan "
+                        "saved before that; the solve did not finish")
+                db.execute(
+                    "UPDATE jobs SET status = ?, finished_at = ?, best = ? WHERE id = ?",
+                    (status, now, None if best is None else json.dumps(best), row["id"]))
+                outcome[row["id"]] = status
+            db.execute("COMMIT")
         return outcome
 
     def purge(self, finished_before: float) -> int:

@@ -32,11 +32,11 @@ async def healthz() -> Health:  # on the event loop: answers even when every thr
 
 
 @router.head("/readyz", include_in_schema=False)
-@router.get("/readyz", summary="Readiness: the job store answers (HEAD too)",
+@router.get("/readyz", summary="Readiness: the job store answers reads and writes (HEAD too)",
             response_model=Health, responses={503: ERRORS[503]})
 def readyz(manager: ManagerDep) -> JSONResponse:
     try:
-        manager.store.ping()
+        manager.store.ping(write=True)  # a store locked by another process is not ready
     except StoreError as exc:  # the path is for the log, not for whoever asks
         log.warning("not ready: %s", exc)
         return problem_response(503, "the job store is unavailable", "/readyz",

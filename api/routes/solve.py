@@ -17,6 +17,7 @@ from api.body import read_problem, with_notes
 from api.deps import GateDep, SettingsDep
 from api.errors import ApiError
 from api.openapi import ERRORS, problem_body
+from api.settings import Settings
 from models import FieldIssue, Plan, Problem, Review
 
 router = APIRouter(prefix="/v1", tags=["solve"])
@@ -25,15 +26,21 @@ CAPPED_HEADER = "X-Podlayout-Time-Limit-Capped"
 DISCONNECT_POLL_SECONDS = 0.5
 
 
-async def _solve(request: Request, problem: Problem, notes: list[str], gate: GateDep,
+async def _solve(request: Request, settings: Settings, gate: GateDep, review: bool,
                  work: Callable[[Problem, SolveControl], Plan | Review]) -> JSONResponse:
+    # The slot first: a busy server answers 429 without reading or parsing the body.
     if not gate.acquire(blocking=False):
         raise ApiError(429, "the server is busy with other solves; retry later or submit a "
                             "job (POST /v1/jobs)", headers={"Retry-After": "5"})
     control = SolveControl()
     live: set[SolveControl] = request.app.state.sync_controls
-    live.add(control)  # a shutdown stops it (api/cli.py), and it answers with its best plan
     try:
+        problem, notes = await read_problem(request, settings)
+        if review and problem.layout is None:
+            raise ApiError(422, "review needs the current layout", [
+                FieldIssue("layout", "review needs the current `layout` in the problem")],
+                title="Invalid problem")
+        live.add(control)  # a shutdown stops it (api/cli.py), and it answers with its best plan
         task = asyncio.ensure_future(run_in_threadpool(work, problem, control))
         while not (await asyncio.wait({task}, timeout=DISCONNECT_POLL_SECONDS))[0]:
             if not control.stopped and await request.is_disconnected():
@@ -59,8 +66,7 @@ async def _solve(request: Request, problem: Problem, notes: list[str], gate: Gat
                 "infeasible problem is an answer too: 200 with `status: infeasible`.",
 )
 async def advise(request: Request, settings: SettingsDep, gate: GateDep) -> JSONResponse:
-    problem, notes = await read_problem(request, settings)
-    return await _solve(request, problem, notes, gate, run_advise)
+    return await _solve(request, settings, gate, False, run_advise)
 
 
 @router.post(
@@ -70,9 +76,4 @@ async def advise(request: Request, settings: SettingsDep, gate: GateDep) -> JSON
                 "advised plan beside it.",
 )
 async def review(request: Request, settings: SettingsDep, gate: GateDep) -> JSONResponse:
-    problem, notes = await read_problem(request, settings)
-    if problem.layout is None:
-        raise ApiError(422, "review needs the current layout", [
-            FieldIssue("layout", "review needs the current `layout` in the problem")],
-            title="Invalid problem")
-    return await _solve(request, problem, notes, gate, run_review)
+    return await _solve(request, settings, gate, True, run_review)
