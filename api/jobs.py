@@ -159,6 +159,9 @@ class JobManager:
                         self._wake.wait(1.0)
                     continue
                 self._run(record)
+            except StoreError as exc:  # locked or unreachable: say so, pause, go on
+                log.warning("job worker: %s; trying again", exc)
+                self._closing.wait(1.0)
             except Exception:  # the store hiccupped: pause and go on; the pool never shrinks
                 log.exception("job worker: unexpected error; carrying on")
                 self._closing.wait(1.0)
