@@ -6,7 +6,14 @@ from collections.abc import Iterator
 
 from advisor.layout import LayoutView
 from advisor.prepare import Instance, _UnionFind, node_admits
-from advisor.scoring import Exposure, WasteDetail, own_replicas
+from advisor.scoring import (
+    Exposure,
+    WasteDetail,
+    critical_components,
+    failure_domain,
+    lost_with,
+    own_replicas,
+)
 from models import Finding, GroupHint, HelperHint, Scores
 from models.problem import Spread
 from models.quantity import format_quantity
@@ -16,6 +23,7 @@ def findings(inst: Instance, view: LayoutView, scores: Scores, detail: WasteDeta
              exposures: list[Exposure]) -> list[Finding]:
     out: list[Finding] = []
     out += list(_spof_findings(inst, view, exposures))
+    out += list(_blast_findings(inst, view))
     out += list(_grouping_findings(inst, view))
     out += list(_hint_findings(inst, view))
     out += list(_admission_findings(inst, view))
@@ -99,6 +107,41 @@ def _spof_findings(inst: Instance, view: LayoutView,
                 message=f"{who}: {why}",
                 suggestion="add capacity or lower requests so that it can be placed",
             )
+
+
+# One failure that stops this many critical components at once is a finding of its own.
+BLAST_MIN_COMPONENTS = 2
+
+
+def _blast_findings(inst: Instance, view: LayoutView) -> Iterator[Finding]:
+    """The worst node (and, with zones, the worst zone) whose one failure stops several
+    critical components at once: correlated failure, beyond each component's own SPOF."""
+    components = critical_components(inst, view)
+    zoned = len(inst.zones) >= 2
+    for level in ("node", "zone") if zoned else ("node",):
+        lost = lost_with(inst, view, components, level)
+        if not lost:
+            continue
+        domain = max(sorted(lost), key=lambda d: len(lost[d]))
+        names = sorted(lost[domain])
+        if len(names) < BLAST_MIN_COMPONENTS:
+            continue
+        share = 100 * len(names) / len(components)
+        hosting = {failure_domain(inst, k, level) for _, _, k in view.placements}
+        shown = ", ".join(names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12
+                                         else "")
+        yield Finding(
+            severity="high" if share >= 50 else "medium", code="BLAST_RADIUS",
+            subjects=[f"{level}/{domain}", *names],
+            message=f"one failure of {level} {domain} stops {len(names)} of {len(components)} "
+                    f"critical components at once ({share:.0f} %): {shown}",
+            suggestion=("run at least 2 replicas of these components, spread over "
+                        f"{'zones' if level == 'zone' else 'nodes'}"
+                        + ("" if len(hosting) > 1 else
+                           f", and use more than one {level}")
+                        + "; do not consolidate them onto fewer nodes unless that frees a "
+                          "node you pay for"),
+        )
 
 
 def _hosts(inst: Instance, view: LayoutView, pod_name: str) -> list[int]:

@@ -35,14 +35,17 @@ class Weights:
     spof: int
     node: int
     traffic: int = 10
+    # Per critical component that the worst node failure takes down with it (half for the
+    # worst zone): a quarter of a component's full SPOF, an average node at `balanced`.
+    blast: int = 0
     unplaced: int = 1_000_000_000
     keep: int = 1  # per replica left where the current layout has it: a tie-breaker
 
 
 WEIGHTS = {
-    Objective.BALANCED: Weights(spof=4000, node=1),
-    Objective.MIN_SPOF: Weights(spof=1_000_000, node=1),
-    Objective.MIN_WASTE: Weights(spof=1000, node=100),
+    Objective.BALANCED: Weights(spof=4000, node=1, blast=1000),
+    Objective.MIN_SPOF: Weights(spof=1_000_000, node=1, blast=250_000),
+    Objective.MIN_WASTE: Weights(spof=1000, node=100, blast=250),
 }
 
 
@@ -164,6 +167,7 @@ class LayoutModel:
         self.add_pool_symmetry()
         self.term_node_cost()
         self.term_spof()
+        self.term_blast_radius()
         self.term_traffic()
         if current is not None:
             self.term_moves(current)
@@ -469,10 +473,53 @@ class LayoutModel:
               sign: int = 1) -> None:
         self.terms.setdefault(name, []).append((coef, const, sign, var))
 
+    def _paid_anyway(self, k: int) -> bool:
+        """A fixed node the user cannot give back, in a problem with critical components:
+        emptying it saves nothing that could be worth a larger blast radius."""
+        cand = self.inst.candidates[k]
+        return not cand.releasable and any(u.critical_components for u in self.inst.units)
+
     def term_node_cost(self) -> None:
-        """Cost (or size) of every node used; +1 each so that, at equal cost, fewer nodes win."""
+        """Cost (or size) of every node used; +1 each so that, at equal cost, fewer nodes win.
+        A node paid for anyway counts the +1 only."""
         for k, var in self.used.items():
-            self._term("node_cost", var, self.inst.candidates[k].cost_weight * self.w.node + 1)
+            cost = 0 if self._paid_anyway(k) else self.inst.candidates[k].cost_weight
+            self._term("node_cost", var, cost * self.w.node + 1)
+
+    def term_blast_radius(self) -> None:
+        """The most critical components one node (one zone, at half weight) failure takes
+        down at once. Counted exactly for pods of one replica; pods with more are kept off a
+        single node by the SPOF term (and by spreading, when asked). Weighted above every
+        tie-breaker of nodes paid for anyway, so that consolidating onto those never raises it."""
+        inst = self.inst
+        single = [(u, len(unit.critical_components)) for u, unit in enumerate(inst.units)
+                  if unit.critical_components and unit.replicas == 1]
+        if not single or self.w.blast <= 0:
+            return
+        ties = sum(1 for k in self.allowed if self._paid_anyway(k))
+        weight = max(self.w.blast, ties + 1)
+        total = sum(crit for _, crit in single)
+        domains: dict[str, dict[str, list[int]]] = {"node": {}, "zone": {}}
+        for k in self.allowed:
+            cand = inst.candidates[k]
+            domains["node"].setdefault(cand.name, []).append(k)
+            domains["zone"].setdefault(cand.zone or cand.name, []).append(k)
+        levels = [("node", weight)]
+        if len(inst.zones) >= 2:
+            levels.append(("zone", max(1, weight // 2)))
+        for level, coef in levels:
+            loads = {
+                domain: [(crit, self.on[u][k]) for u, crit in single for k in ks
+                         if k in self.on[u]]
+                for domain, ks in domains[level].items()
+            }
+            hint = max((sum(crit for u, crit in single for k in ks if self._hint_count(u, k))
+                        for ks in domains[level].values()), default=0)
+            worst = self._new_int(0, total, f"blast_{level}", hint)
+            for terms in loads.values():
+                if terms:
+                    self.model.add(worst >= sum(crit * var for crit, var in terms))
+            self._term(f"blast_radius_{level}", worst, coef)
 
     def term_spof(self) -> None:
         """Critical components exposed to one node failure (full), one zone failure (half),

@@ -44,6 +44,8 @@ class Candidate:
     labels: dict[str, str]
     taints: list[Taint]
     pool_rank: int = 0  # order among identical instances of one pool and zone
+    # Emptying it saves something: a pool node, or a fixed node the user may give back.
+    releasable: bool = True
 
 
 @dataclass
@@ -444,7 +446,8 @@ def _candidates(problem: Problem, resources: list[str], units: list[Unit]
     ):
         candidates.append(Candidate(index=k, name=name, pool=pool_name, zone=zone, capacity=cap,
                                     cost_weight=w, labels=dict(src.labels), taints=list(src.taints),
-                                    pool_rank=rank))
+                                    pool_rank=rank,
+                                    releasable=not isinstance(src, Node) or src.releasable))
         if pool_name is not None:
             pool_candidates[pool_name].append(k)
     return candidates, pool_candidates, truncated

@@ -10,7 +10,7 @@ from advisor.layout import wire_nodes, wire_placements, wire_pods, wire_unplaced
 from advisor.prepare import prepare
 from advisor.scoring import score
 from advisor.solve import SolveControl, advise_prepared
-from models import Assessment, Comparison, Problem, Review
+from models import Assessment, Comparison, Problem, Review, Scores
 
 # Findings that mean the current layout could not run as described.
 HARD_RULE_FINDINGS = {"NODE_OVERCOMMITTED", "NODE_NOT_ADMITTED", "PORT_CLASH", "HELPER_SEPARATED",
@@ -37,6 +37,9 @@ def review(problem: Problem, control: SolveControl | None = None) -> Review:
             f"SPOF {scores.spof.score:.1f} -> {advised.scores.spof.score:.1f}, "
             f"pods {len(view.pods)} -> {len(advised.pods)}, nodes used {nodes_current} -> "
             f"{advised.solver.nodes_used}"
+            + (f" (frees {nodes_current - advised.solver.nodes_used})"
+               if advised.solver.nodes_used < nodes_current else "")
+            + f"; {_blast_words(scores, advised.scores)}"
         )
     else:
         waste_delta = spof_delta = 0.0
@@ -53,3 +56,18 @@ def review(problem: Problem, control: SolveControl | None = None) -> Review:
             pods_advised=len(advised.pods), summary=summary,
         ),
     )
+
+
+def _blast_words(current: Scores, advised: Scores) -> str:
+    """Blast radius before and after, in words: what one failure would stop."""
+    before, after = current.spof.blast_radius, advised.spof.blast_radius
+    words = f"blast radius (one node) {before.node:.0f} % -> {after.node:.0f} %"
+    if before.zone != before.node or after.zone != after.node:
+        words += f", (one zone) {before.zone:.0f} % -> {after.zone:.0f} %"
+    if after.node > before.node or after.zone > before.zone:
+        words += (": the advised layout concentrates critical components, so one failure "
+                  "stops more of them at once (the price of what it saves)")
+    elif after.node < before.node or after.zone < before.zone:
+        words += ": one failure stops fewer critical components at once"
+    return words
+

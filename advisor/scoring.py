@@ -10,6 +10,11 @@ removes every replica, 0.5 when one zone failure does (clusters with two or more
 zones), plus 0.25 for sharing a pod with another critical component and 0.25
 when the replicas lost with the worst node cannot be placed on what remains;
 capped at 1 per component.
+
+Blast radius (0-100, beside the SPOF score): the largest share of critical components that
+one node (one zone) failure leaves with no running replica: correlated failure, which the
+per-component mean cannot see (a node hosting the only replica of 19 services and one
+hosting one such service count each service the same).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from dataclasses import dataclass, field
 from advisor.layout import LayoutView, PodView, container_demand
 from advisor.prepare import Instance, node_admits
 from models import Scores, SpofScore, WasteScore
+from models.plan import BlastRadius
 
 
 @dataclass
@@ -210,7 +216,39 @@ def spof(inst: Instance, view: LayoutView) -> tuple[SpofScore, list[Exposure]]:
     return SpofScore(
         score=score, components=len(exposures),
         exposed={e.component: round(e.value, 2) for e in exposures if e.value > 0},
+        blast_radius=blast_radius(inst, view, components),
     ), exposures
+
+
+def failure_domain(inst: Instance, k: int, level: str) -> str:
+    """The node's name, or its zone (a node without a zone is a zone of its own)."""
+    cand = inst.candidates[k]
+    return cand.name if level == "node" or cand.zone is None else cand.zone
+
+
+def lost_with(inst: Instance, view: LayoutView, components: list[tuple[str, int]],
+              level: str) -> dict[str, list[str]]:
+    """Failure domain -> the critical components its failure leaves with no running replica
+    (components with no replica placed at all are down already, not lost with a domain)."""
+    lost: dict[str, list[str]] = {}
+    for name, p in components:
+        domains = {failure_domain(inst, k, level) for k, n in view.replicas_on(p).items()
+                   if n > 0}
+        if len(domains) == 1:
+            lost.setdefault(next(iter(domains)), []).append(name)
+    return lost
+
+
+def blast_radius(inst: Instance, view: LayoutView,
+                 components: list[tuple[str, int]]) -> BlastRadius:
+    out: dict[str, tuple[float, str | None]] = {}
+    for level in ("node", "zone"):
+        lost = lost_with(inst, view, components, level)
+        worst = max(sorted(lost), key=lambda d: len(lost[d]), default=None)
+        share = _pct(len(lost[worst]), len(components)) if worst is not None else 0.0
+        out[level] = (share, worst)
+    return BlastRadius(node=out["node"][0], worst_node=out["node"][1],
+                       zone=out["zone"][0], worst_zone=out["zone"][1])
 
 
 def n1_unplaceable(inst: Instance, view: LayoutView) -> dict[int, str]:

@@ -54,12 +54,25 @@ class WasteScore(Out):
     )
 
 
+class BlastRadius(Out):
+    """Correlated failure: what one failure takes down at once, not component by component."""
+
+    node: float = Field(0.0, description=(
+        "Largest share (0-100) of critical components that one node failure leaves with no "
+        "running replica."))
+    zone: float = Field(0.0, description=(
+        "The same for one zone failure (a node without a zone is a zone of its own)."))
+    worst_node: str | None = Field(None, description="The node whose failure is worst.")
+    worst_zone: str | None = Field(None, description="The zone whose failure is worst.")
+
+
 class SpofScore(Out):
     score: float = Field(description="Mean exposure of critical components to one failure, 0-100.")
     components: int = 0
     exposed: dict[str, float] = Field(
         default_factory=dict, description="Exposure (0-1) of each exposed critical component."
     )
+    blast_radius: BlastRadius = Field(default_factory=BlastRadius)
 
 
 class Scores(Out):

@@ -259,6 +259,10 @@ class Node(Wire):
     labels: dict[str, str] = Field(default_factory=dict)
     taints: list[Taint] = Field(default_factory=list)
     cost: StrictFloat | None = Field(default=None, ge=0, le=1e9, allow_inf_nan=False)
+    releasable: StrictBool = Field(default=False, description=(
+        "The node can be given back when the plan leaves it empty. Only then does emptying "
+        "it count as a saving worth concentrating critical components for; a fixed node is "
+        "paid for anyway."))
 
 
 class Pool(Wire):

@@ -523,6 +523,33 @@ class _Check:
         for label, value in values:
             if value is not None and not 0 <= value <= 100:
                 self.fail("scores", f"{label}={value} is outside 0..100")
+        self.blast_radius((scores.get("spof") or {}).get("blastRadius"))
+
+    def _domain(self, node: str, level: str) -> str:
+        zone = self.nodes[node].zone if level == "zone" and node in self.nodes else None
+        return zone if zone is not None else node
+
+    def blast_radius(self, claimed: dict[str, Any] | None) -> None:
+        """Recount the largest share of critical components one node (zone) failure leaves
+        with no replica, from the placements alone."""
+        if claimed is None:
+            return
+        helpers = {h.container for h in self.problem.hints if isinstance(h, HelperHint)}
+        critical = [c.name for c in self.problem.containers
+                    if c.critical and c.name not in helpers and c.name in self.pod_of]
+        for level in ("node", "zone"):
+            lost: Counter[str] = Counter()
+            for name in critical:
+                hosts = [n for n, count in self.on_node[self.pod_of[name]].items() if count]
+                domains = {self._domain(n, level) for n in hosts}
+                if len(domains) == 1:
+                    lost[next(iter(domains))] += 1
+            worst = max(lost.values(), default=0)
+            expected = round(100 * worst / len(critical), 2) if critical else 0.0
+            if abs(float(claimed.get(level, -1)) - expected) > 0.011:
+                self.fail("scores", f"spof.blastRadius.{level}={claimed.get(level)} but one "
+                                    f"{level} failure stops at most {worst} of {len(critical)} "
+                                    f"critical components ({expected})")
 
     def run(self) -> list[str]:
         self.grouping()
