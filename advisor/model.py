@@ -36,14 +36,15 @@ class Weights:
     node: int
     traffic: int = 10
     # Per critical component that the worst node failure takes down with it (half for the
-    # worst zone): a quarter of a component's full SPOF, an average node at `balanced`.
+    # worst zone): at `balanced`, half an average node, so that one more node is worth
+    # keeping two more components out of the worst failure.
     blast: int = 0
     unplaced: int = 1_000_000_000
     keep: int = 1  # per replica left where the current layout has it: a tie-breaker
 
 
 WEIGHTS = {
-    Objective.BALANCED: Weights(spof=4000, node=1, blast=1000),
+    Objective.BALANCED: Weights(spof=4000, node=1, blast=500),
     Objective.MIN_SPOF: Weights(spof=1_000_000, node=1, blast=250_000),
     Objective.MIN_WASTE: Weights(spof=1000, node=100, blast=250),
 }

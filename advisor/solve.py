@@ -60,6 +60,16 @@ class SolveControl:
                            float | None] | None = None
         self._version = 0
         self._built: tuple[int, Plan] | None = None
+        # Added to every objective and bound reported: the most the rewards (traffic kept,
+        # moves avoided) can take off, so that both are non-negative and the gap means
+        # something. Set by the solve once it knows the problem.
+        self.offset = 0.0
+
+    def shown(self, objective: float | None, bound: float | None
+              ) -> tuple[float | None, float | None]:
+        """Objective and bound as reported: shifted by `offset`, the bound never below 0."""
+        return (None if objective is None else objective + self.offset,
+                None if bound is None else max(0.0, bound + self.offset))
 
     def offer(self, inst: Instance, assignment: Assignment | Snapshot, status: Status,
               objective: float | None = None, bound: float | None = None) -> None:
@@ -86,6 +96,7 @@ class SolveControl:
             status = "heuristic"  # replicas left out: not a plan that proves anything
         plan = build_plan(inst, view_from_assignment(inst, assignment, UNPLACED_REASON), status)
         progress = self.progress
+        objective, bound = self.shown(objective, bound)
         plan.solver = SolverInfo(
             objective=objective, bound=bound, gap=relative_gap(objective, bound),
             wall_time_seconds=round(progress.elapsed, 3) if progress else 0.0,
@@ -109,6 +120,8 @@ class SolveControl:
                 self._solver.stop_search()
 
     def report(self, progress: Progress) -> None:
+        objective, bound = self.shown(progress.objective, progress.bound)
+        progress = replace(progress, objective=objective, bound=bound)
         self.progress = progress
         if self.on_progress is not None:
             self.on_progress(progress)
@@ -239,6 +252,7 @@ def advise_prepared(inst: Instance, control: SolveControl | None = None,
     first = initial_plan(inst, lower, min(budget * share, PACKING_SECONDS))
     control.offer(inst, first, "heuristic")
     today = current_in_model_terms(inst)
+    control.offset = float(max_reward(inst, w, today))
 
     # Kept back for extraction, scoring and the solver's own shutdown, which take longer on
     # big models: CP-SAT overran a 60 s limit by up to 0.2 s on 230,000 unit-node pairs.
@@ -375,23 +389,30 @@ def advise_prepared(inst: Instance, control: SolveControl | None = None,
     view = view_from_assignment(inst, chosen, UNPLACED_REASON)
     plan = build_plan(inst, view, status)
     plan.conflicts = conflicts
+    objective, bound = control.shown(objective, bound)
     gap = relative_gap(objective, bound)
     plan.solver = SolverInfo(
         objective=objective, bound=bound, gap=gap,
         wall_time_seconds=round(time.monotonic() - started, 3),
         nodes_used=len(chosen.used_nodes()), nodes_lower_bound=lower,
-        terms={name: float(v) for name, v in terms.items()},
+        # The shift to the reported scale is a term of its own: the terms still add up.
+        terms={**{name: float(v) for name, v in terms.items()},
+               **({REWARD_HEADROOM: control.offset} if control.offset and terms else {})},
         interrupted=control.stopped, message=message,
     )
     return plan
 
+
+# The name, in `solver.terms`, of what the reported objective adds to the model's own.
+REWARD_HEADROOM = "reward_headroom"
 
 UNPLACED_REASON = ("no node has room left for it (resources or allocatable pods); "
                    "critical pods take precedence")
 
 
 def relative_gap(objective: float | None, bound: float | None) -> float | None:
-    """|objective - bound| relative to the objective (at least 1), as plans report it."""
+    """|objective - bound| relative to the objective (at least 1), as plans report it: on
+    the reported scale, where both are non-negative (SolveControl.shown)."""
     if objective is None or bound is None:
         return None
     return round(abs(objective - bound) / max(1.0, abs(objective)), 6)

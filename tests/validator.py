@@ -504,6 +504,11 @@ class _Check:
                 self.fail("solver", f"solver.nodesUsed={nodes_used} is below the lower bound "
                                     f"{lower}")
         objective, bound, gap = solver.get("objective"), solver.get("bound"), solver.get("gap")
+        for label, value in (("objective", objective), ("bound", bound)):
+            if value is not None and value < 0:
+                self.fail("solver", f"solver.{label}={value} is negative: reported on a scale "
+                                    "where both are non-negative, so that the gap means "
+                                    "something")
         if objective is not None and bound is not None and bound > objective + 1e-6:
             self.fail("solver", f"solver.bound={bound} exceeds solver.objective={objective}")
         if gap is not None and gap < 0:
