@@ -19,6 +19,7 @@ import yaml
 from pydantic import ValidationError
 from rich.console import Console
 
+from advisor.kube.bodies import OptionError, import_options
 from advisor.kube.common import ImportOptions, ManifestError
 from advisor.kube.detect import import_texts, parse_imported, read_input, read_nodes
 from advisor.kube.export import dump_manifests, export_k8s
@@ -28,7 +29,6 @@ from advisor.review import review as run_review
 from advisor.solve import SolveControl
 from advisor.solve import advise as run_advise
 from models import Container, Plan, Policy, Problem, ProblemError, Review
-from models.quantity import parse_quantity
 
 EXIT_OK, EXIT_INFEASIBLE, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -107,36 +107,12 @@ def _warn(warnings: list[str]) -> None:
         err.print(f"warning: {w}", markup=False)
 
 
-def _amounts(option: str, text: str) -> dict[str, str]:
-    """`cpu=100m,memory=128Mi` as a resource map, each amount a valid quantity."""
-    out: dict[str, str] = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        name, sep, amount = part.partition("=")
-        if not sep or not name.strip() or not amount.strip():
-            raise _BadInputError(f"error: {option} {text!r}: write resource=amount pairs, "
-                                 "e.g. cpu=100m,memory=128Mi")
-        try:
-            value = parse_quantity(amount.strip())
-        except ValueError as exc:
-            raise _BadInputError(f"error: {option}: {name.strip()}: {exc}") from None
-        if value < 0:
-            raise _BadInputError(f"error: {option}: {name.strip()}: {amount.strip()} is negative")
-        out[name.strip()] = amount.strip()
-    return out
-
-
 def _options(nodes: str | None, defaults: str | None = None,
              injected: list[str] | None = None) -> ImportOptions:
-    options = ImportOptions()
-    if defaults is not None:
-        options.default_requests = _amounts("--default-requests", defaults)
-    for item in injected or []:
-        sidecar, sep, amounts = item.partition(":")
-        if not sep or sidecar.strip() not in options.injected_requests:
-            raise _BadInputError(
-                f"error: --injected-requests {item!r}: write SIDECAR:cpu=...,memory=... with "
-                f"SIDECAR one of {', '.join(sorted(options.injected_requests))}")
-        options.injected_requests[sidecar.strip()] = _amounts("--injected-requests", amounts)
+    try:
+        options = import_options(defaults, injected)
+    except OptionError as exc:
+        raise _BadInputError(f"error: {exc}") from None
     if nodes is not None:
         text, source = _text(nodes)
         try:
@@ -306,12 +282,16 @@ def review(file: FileArg, time_limit: TimeOpt = None, seed: SeedOpt = None,
 
 @app.command()
 def batch(
-    files: Annotated[list[Path], typer.Argument(help="Problem files (JSON or YAML).")],
+    files: Annotated[list[Path], typer.Argument(
+        help="Problem files (JSON or YAML), Kubernetes manifests or Compose files.")],
     output_dir: Annotated[
         Path | None,
         typer.Option("--output-dir", "-o", help="Write FILE.plan.json here instead of stdout."),
     ] = None,
     time_limit: TimeOpt = None,
+    nodes: NodesOpt = None,
+    defaults: DefaultsOpt = None,
+    injected: InjectedOpt = None,
 ) -> None:
     """Solve many problems one after another; one JSON line per file on stdout.
 
@@ -328,12 +308,17 @@ def batch(
             raise _fail(EXIT_INPUT, f"error: --output-dir {output_dir}: {exc}") from None
     if time_limit is not None:  # a bad option is a usage error, before any file
         _override(Problem(containers=[Container(name="probe")]), time_limit, None, None)
+    try:
+        _options(nodes, defaults, injected)
+    except _BadInputError as exc:
+        raise _fail(EXIT_INPUT, str(exc)) from None
     written: set[Path] = set()
     worst = EXIT_OK
     for i, path in enumerate(files, start=1):
         line: dict[str, Any] = {"file": str(path)}
         try:
-            problem = _override(_load(str(path)), time_limit, None, None)
+            problem = _override(_load(str(path), nodes, defaults, injected), time_limit, None,
+                                None)
         except _BadInputError as exc:
             line.update(exitCode=EXIT_INPUT, status="invalid", error=str(exc))
             worst = EXIT_INPUT

@@ -12,7 +12,7 @@ from fastapi import Depends, FastAPI
 from api import errors, openapi
 from api.deps import require_token
 from api.jobs import JobManager
-from api.routes import jobs, meta, solve
+from api.routes import imports, jobs, meta, solve
 from api.settings import Settings
 from api.store import JobStore
 
@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     guarded = [Depends(require_token)]
     app.include_router(solve.router, dependencies=guarded)
     app.include_router(jobs.router, dependencies=guarded)
+    app.include_router(imports.router, dependencies=guarded)
     app.include_router(meta.router)
     openapi.install(app)
     return app

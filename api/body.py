@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from advisor.loading import Format, LimitError, load_data
+from advisor.kube.bodies import Body, OptionError, import_options, read_body
+from advisor.kube.common import ImportOptions, ManifestError
+from advisor.loading import Format, LimitError
 from api.errors import ApiError
 from api.settings import Settings
-from models import FieldIssue, Problem, ProblemError, parse_problem
+from models import FieldIssue, Problem, ProblemError
 
 JSON_TYPES = {"application/json"}
 YAML_TYPES = {"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"}
@@ -47,17 +50,44 @@ async def read_text(request: Request, limit: int) -> str:
         raise ApiError(400, f"the body is {message}", [FieldIssue("body", message)]) from None
 
 
-async def read_problem(request: Request, settings: Settings) -> tuple[Problem, list[str]]:
-    """The problem in the body, within this server's limits, and notes on what was capped."""
+# Query parameters that set import options for manifests and Compose bodies (the CLI's
+# --default-requests and --injected-requests; Node documents in the body are --nodes).
+DEFAULTS_PARAM, INJECTED_PARAM = "defaultRequests", "injectedRequests"
+
+
+def _import_options(request: Request) -> ImportOptions:
+    query = request.query_params
+    try:
+        return import_options(query.get(DEFAULTS_PARAM), query.getlist(INJECTED_PARAM),
+                              (DEFAULTS_PARAM, INJECTED_PARAM))
+    except OptionError as exc:
+        field = INJECTED_PARAM if str(exc).startswith(INJECTED_PARAM) else DEFAULTS_PARAM
+        raise ApiError(422, "an import option is not valid", [FieldIssue(field, str(exc))],
+                       title="Invalid input") from None
+
+
+async def read_input(request: Request, settings: Settings,
+                     adjust: Callable[[Any], None] | None = None) -> Body:
+    """The problem in the body, or the problem imported from manifests or a Compose file in
+    it, and the import warnings; within this server's limits."""
     fmt = _format(request.headers.get("content-type"))
+    options = _import_options(request)
     text = await read_text(request, settings.max_body_bytes)
     try:
-        # Parsing megabytes of YAML takes a while: not on the event loop.
-        # Aliases may expand the values to at most what a body could hold written out.
-        data = await run_in_threadpool(load_data, text, "body", fmt, settings.max_yaml_aliases,
-                                       settings.max_body_bytes)
+        # Parsing megabytes of YAML takes a while: not on the event loop. Aliases may expand
+        # the values to at most what a body could hold written out.
+        return await run_in_threadpool(read_body, text, "body", options, fmt,
+                                       settings.max_yaml_aliases, settings.max_body_bytes,
+                                       adjust)
     except LimitError:
         raise  # readable, but over a limit: 422
+    except ManifestError as exc:
+        where = f" (line {exc.line})" if exc.line is not None else ""
+        if exc.message.startswith("invalid YAML"):
+            raise ApiError(400, exc.message + where,
+                           [FieldIssue("body", exc.message + where)]) from None
+        raise ApiError(422, "the manifests cannot be imported; see errors",
+                       [FieldIssue("body", exc.message + where)], title="Invalid input") from None
     except ProblemError as exc:
         if len(exc.issues) == 1 and exc.issues[0].path == "body":  # could not be read at all
             detail = exc.issues[0].message
@@ -67,14 +97,22 @@ async def read_problem(request: Request, settings: Settings) -> tuple[Problem, l
                            "--data-binary @FILE with -H 'Content-Type: application/yaml')")
             raise ApiError(400, detail, exc.issues) from None
         raise
-    notes = _cap_policy(data, settings)
-    problem = await run_in_threadpool(parse_problem, data)
+
+
+async def read_problem(request: Request, settings: Settings) -> tuple[Problem, list[str]]:
+    """The problem of the body (given, or imported from manifests), within this server's
+    limits, and notes on what was capped or what the import assumed."""
+    capped: list[str] = []
+    body = await read_input(
+        request, settings, lambda data: capped.extend(_cap_policy(data, settings)))
+    problem = body.problem
+    notes = [f"import: {w}" for w in body.warnings]
     check_size(problem, settings)
     if "time_limit_seconds" not in problem.policy.model_fields_set:
         policy = problem.policy.model_copy(
             update={"time_limit_seconds": settings.default_time_limit_seconds})
         problem = problem.model_copy(update={"policy": policy})
-    return problem, notes
+    return problem, [*capped, *notes]
 
 
 def _cap_policy(data: Any, settings: Settings) -> list[str]:

@@ -64,6 +64,15 @@ def problem_body(review: bool = False) -> dict[str, Any]:
     }}}
 
 
+def manifest_body() -> dict[str, Any]:
+    """Kubernetes manifests or a Compose file, as YAML (several documents) or JSON."""
+    text = {"schema": {"type": "string", "description": "Kubernetes manifests (YAML "
+                       "documents, a List) or a Compose file; Node documents among them are "
+                       "the cluster's nodes."}}
+    return {"requestBody": {"required": True, "content": {
+        "application/yaml": text, "application/json": {"schema": {"type": "object"}}}}}
+
+
 # Headers of success answers, by (method, path, status); the routes set them.
 _SUCCESS_HEADERS: dict[tuple[str, str, str], dict[str, Any]] = {
     ("post", "/v1/jobs", "202"): {"Location": {

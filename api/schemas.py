@@ -84,3 +84,13 @@ class JobList(Wire):
 class Health(Wire):
     status: str
     detail: str = ""
+
+
+class Imported(Wire):
+    """A problem imported from Kubernetes manifests or a Compose file."""
+
+    problem: dict[str, Any] = Field(description=(
+        "The problem, as `podlayout import` writes it: post it to /v1/advise or /v1/review, "
+        "or edit it first."))
+    warnings: list[str] = Field(default_factory=list, description=(
+        "What the import assumed or left out (requests it defaulted, objects it skipped)."))
