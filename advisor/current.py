@@ -6,7 +6,7 @@ from advisor.errors import FieldIssue, InputError
 from advisor.layout import LayoutView, PodView, pod_demand, provisioned_for
 from advisor.prepare import Instance, node_admits
 from models import GroupHint
-from models.problem import Spread
+from models.problem import NODE_LOCAL_MODES, Spread
 
 
 def current_view(inst: Instance) -> LayoutView:
@@ -72,6 +72,18 @@ def schedule_like_kube(inst: Instance, view: LayoutView) -> None:
             for q in pods:
                 rel = apart if hint.type == "separateNodes" else together
                 rel.setdefault(q, set()).update(pods - {q})
+    # A ReadWriteOnce volume is attached to one node: pods mounting it go where it is.
+    modes = {v.name: v.access_mode for v in inst.problem.volumes}
+    claim_mates: dict[int, set[int]] = {}
+    by_volume: dict[str, set[int]] = {}
+    for q, pod in enumerate(view.pods):
+        for c in pod.containers:
+            for vol in inst.problem.containers[c].volumes:
+                if modes.get(vol) in NODE_LOCAL_MODES:
+                    by_volume.setdefault(vol, set()).add(q)
+    for pods in by_volume.values():
+        for q in pods:
+            claim_mates.setdefault(q, set()).update(pods)
     one_per_node = inst.spread != Spread.NONE
     for p, pod in enumerate(view.pods):
         members = [inst.problem.containers[c] for c in pod.containers]
@@ -95,6 +107,9 @@ def schedule_like_kube(inst: Instance, view: LayoutView) -> None:
                 if one_per_node and k in mine:
                     continue
                 if any(k in nodes_of.get(q, ()) for q in apart.get(p, ())):
+                    continue
+                attached = set().union(*(nodes_of.get(q, set()) for q in claim_mates.get(p, ())))
+                if attached and k not in attached:
                     continue
                 partner = any(k in nodes_of.get(q, ()) for q in together.get(p, ()))
                 same = sum(1 for n in mine if n == k) + sum(

@@ -15,7 +15,7 @@ from advisor.scoring import (
     own_replicas,
 )
 from models import Finding, GroupHint, HelperHint, Scores
-from models.problem import Spread
+from models.problem import NODE_LOCAL_MODES, Spread
 from models.quantity import format_quantity
 
 
@@ -44,13 +44,26 @@ def _spof_findings(inst: Instance, view: LayoutView,
             whys.setdefault((code, e.pod), why)
     bundled_pods = {pod for code, pod in by_cause if code == "CRITICAL_COMPONENTS_BUNDLED"}
     pod_reasons = {p.name: p.reasons for p in view.pods}
+    claims = _node_local_claims(inst, view)
     for (code, pod), group in by_cause.items():
         subjects = sorted(e.component for e in group)
         who = ", ".join(subjects)
         why = whys[(code, pod)]
         split_first = (f"split pod {pod} into one pod per component, then run at least 2 "
                        "replicas of each on different nodes")
-        if code == "SINGLE_REPLICA":
+        if code in ("SINGLE_REPLICA", "REPLICAS_ON_ONE_NODE") and pod in claims:
+            # More replicas of this pod would share its claim, so its node: redundancy
+            # has to come from a claim per replica.
+            yield Finding(
+                severity="high", code=code, subjects=subjects,
+                message=f"{who}: critical, {why}; it mounts {claims[pod]}, which ties every "
+                        "replica that shares it to one node",
+                suggestion="make it redundant with a claim per replica: a StatefulSet with "
+                           "volumeClaimTemplates, replicas on different nodes, and the "
+                           "application's own replication (a database's replicas or "
+                           "cluster); more replicas sharing the one claim stay on one node",
+            )
+        elif code == "SINGLE_REPLICA":
             yield Finding(
                 severity="high", code=code, subjects=subjects,
                 message=f"{who}: critical, {why}",
@@ -107,6 +120,18 @@ def _spof_findings(inst: Instance, view: LayoutView,
                 message=f"{who}: {why}",
                 suggestion="add capacity or lower requests so that it can be placed",
             )
+
+
+def _node_local_claims(inst: Instance, view: LayoutView) -> dict[str, str]:
+    """Pod name -> the ReadWriteOnce(Pod) volumes its containers mount, in words."""
+    modes = {v.name: v.access_mode for v in inst.problem.volumes}
+    out: dict[str, str] = {}
+    for pod in view.pods:
+        vols = sorted({v for c in pod.containers for v in inst.problem.containers[c].volumes
+                       if modes.get(v) in NODE_LOCAL_MODES})
+        if vols:
+            out[pod.name] = ", ".join(f"{modes[v]} volume {v}" for v in vols)
+    return out
 
 
 # One failure that stops this many critical components at once is a finding of its own.

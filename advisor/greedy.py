@@ -109,6 +109,9 @@ def greedy_variant(inst: Instance, measure: Size = "max", fit: Fit = "room") -> 
         apart.setdefault(a, set()).add(b)
         apart.setdefault(b, set()).add(a)
     placed_units: set[int] = set()
+    # ReadWriteOnce volumes: the first replica of a group picks the node of them all.
+    group_of = {u: g for g, (group, _) in enumerate(inst.one_node) for u in group}
+    group_node: dict[int, int] = {}
     zone_of = [c.zone for c in inst.candidates]
     # The nodes worth trying: fixed ones, opened pool nodes, and per pool and zone the
     # next unopened one (identical nodes: trying one stands for all). Kept as we go, so a
@@ -137,12 +140,23 @@ def greedy_variant(inst: Instance, measure: Size = "max", fit: Fit = "room") -> 
                      and inst.units[p].replicas <= unit.replicas]
         room_for = [unit.demand[r] + sum(inst.units[p].demand[r] for p in followers)
                     for r in range(n_res)]
+        g = group_of.get(u)
+        if g is not None:
+            if g in group_node:
+                pinned = group_node[g]
+                limit = {pinned: unit.replicas if limit is None else limit.get(pinned, 0)}
+            else:  # room for every replica of the group on the node it picks
+                room_for = [sum(inst.units[v].demand[r] * inst.units[v].replicas
+                                for v in inst.one_node[g][0]) for r in range(n_res)]
         for _ in range(unit.replicas):
             k = _choose(inst, u, free, hosting, counts, limit, apart, placed_units, zone_of,
                         room_for, fit, tryable)
             if k is None:
                 unplaced[u] = unplaced.get(u, 0) + 1
                 continue
+            if g is not None and g not in group_node:
+                group_node[g] = k
+                limit = {k: unit.replicas if limit is None else limit.get(k, 0)}
             counts[u][k] = counts[u].get(k, 0) + 1
             if hosting[k] == 0 and inst.candidates[k].pool is not None:
                 rest = unopened[inst.candidates[k].pool, inst.candidates[k].zone]

@@ -164,6 +164,7 @@ class LayoutModel:
         self.add_spread()
         self.add_grouping()
         self.add_same_node()
+        self.add_one_node()
         self.add_separate_nodes()
         self.add_pool_symmetry()
         self.term_node_cost()
@@ -441,6 +442,18 @@ class LayoutModel:
             ct = self.model.add_bool_or(picks)
             if lit is not None:
                 ct.only_enforce_if(lit)
+
+    def add_one_node(self) -> None:
+        """A ReadWriteOnce volume: every replica of every pod mounting it on one node."""
+        for g, (group, _) in enumerate(self.inst.one_node):
+            nodes = sorted(set().union(*(self.m[u] for u in group)))
+            first = next((k for k in nodes if self._hint_count(group[0], k)), None)
+            chosen = {k: self._new_bool(f"volume_node[{g},{k}]", k == first) for k in nodes}
+            self.model.add(sum(chosen.values()) <= 1)
+            for u in group:
+                replicas = self.inst.units[u].replicas
+                for k, var in self.m[u].items():
+                    self.model.add(var <= replicas * chosen[k])
 
     def _hint_follows(self, follower: int, leader: int) -> bool:
         if self.hint is None:

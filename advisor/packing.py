@@ -33,7 +33,7 @@ _OPEN_PENALTY = 1e6
 def applies(inst: Instance) -> bool:
     """Problems this packer places exactly as the rules require: no node-level hints, no
     zone spreading, no critical pod that would want a second zone."""
-    if inst.same_node or inst.separate_nodes:
+    if inst.same_node or inst.separate_nodes or inst.one_node:
         return False
     if inst.spread == Spread.ZONE and inst.zones:
         return False

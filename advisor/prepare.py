@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from models import Conflict, Container, GroupHint, HelperHint, Node, Pool, Problem, TrafficHint
-from models.problem import Spread, Taint, Toleration
+from models.problem import NODE_LOCAL_MODES, Spread, Taint, Toleration
 from models.quantity import format_units, to_units
 
 DEFAULT_MAX_PODS = 110
@@ -67,6 +67,9 @@ class Instance:
     conflicts: list[Conflict]
     zones: list[str]
     truncated: list[str]  # pools with more possible nodes than the model considers
+    # Units that share a ReadWriteOnce(Pod) volume: every replica of all of them on one
+    # node (the volume's label names them in conflicts and reasons).
+    one_node: list[tuple[list[int], str]] = field(default_factory=list)
 
     def fmt(self, resource_index: int, units: int) -> str:
         return format_units(self.resources[resource_index], units)
@@ -348,13 +351,72 @@ def prepare(problem: Problem) -> Instance:
                             f"node(s) can host it, and policy.spread={spread.value} allows one "
                             "replica per node",
                 ))
+    one_node = _one_node_groups(problem, units, unit_of, candidates, separate_nodes,
+                                conflicts)
     return Instance(
         problem=problem, resources=resources, container_names=names, helper_main=helper_main,
         units=units, unit_of=unit_of, candidates=candidates, pool_candidates=pool_candidates,
         merge_options=merge_options, incompatible=incompatible, traffic=traffic,
         same_node=same_node, separate_nodes=separate_nodes, spread=spread,
-        conflicts=conflicts, zones=zones, truncated=truncated,
+        conflicts=conflicts, zones=zones, truncated=truncated, one_node=one_node,
     )
+
+
+def _one_node_groups(problem: Problem, units: list[Unit], unit_of: list[int],
+                     candidates: list[Candidate], separate_nodes: list[tuple[int, int, str]],
+                     conflicts: list[Conflict]) -> list[tuple[list[int], str]]:
+    """Units sharing a ReadWriteOnce (or ReadWriteOncePod) volume, which Kubernetes mounts
+    on one node at a time: all their replicas must run there. What makes that impossible
+    is a named conflict."""
+    modes = {v.name: v.access_mode for v in problem.volumes}
+    users: dict[str, set[int]] = {}
+    for c, cont in enumerate(problem.containers):
+        for vol in cont.volumes:
+            if modes.get(vol) in NODE_LOCAL_MODES:
+                users.setdefault(vol, set()).add(unit_of[c])
+    groups: list[tuple[list[int], str]] = []
+    apart = {(min(a, b), max(a, b)): label for a, b, label in separate_nodes}
+    for vol, members in sorted(users.items()):
+        group = sorted(members)
+        label = f"{modes[vol]} volume {vol}"
+        names = [units[u].name for u in group]
+        replicas = sum(units[u].replicas for u in group)
+        if modes[vol] == "ReadWriteOncePod" and replicas > 1:
+            conflicts.append(Conflict(
+                kind="volume", subjects=[vol, *names],
+                message=f"{label} can be mounted by one pod replica only, but pod(s) "
+                        f"{', '.join(names)} run {replicas} replicas that mount it "
+                        "(give each replica a claim of its own, e.g. a StatefulSet's "
+                        "volumeClaimTemplates)"))
+            continue
+        if problem.policy.spread != Spread.NONE and any(units[u].replicas > 1 for u in group):
+            conflicts.append(Conflict(
+                kind="volume", subjects=[vol, *names, "policy.spread"],
+                message=f"policy.spread={problem.policy.spread.value} puts the replicas of "
+                        f"{', '.join(names)} on different nodes, but they mount {label}, "
+                        "which ties them to one node"))
+            continue
+        clash = next((apart[(a, b)] for a in group for b in group
+                      if a < b and (a, b) in apart), None)
+        if clash is not None:
+            conflicts.append(Conflict(
+                kind="volume", subjects=[vol, *names, clash],
+                message=f"{clash} keeps apart pods that mount {label}, which ties them to "
+                        "one node"))
+            continue
+        need = [sum(units[u].demand[r] * units[u].replicas for u in group)
+                for r in range(len(candidates[0].capacity) if candidates else 0)]
+        fits = [k for k, cand in enumerate(candidates)
+                if all(units[u].eligible[k] for u in group)
+                and all(n <= cap for n, cap in zip(need, cand.capacity, strict=True))]
+        if candidates and all(any(units[u].eligible) for u in group) and not fits:
+            conflicts.append(Conflict(
+                kind="volume", subjects=[vol, *names],
+                message=f"{label} ties the {replicas} replica(s) of {', '.join(names)} to one "
+                        "node, and no node that admits them has room for all of them"))
+            continue
+        groups.append((group, label))
+    return groups
 
 
 def _zones_of(candidates: list[Candidate], unit: Unit) -> set[str]:

@@ -89,7 +89,7 @@ class Finding(Out):
 
 
 class Conflict(Out):
-    kind: Literal["hint", "capacity", "spread", "port", "replicas", "selector"]
+    kind: Literal["hint", "capacity", "spread", "port", "replicas", "selector", "volume"]
     subjects: list[str]
     message: str
 

@@ -180,6 +180,9 @@ class ContainerSource(Wire):
     labels: dict[str, str] = Field(
         default_factory=dict, description="Pod-template labels of the workload (Services "
         "select on them); export keeps them.")
+    selector: dict[str, Any] | None = Field(
+        default=None, description="The workload's `spec.selector` as written (`matchLabels`, "
+        "`matchExpressions`): immutable in Kubernetes, so export keeps it exactly.")
 
 
 class Container(Wire):
@@ -316,10 +319,35 @@ class Layout(Wire):
     placements: list[Placement] = Field(default_factory=list)
 
 
+# How a volume may be mounted, as a PersistentVolumeClaim's accessModes say.
+AccessMode = Literal["ReadWriteOnce", "ReadWriteOncePod", "ReadOnlyMany", "ReadWriteMany"]
+# Modes that tie every pod mounting the volume to one node (ReadWriteOncePod: to one pod).
+NODE_LOCAL_MODES = ("ReadWriteOnce", "ReadWriteOncePod")
+
+
+class Volume(Wire):
+    """A named volume the containers mount (their `volumes`), with how it may be shared."""
+
+    name: str = Field(min_length=1, max_length=253)
+    access_mode: AccessMode = Field(description=(
+        "ReadWriteOnce: every pod replica mounting it runs on one node; ReadWriteOncePod: "
+        "one pod replica only; ReadOnlyMany and ReadWriteMany do not constrain placement."))
+
+
 class Problem(Wire):
     containers: list[Container] = Field(min_length=1, max_length=MAX_CONTAINERS)
     hints: list[Hint] = Field(default_factory=list)
     nodes: list[Node] = Field(default_factory=list, max_length=MAX_NODES)
     pools: list[Pool] = Field(default_factory=list)
+    volumes: list[Volume] = Field(default_factory=list, max_length=MAX_CONTAINERS)
     policy: Policy = Field(default_factory=Policy)
     layout: Layout | None = None
+
+    @model_validator(mode="after")
+    def _volumes_named_once(self) -> Problem:
+        seen: set[str] = set()
+        for volume in self.volumes:
+            if volume.name in seen:
+                raise ValueError(f"volumes: {volume.name!r} is declared twice")
+            seen.add(volume.name)
+        return self

@@ -556,12 +556,30 @@ class _Check:
                                     f"{level} failure stops at most {worst} of {len(critical)} "
                                     f"critical components ({expected})")
 
+    def volumes(self) -> None:
+        """A ReadWriteOnce volume is mounted on one node: every replica of every pod
+        mounting it runs there; ReadWriteOncePod: one replica in all."""
+        for volume in self.problem.volumes:
+            if volume.access_mode not in ("ReadWriteOnce", "ReadWriteOncePod"):
+                continue
+            pods = sorted({self.pod_of[c.name] for c in self.problem.containers
+                           if volume.name in c.volumes and c.name in self.pod_of})
+            nodes = {node for pod in pods for node, n in self.on_node[pod].items() if n}
+            if len(nodes) > 1:
+                self.fail("volume", f"{volume.access_mode} volume {volume.name} is mounted on "
+                                    f"nodes {', '.join(sorted(nodes))} (pods {', '.join(pods)})")
+            replicas = sum(self.pods[p].replicas for p in pods if p in self.pods)
+            if volume.access_mode == "ReadWriteOncePod" and replicas > 1:
+                self.fail("volume", f"ReadWriteOncePod volume {volume.name} is mounted by "
+                                    f"{replicas} replicas")
+
     def run(self) -> list[str]:
         self.grouping()
         self.replicas()
         self.ports()
         self.requests()
         self.placements()
+        self.volumes()
         self.hints()
         self.capacity()
         self.admission()
