@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 import typer
+import typer.rich_utils
 import yaml
 from pydantic import ValidationError
 from rich.console import Console
@@ -22,7 +24,7 @@ from rich.console import Console
 from advisor.kube.bodies import OptionError, import_options
 from advisor.kube.common import ImportOptions, ManifestError
 from advisor.kube.detect import import_texts, parse_imported, read_input, read_nodes
-from advisor.kube.export import dump_manifests, export_k8s
+from advisor.kube.export import dump_manifests, export_k8s, export_k8s_patches
 from advisor.loading import MAX_INPUT_BYTES, load_data
 from advisor.model import Progress
 from advisor.review import review as run_review
@@ -31,6 +33,14 @@ from advisor.solve import advise as run_advise
 from models import Container, Plan, Policy, Problem, ProblemError, Review
 
 EXIT_OK, EXIT_INFEASIBLE, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+# Help is drawn as tables that crop what does not fit with an ellipsis: at 80 columns (what
+# rich assumes when stdout is no terminal) option help loses its ends. Draw it at least this
+# wide; a wider terminal gets its own width, and TERMINAL_WIDTH (typer's) still decides.
+HELP_WIDTH = 120
+if not os.environ.get("TERMINAL_WIDTH"):
+    typer.rich_utils.MAX_WIDTH = max(
+        HELP_WIDTH, shutil.get_terminal_size((HELP_WIDTH, 24)).columns)
 
 app = typer.Typer(
     help="Decide how to group containers into pods and where to place every replica.",
@@ -436,12 +446,18 @@ def export_k8s_command(
     nodes: NodesOpt = None,
     default_requests: DefaultsOpt = None,
     injected_requests: InjectedOpt = None,
+    patch: Annotated[bool, typer.Option(
+        "--patch", help="For workloads whose grouping the plan keeps, strategic-merge patches "
+        "that change only replicas, pod affinity, topology spread constraints and container "
+        "resources (kubectl patch --type strategic, or a kustomization's patches:); the "
+        "others stay full manifests, marked by a comment and named on stderr.")] = False,
 ) -> None:
     """Print manifests for the advised layout: one workload per pod with its containers,
     requests, ports and volumes, spreading rules that enforce the plan, a
     PodDisruptionBudget per replicated critical pod. Settings the problem does not carry
     (env, probes, config volumes, ...) are to be merged from the source workloads; give the
-    import options the plan was made with."""
+    import options the plan was made with. With --patch, workloads whose grouping is
+    unchanged are patches of their source instead, which keep those settings."""
     try:
         problem = _load(problem_file, nodes, default_requests, injected_requests)
         text, source = _text(plan_file)
@@ -449,11 +465,18 @@ def export_k8s_command(
     except _BadInputError as exc:
         raise _fail(EXIT_INPUT, str(exc)) from None
     try:
-        docs = export_k8s(problem, plan)
+        if patch:
+            patches = export_k8s_patches(problem, plan)
+        else:
+            docs = export_k8s(problem, plan)
     except ValueError as exc:  # the plan does not fit the problem, or has nothing to export
         raise _fail(EXIT_INPUT, f"error: {plan_file}: {exc} (status {plan.status}; is "
                     "--problem the file the plan came from?)") from None
-    sys.stdout.write(dump_manifests(docs))
+    if patch:
+        _warn(patches.notes)
+        sys.stdout.write(dump_manifests(patches.docs, patches.comments))
+    else:
+        sys.stdout.write(dump_manifests(docs))
 
 
 def _plan_from(text: str, source: str) -> Plan:

@@ -395,10 +395,11 @@ def _request_findings(inst: Instance) -> Iterator[Finding]:
                         f"layout assumes {amounts})")
         if missing:
             said.append(f"requests no {' and no '.join(missing)}")
-        first = (assumed or missing)[0]
+        unset = assumed + [r for r in missing if r not in assumed]  # every one, in order
         yield Finding(
             severity="medium", code="NO_REQUESTS", subjects=[cont.name],
             message=f"{cont.name} {' and '.join(said)}: the scheduler packs it blindly and it "
                     "is evicted first under pressure",
-            suggestion=f"set resources.requests.{first} from observed usage",
+            suggestion=f"set {' and '.join(f'resources.requests.{r}' for r in unset)} from "
+                       "observed usage",
         )

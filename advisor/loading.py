@@ -180,6 +180,29 @@ def _walk_events(text: str, max_aliases: int, source: str, max_expanded_bytes: i
                     f"numbers have at most {MAX_NUMBER_CHARS} (quote it if it is text)"))])
 
 
+def glued_separator_hint(text: str, line: int | None = None) -> str:
+    """When a YAML stream failed to read: a `---` glued to the end of a line with something
+    before it (`{}---`, `value---`, then a new document), as `cat a.yaml b.yaml` makes of a
+    file without its final newline, said as " (...)" to append to the error; else "".
+    Only for errors: a value may end with `---` in valid YAML."""
+    lines = text.splitlines()
+    glued: list[int] = []
+    for i, raw in enumerate(lines):
+        content = raw.rstrip()
+        body = content.lstrip()
+        if (not content.endswith("---") or body.startswith("#") or not body.strip("-")
+                or content[-4].isspace()):
+            continue
+        if i + 1 < len(lines) and lines[i + 1].strip():
+            glued.append(i + 1)
+    if not glued:
+        return ""
+    before = [n for n in glued if line is None or n <= line]
+    at = before[-1] if before else glued[0]
+    return (f" (line {at} ends with `---`: `---` must start its own line; a file probably "
+            "lacks its final newline)")
+
+
 def load_data(text: str, source: str, fmt: Format = "auto",
               max_aliases: int = MAX_YAML_ALIASES,
               max_expanded_bytes: int = MAX_EXPANDED_BYTES) -> Any:
@@ -201,6 +224,7 @@ def load_data(text: str, source: str, fmt: Format = "auto",
         except json.JSONDecodeError as exc:
             raise ProblemError([FieldIssue(
                 source, f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+                + glued_separator_hint(text, exc.lineno)
             )]) from None
         except ValueError as exc:  # e.g. an integer past Python's digit limit
             raise LimitError([FieldIssue(source, f"invalid JSON: {exc}")]) from None
@@ -211,7 +235,9 @@ def load_data(text: str, source: str, fmt: Format = "auto",
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ProblemError([FieldIssue(source, f"invalid YAML{where}: {problem}")]) from None
+        hint = glued_separator_hint(text, mark.line + 1 if mark else None)
+        raise ProblemError([FieldIssue(source, f"invalid YAML{where}: {problem}{hint}")]
+                           ) from None
     except ProblemError:
         raise
     except ValueError as exc:  # e.g. an integer past Python's digit limit

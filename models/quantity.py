@@ -29,6 +29,12 @@ _PATTERN = re.compile(
     r"(?P<number>[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))"
     r"(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?[0-9]+)?"
 )
+# Byte sizes as people write them elsewhere (512MB, 1GiB, 100B): a hint, not a quantity.
+_BYTE_UNITS = re.compile(
+    r"(?P<number>[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))\s*(?P<prefix>[kKmMgGtTpPeE])?"
+    r"(?P<binary>i)?(?:[bB]|[bB]ytes?)"
+)
+_POWERS = {"k": 1, "M": 2, "G": 3, "T": 4, "P": 5, "E": 6}
 # Largest amount accepted, so that sums of many requests stay well inside int64.
 MAX_QUANTITY = Decimal(2) ** 62
 
@@ -67,6 +73,9 @@ def parse_quantity(value: object) -> Decimal:
 def _parse_string(text: str) -> Decimal:
     match = _PATTERN.fullmatch(text)
     if match is None:
+        bytes_hint = _byte_units_hint(text)
+        if bytes_hint:
+            raise QuantityError(f"{text!r} is not a Kubernetes quantity: {bytes_hint}")
         raise QuantityError(
             f"{text!r} is not a Kubernetes quantity (expected e.g. '250m', '0.5', '1.5Gi', '2e3')"
         )
@@ -83,6 +92,23 @@ def _parse_string(text: str) -> Decimal:
     if abs(exponent) > 30:
         raise QuantityError(f"exponent in {text!r} is out of range")
     return number.scaleb(exponent)
+
+
+def _byte_units_hint(text: str) -> str:
+    """What to write for a size with a B suffix (`512MB`): Kubernetes has none."""
+    match = _BYTE_UNITS.fullmatch(text.strip())
+    if match is None:
+        return ""
+    number, prefix = match["number"], match["prefix"]
+    if prefix is None:
+        return f"quantities have no B suffix: bytes are the plain number, write '{number}'"
+    decimal = "k" if prefix in "kK" else prefix.upper()
+    power = _POWERS[decimal]
+    binary = f"'{number}{decimal.upper()}i' ({number} x 2^{10 * power} bytes)"
+    if match["binary"]:
+        return f"quantities have no B suffix: write {binary}"
+    return (f"quantities have no B suffix: write '{number}{decimal}' ({number} x 10^{3 * power} "
+            f"bytes) or {binary}")
 
 
 def is_byte_resource(resource: str) -> bool:

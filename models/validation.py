@@ -6,11 +6,14 @@ names that must be unique) and report the path of the offending value.
 
 from __future__ import annotations
 
+import difflib
+import types
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from models.problem import GroupHint, HelperHint, Problem, TrafficHint
 
@@ -55,15 +58,74 @@ def parse_problem(data: Any) -> Problem:
         problem = Problem.model_validate(data)
     except ValidationError as exc:
         raise ProblemError(
-            [
-                FieldIssue(format_loc(_clean_loc(e["loc"])), e["msg"].removeprefix("Value error, "))
-                for e in exc.errors()
-            ]
+            [FieldIssue(format_loc(_clean_loc(e["loc"])), _message(e)) for e in exc.errors()]
         ) from None
     issues = check_references(problem)
     if issues:
         raise ProblemError(issues)
     return problem
+
+
+def _message(error: ErrorDetails) -> str:
+    if error["type"] != "extra_forbidden":
+        return error["msg"].removeprefix("Value error, ")
+    *where, key = error["loc"]
+    known = _known_keys(tuple(where))
+    close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6) if known else []
+    if not close:  # a case slip (`TimeLimitSeconds`) is close whatever its length
+        close = [k for k in known if k.lower() == str(key).lower()][:1]
+    return "unknown key" + (f"; did you mean `{close[0]}`?" if close else "")
+
+
+def _leaves(annotation: Any) -> list[Any]:
+    """The types a value of `annotation` may be: Annotated and unions unwrapped."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _leaves(get_args(annotation)[0])
+    if origin is Union or origin is types.UnionType:
+        return [leaf for arg in get_args(annotation) for leaf in _leaves(arg)]
+    return [annotation]
+
+
+def _tagged(model: type[BaseModel], tag: str) -> bool:
+    """Whether a union branch tag of pydantic's error paths (a discriminator value such as
+    `sidecar`, or the class name) stands for `model`."""
+    if tag == model.__name__:
+        return True
+    field = model.model_fields.get("type")
+    return field is not None and any(
+        get_origin(leaf) is Literal and tag in get_args(leaf) for leaf in _leaves(field.annotation))
+
+
+def _known_keys(loc: tuple[int | str, ...]) -> list[str]:
+    """The keys (wire names) of the object at `loc` of a problem, found from the models."""
+    current: list[Any] = [Problem]
+    for part in loc:
+        found: list[Any] = []
+        for annotation in current:
+            origin = get_origin(annotation)
+            if isinstance(part, int):
+                if origin in (list, tuple, set, frozenset):
+                    found += _leaves(get_args(annotation)[0])
+            elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                field = next((f for name, f in annotation.model_fields.items()
+                              if part in (name, f.alias)), None)
+                if field is not None:
+                    found += _leaves(field.annotation)
+                elif _tagged(annotation, part):
+                    found.append(annotation)
+            elif origin is dict:
+                found += _leaves(get_args(annotation)[1])
+        if found:
+            current = found
+        elif isinstance(part, int) or not part.startswith("function-"):
+            return []  # a path the models do not know: no guess
+    keys: list[str] = []
+    for annotation in current:
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            keys += [f.alias or name for name, f in annotation.model_fields.items()
+                     if (f.alias or name) not in keys]
+    return keys
 
 
 def _clean_loc(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:

@@ -9,10 +9,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import kubernetes_validate  # type: ignore[import-untyped, unused-ignore]
 import pytest
 import yaml
 
-from advisor.kube.common import ImportOptions, ImportResult, load_documents
+from advisor.kube.common import ImportOptions, ImportResult, ManifestError, load_documents
+from advisor.kube.detect import import_texts, kind_of, parse_imported, read_input, read_nodes
 from advisor.kube.export import dump_manifests, export_k8s
 from advisor.solve import advise
 from models import Plan, Problem, parse_problem
@@ -21,12 +23,15 @@ from tests.conftest import EXAMPLES
 from tests.support import container, node, problem
 
 BENCH = Path(__file__).resolve().parents[2] / "shared" / "bench-data" / "manifests"
+# The Kubernetes version whose schemas (from kubernetes-validate) exports must satisfy.
+K8S_VERSION = "1.34"
 WORKLOADS = {"Deployment", "StatefulSet", "Job", "CronJob"}
 NAME = "app.kubernetes.io/name"
 POD = "podlayout.io/pod"
 NOTE = ("advised layout: merge env, probes, volumes and other settings from the source "
         "workload")
 HOST = "kubernetes.io/hostname"
+PART_OF = "app.kubernetes.io/part-of"
 REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
 PREFERRED = "preferredDuringSchedulingIgnoredDuringExecution"
 
@@ -38,10 +43,23 @@ def solved(data: dict[str, Any]) -> tuple[Problem, Plan]:
     return parsed, plan
 
 
+def is_problem(name: str) -> bool:
+    """Whether an example is a problem file (else manifests or a Compose file)."""
+    docs = [d for d in yaml.safe_load_all((EXAMPLES / name).read_text()) if d is not None]
+    return len(docs) == 1 and kind_of(docs[0]) == "problem"
+
+
 @cache
 def example(name: str) -> tuple[Problem, Plan]:
-    """An example solved once for all tests (two workers, as the machine has two cores)."""
-    data = yaml.safe_load((EXAMPLES / name).read_text())
+    """An example solved once for all tests (two workers, as the machine has two cores);
+    manifests are imported with examples/nodes.json, as the README runs them."""
+    text = (EXAMPLES / name).read_text()
+    options = ImportOptions()
+    if not is_problem(name):
+        options = ImportOptions(nodes=read_nodes((EXAMPLES / "nodes.json").read_text(),
+                                                 "nodes.json"))
+    parsed, _ = read_input(text, name, options)
+    data = parsed.model_dump(mode="json", by_alias=True, exclude_none=True)
     data["policy"] = {**data.get("policy", {}), "workers": 2, "timeLimitSeconds": 3}
     return solved(data)
 
@@ -80,11 +98,83 @@ def grouping(plan: Plan) -> dict[frozenset[str], int]:
 
 
 EXAMPLE_NAMES = sorted(p.name for p in EXAMPLES.glob("*.yaml"))
+# Problems carry no source workloads: their export is the plain advised layout.
+PROBLEM_NAMES = [n for n in EXAMPLE_NAMES if is_problem(n)]
+
+
+def schema_errors(docs: list[dict[str, Any]]) -> list[str]:
+    """What the Kubernetes schemas (strict: no unknown fields) refuse in the documents, one
+    line per document that fails; [] when all pass."""
+    errors: list[str] = []
+    for doc in docs:
+        try:
+            kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            where = ".".join(str(p) for p in exc.path)
+            errors.append(f"{doc['kind']} {doc['metadata']['name']}: {where}: {exc.message}")
+    return errors
+
+
+def bench_apps() -> list[str]:
+    """The applications of the bench data, as paths under BENCH: manifest files, and Compose
+    files (with their override, as `docker compose` reads them). Unrendered Helm templates
+    are no manifests. One placeholder when the folder is absent, to skip."""
+    if not BENCH.is_dir():
+        return ["(bench data absent)"]
+    found = []
+    for path in sorted(BENCH.rglob("*")):
+        if (path.suffix not in (".yaml", ".yml") or "override" in path.name
+                or "{{" in path.read_text()):
+            continue
+        found.append(str(path.relative_to(BENCH)))
+    return found
+
+
+def bench_texts(app: str) -> tuple[str, list[tuple[str, str]]]:
+    """(importer, [(text, name)]) of a bench application; skips when absent."""
+    path = BENCH / app
+    if not path.is_file():
+        pytest.skip(f"bench data not found: {path}")
+    files = [path]
+    if path.name.startswith("docker-compose"):
+        override = path.with_name(f"docker-compose.override{path.suffix}")
+        files += [override] if override.is_file() else []
+        return "compose", [(f.read_text(), f.name) for f in files]
+    return "k8s", [(path.read_text(), path.name)]
+
+
+@cache
+def bench_solved(app: str) -> tuple[Problem, Plan]:
+    """A bench application imported and solved once for all tests; skips one that has no
+    workload (Istio's objects alone, say)."""
+    kind, texts = bench_texts(app)
+    result = import_texts("compose" if kind == "compose" else "k8s", texts, ImportOptions())
+    if not result.problem.get("containers"):
+        pytest.skip(f"{app}: no workload to export")
+    try:
+        parsed = parse_imported(result, app)
+    except ManifestError as exc:  # pragma: no cover - the importer's own tests cover it
+        pytest.fail(str(exc))
+    data = parsed.model_dump(mode="json", by_alias=True, exclude_none=True)
+    data["policy"] = {**data.get("policy", {}), "timeLimitSeconds": 5, "workers": 2}
+    return solved(data)
+
+
+def source_objects(app: str) -> dict[tuple[str, str, str | None], dict[str, Any]]:
+    """The objects of a bench manifest file by (kind, name, namespace), as written."""
+    _, texts = bench_texts(app)
+    found = {}
+    for text, _ in texts:
+        for doc in yaml.safe_load_all(text):
+            if isinstance(doc, dict) and "kind" in doc:
+                meta = doc.get("metadata", {})
+                found[(doc["kind"], meta.get("name"), meta.get("namespace"))] = doc
+    return found
 
 
 # ---- structure of the export ------------------------------------------------------------
 
-@pytest.mark.parametrize("name", EXAMPLE_NAMES)
+@pytest.mark.parametrize("name", PROBLEM_NAMES)
 def test_examples_export_one_workload_per_pod(name: str) -> None:
     parsed, plan = example(name)
     docs = export_k8s(parsed, plan)
@@ -103,7 +193,8 @@ def test_examples_export_one_workload_per_pod(name: str) -> None:
         names = [c["name"] for c in pod_spec(doc)["containers"]]
         assert names[0] == pod.name  # the main container leads
         assert sorted(names) == sorted(pod.containers)
-        assert doc["spec"]["selector"] == {"matchLabels": {NAME: pod.name}}
+        # No source workload: a new one, selecting its own pods by the pod label.
+        assert doc["spec"]["selector"] == {"matchLabels": {POD: pod.name}}
         assert pod_template(doc)["metadata"]["labels"] == {
             POD: pod.name, NAME: pod.name, "app.kubernetes.io/part-of": "podlayout-advised"}
         assert doc["metadata"]["annotations"]["podlayout.io/note"] == NOTE
@@ -383,8 +474,11 @@ def labelled() -> dict[str, Any]:
     not named after its workload; cache: one named after it, without labels."""
     return problem(
         [container("web-app", replicas=2, image="shop/web:1", source=source(
-            "web", "app", labels={"app": "web", "tier": "front"},
-            annotations={"prometheus.io/scrape": "true"})),
+            "web", "app", labels={"app": "web", "tier": "front", PART_OF: "shop"},
+            annotations={"prometheus.io/scrape": "true"},
+            selector={"matchLabels": {"app": "web"},
+                      "matchExpressions": [{"key": "tier", "operator": "In",
+                                            "values": ["front"]}]})),
          container("helper", image="shop/helper:1", source=source("web", "helper")),
          container("api", replicas=2, image="shop/api:1",
                    source=source("api-deploy", "server", labels={"app": "api"})),
@@ -404,24 +498,32 @@ def test_workloads_keep_source_names_labels_and_selectors() -> None:
     assert set(found) == {"web", "api", "cache"}
     web = found["web"]
     assert [c["name"] for c in pod_spec(web)["containers"]] == ["web-app", "helper"]
-    assert web["spec"]["selector"] == {"matchLabels": {"app": "web", "tier": "front"}}
+    # Updated in place: the source's selector exactly (it is immutable), expressions too.
+    assert web["spec"]["selector"] == {
+        "matchLabels": {"app": "web"},
+        "matchExpressions": [{"key": "tier", "operator": "In", "values": ["front"]}]}
     template = pod_template(web)["metadata"]
-    assert template["labels"] == {POD: "web-app", NAME: "web",
-                                  "app.kubernetes.io/part-of": "podlayout-advised",
-                                  "app": "web", "tier": "front"}
-    assert template["annotations"] == {"prometheus.io/scrape": "true",
-                                       "podlayout.io/selector": "app=web,tier=front"}
+    # The source's labels all stay as they were (part-of included); the export's own are
+    # added under keys the source does not use.
+    assert template["labels"] == {"app": "web", "tier": "front", PART_OF: "shop",
+                                  NAME: "web", POD: "web-app"}
+    assert template["annotations"] == {"prometheus.io/scrape": "true"}
     assert "podlayout.io/replaces" not in web["metadata"]["annotations"]
     # The workload carries its pods' source labels too (tools find workloads by them).
-    assert web["metadata"]["labels"]["app"] == "web"
-    assert web["metadata"]["labels"]["tier"] == "front"
+    assert web["metadata"]["labels"] == {"app": "web", "tier": "front", PART_OF: "shop",
+                                         NAME: "web"}
     api = found["api"]
-    assert api["spec"]["selector"] == {"matchLabels": {"app": "api"}}
-    assert pod_template(api)["metadata"]["labels"]["app"] == "api"
+    # A new workload beside the source (which it replaces): it selects its own pods only,
+    # and they keep the source's labels, so Services still select them.
+    assert api["spec"]["selector"] == {"matchLabels": {POD: "api"}}
+    assert pod_template(api)["metadata"]["labels"] == {
+        "app": "api", NAME: "api", PART_OF: "podlayout-advised", POD: "api"}
     assert api["metadata"]["annotations"]["podlayout.io/replaces"].startswith(
         "Deployment shop/api-deploy:")
     cache = found["cache"]
+    # In place, but neither selector nor labels known: the name label, which it carries.
     assert cache["spec"]["selector"] == {"matchLabels": {NAME: "cache"}}
+    assert pod_template(cache)["metadata"]["labels"][NAME] == "cache"
     # Budgets are named after their workload and select the advised pod's replicas only.
     assert budgets(docs)["web"]["spec"]["selector"] == {"matchLabels": {POD: "web-app"}}
     assert budgets(docs)["web"]["metadata"]["namespace"] == "shop"
@@ -455,16 +557,19 @@ def test_rules_select_the_advised_pod_even_when_source_labels_are_shared() -> No
 
 def as_reimported(parsed: Problem, docs: list[dict[str, Any]]) -> Problem:
     """The problem with each main container's source as the importer reads the exported
-    workloads back: the pod template's labels and annotations."""
-    templates = {(d["metadata"].get("namespace"), pod_spec(d)["containers"][0]["name"]):
-                 pod_template(d)["metadata"] for d in workloads(docs).values()}
+    workloads back: the pod template's labels and annotations, the workload's selector."""
+    found = {(d["metadata"].get("namespace"), pod_spec(d)["containers"][0]["name"]): d
+             for d in workloads(docs).values()}
     containers = []
     for c in parsed.containers:
         wire = c.model_dump(mode="json", by_alias=True, exclude_none=True)
-        meta = templates.get((c.source.namespace, c.name)) if c.source else None
-        if meta is not None:
+        doc = found.get((c.source.namespace, c.name)) if c.source else None
+        if doc is not None:
+            meta = pod_template(doc)["metadata"]
             wire["source"] = {**wire["source"], "labels": meta["labels"],
                               "annotations": meta.get("annotations", {})}
+            if "selector" in doc["spec"]:
+                wire["source"]["selector"] = doc["spec"]["selector"]
         containers.append(wire)
     data = parsed.model_dump(mode="json", by_alias=True, exclude_none=True)
     return parse_problem({**data, "containers": containers})
@@ -497,7 +602,6 @@ def test_injected_sidecars_become_injection_annotations() -> None:
     assert [c["name"] for c in pod_spec(web)["containers"]] == ["web"]
     annotations = pod_template(web)["metadata"]["annotations"]
     assert annotations == {"dapr.io/app-id": "web", "dapr.io/app-port": "8080",
-                           "podlayout.io/selector": "app=web",
                            "sidecar.istio.io/inject": "true", "dapr.io/enabled": "true"}
     # An injector the export does not know of is named, for the user to enable.
     note = web["metadata"]["annotations"]["podlayout.io/injected-sidecars"]
@@ -540,6 +644,141 @@ def test_job_templates_drop_the_labels_the_job_controller_adds() -> None:
                               "app.kubernetes.io/part-of": "podlayout-advised", "app": "migrate"}
     assert "annotations" not in meta  # no selector to record
     assert pod_spec(job)["restartPolicy"] == "Never"
+
+
+# ---- schema validation and kubectl apply over the source ----------------------------------
+
+@pytest.mark.parametrize("name", EXAMPLE_NAMES)
+def test_examples_export_valid_manifests(name: str) -> None:
+    assert schema_errors(export_k8s(*example(name))) == []
+
+
+@pytest.mark.parametrize("name", ["labelled", "mixed", "coupled"])
+def test_sourced_exports_are_valid_manifests(name: str) -> None:
+    data = {"labelled": labelled, "mixed": mixed_sources, "coupled": coupled}[name]()
+    assert schema_errors(export_k8s(*solved(data))) == []
+
+
+def test_schema_check_refuses_what_the_api_server_would() -> None:
+    # The check has teeth: a Deployment without its selector, or with a field no version
+    # of Kubernetes has, fails it.
+    docs = export_k8s(*example("reference.yaml"))
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    broken = {**deployment, "spec": {k: v for k, v in deployment["spec"].items()
+                                     if k != "selector"}}
+    unknown = {**deployment, "spec": {**deployment["spec"], "replica": 2}}
+    assert schema_errors([deployment]) == []
+    assert len(schema_errors([broken, unknown])) == 2
+
+
+@pytest.mark.parametrize("app", bench_apps())
+def test_bench_applications_export_valid_manifests(app: str) -> None:
+    parsed, plan = bench_solved(app)
+    docs = export_k8s(parsed, plan)
+    assert schema_errors(docs) == []
+    assert layout_of(reimported(parsed, plan)) == grouping(plan)
+
+
+@pytest.mark.parametrize("app", [a for a in bench_apps() if "compose" not in a])
+def test_bench_workloads_keep_the_source_selector_and_labels(app: str) -> None:
+    """Applying over the source must not change its selector (immutable) nor a label."""
+    parsed, plan = bench_solved(app)
+    sources = source_objects(app)
+    checked = 0
+    for doc in workloads(export_k8s(parsed, plan)).values():
+        original = sources.get((doc["kind"], doc["metadata"]["name"],
+                                doc["metadata"].get("namespace")))
+        if original is None:
+            continue  # a new workload of the regrouping
+        checked += 1
+        if doc["kind"] in ("Deployment", "StatefulSet"):
+            assert doc["spec"]["selector"] == original["spec"]["selector"]
+        labels = pod_template(doc)["metadata"]["labels"]
+        for key, value in pod_template(original).get("metadata", {}).get("labels", {}).items():
+            assert labels[key] == value
+    assert checked >= 1
+
+
+IMPORTED_SELECTOR = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+    matchExpressions: [{key: track, operator: In, values: [stable, canary]}]
+  template:
+    metadata:
+      labels: {app: web, track: stable, app.kubernetes.io/name: storefront,
+               app.kubernetes.io/part-of: shop}
+    spec:
+      containers:
+      - {name: web, image: shop/web:1, resources: {requests: {cpu: 200m, memory: 256Mi}}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: shop}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata:
+      labels: {app: api, app.kubernetes.io/part-of: shop}
+    spec:
+      containers:
+      - {name: api, image: shop/api:1, resources: {requests: {cpu: 200m, memory: 256Mi}}}
+"""
+
+
+def test_import_carries_the_selector_and_export_keeps_it() -> None:
+    imported = importer()(load_documents(IMPORTED_SELECTOR, "shop.yaml"), ImportOptions())
+    data = imported.problem
+    by_name = {c["name"]: c for c in data["containers"]}
+    assert by_name["web"]["source"]["selector"] == {
+        "matchLabels": {"app": "web"},
+        "matchExpressions": [{"key": "track", "operator": "In", "values": ["stable", "canary"]}]}
+    assert by_name["api"]["source"]["selector"] == {"matchLabels": {"app": "api"}}
+    data["policy"] = {**data.get("policy", {}), "timeLimitSeconds": 5, "workers": 2}
+    parsed, plan = solved(data)
+    docs = export_k8s(parsed, plan)
+    assert schema_errors(docs) == []
+    found = workloads(docs)
+    web = found["web"]
+    # Narrower than the labels, with an expression: kept as it was, not widened to them.
+    assert web["spec"]["selector"] == by_name["web"]["source"]["selector"]
+    # The source's name and part-of labels win over the export's own, in the template and
+    # on the workload.
+    assert pod_template(web)["metadata"]["labels"] == {
+        "app": "web", "track": "stable", NAME: "storefront", PART_OF: "shop", POD: "web"}
+    assert web["metadata"]["labels"][NAME] == "storefront"
+    assert web["metadata"]["labels"][PART_OF] == "shop"
+    assert found["api"]["spec"]["selector"] == {"matchLabels": {"app": "api"}}
+    assert pod_template(found["api"])["metadata"]["labels"][PART_OF] == "shop"
+
+
+def test_a_pod_label_from_an_earlier_export_is_kept() -> None:
+    # A source exported before carries the pod label (its selector may hold it): it stays,
+    # and the rules select on it; a new pod whose name it is gets another value.
+    data = problem(
+        [container("a", replicas=2, source=source(
+            "a", "a", labels={POD: "b"}, selector={"matchLabels": {POD: "b"}})),
+         container("b", replicas=2)],
+        nodes=[node("n1"), node("n2")], spread="node",
+    )
+    parsed, plan = solved(data)
+    docs = export_k8s(parsed, plan)
+    assert schema_errors(docs) == []
+    found = workloads(docs)
+    assert found["a"]["spec"]["selector"] == {"matchLabels": {POD: "b"}}
+    assert pod_template(found["a"])["metadata"]["labels"][POD] == "b"
+    own = pod_template(found["b"])["metadata"]["labels"][POD]
+    assert own != "b"
+    assert found["b"]["spec"]["selector"] == {"matchLabels": {POD: own}}
+    for name, value in (("a", "b"), ("b", own)):
+        anti = pod_spec(found[name])["affinity"]["podAntiAffinity"][REQUIRED]
+        assert anti == [{"labelSelector": {"matchLabels": {POD: value}}, "topologyKey": HOST}]
+        assert budgets(docs)[name]["spec"]["selector"] == {"matchLabels": {POD: value}}
 
 
 # ---- round trip through the importer ------------------------------------------------------

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
+import typer.main
+from typer.core import TyperGroup, TyperOption
 
+from advisor.cli import app
 from advisor.kube.common import (
     DEFAULT_POOL,
     ImportOptions,
@@ -21,6 +27,7 @@ from advisor.kube.nodes import import_nodes
 from advisor.solve import advise
 from models import Problem, parse_problem
 
+ROOT = Path(__file__).resolve().parents[1]
 MANIFESTS = Path(__file__).resolve().parents[2] / "shared" / "bench-data" / "manifests"
 
 
@@ -101,7 +108,8 @@ def test_online_boutique_imports_its_twelve_services() -> None:
     assert frontend["source"] == {
         "kind": "Deployment", "workload": "frontend", "container": "server",
         "labels": {"app": "frontend"},
-        "annotations": {"sidecar.istio.io/rewriteAppHTTPProbers": "true"}}
+        "annotations": {"sidecar.istio.io/rewriteAppHTTPProbers": "true"},
+        "selector": {"matchLabels": {"app": "frontend"}}}
     assert frontend["image"].endswith("/frontend:v0.10.6")
     assert frontend["ports"] == [8080]
     assert found["redis-cart"]["requests"] == {"cpu": "70m", "memory": "200Mi"}
@@ -1160,3 +1168,70 @@ def test_document_lines_survive_empty_and_null_documents() -> None:
     with pytest.raises(ManifestError) as caught:
         import_k8s(documents, ImportOptions())
     assert (caught.value.line, "Pod bad" in caught.value.message) == (10, True)
+
+
+# --- documents glued onto one line (`cat a.yaml b.yaml`, a lacking its final newline) ---
+
+GLUE_HINT = "`---` must start its own line; a file probably lacks its final newline"
+SECOND = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n"
+
+
+@pytest.mark.parametrize(("first", "glued_line"), [
+    ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {}", 4),
+    ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, labels: {app: a}}", 3),
+    ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  key: value", 6),
+    ("apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n"
+     "  metadata: {name: a}", 6),
+])
+def test_a_separator_glued_to_the_previous_line_is_explained(first: str,
+                                                             glued_line: int) -> None:
+    with pytest.raises(ManifestError) as caught:
+        load_documents(first + "---\n" + SECOND, "app.yaml")
+    assert caught.value.message.startswith("invalid YAML: ")
+    assert f"line {glued_line} ends with `---`: {GLUE_HINT}" in caught.value.message
+    # The same documents, the separator on its own line: read as two.
+    assert len(load_documents(first + "\n---\n" + SECOND, "app.yaml")) == 2
+
+
+def test_a_value_ending_in_dashes_is_valid_yaml_and_no_error() -> None:
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata:\n  rule: a---\n  b: c\n"
+    (document,) = load_documents(text, "app.yaml")
+    assert document.data["data"] == {"rule": "a---", "b": "c"}
+
+
+def test_other_yaml_errors_get_no_separator_hint() -> None:
+    with pytest.raises(ManifestError) as caught:
+        load_documents("apiVersion: v1\nkind: [ConfigMap\nmetadata: {name: a}\n", "app.yaml")
+    assert "---" not in caught.value.message
+
+
+def test_json_with_yaml_glued_on_is_explained_by_the_cli(tmp_path: Path) -> None:
+    path = tmp_path / "all.yaml"
+    path.write_text(json.dumps({"apiVersion": "v1", "kind": "ConfigMap",
+                                "metadata": {"name": "a"}}) + "---\n" + SECOND,
+                    encoding="utf-8")
+    run = subprocess.run([sys.executable, "-m", "advisor.cli", "import", "k8s", str(path)],
+                         capture_output=True, text=True, cwd=ROOT, timeout=60, check=False)
+    assert run.returncode == 2
+    assert f"line 1 ends with `---`: {GLUE_HINT}" in " ".join(run.stderr.split())
+
+
+# --- the CLI's help ----------------------------------------------------------------------
+
+def test_help_is_not_cut_at_eighty_columns() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "TERMINAL_WIDTH"}
+    env["COLUMNS"] = "80"
+    command = typer.main.get_command(app)
+    assert isinstance(command, TyperGroup)
+    for name in ("advise", "review"):
+        run = subprocess.run([sys.executable, "-m", "advisor.cli", name, "--help"],
+                             capture_output=True, text=True, cwd=ROOT, env=env, timeout=60,
+                             check=False)
+        assert run.returncode == 0, run.stderr
+        assert "…" not in run.stdout
+        shown = " ".join(run.stdout.replace("│", " ").split())
+        helps = [p.help for p in command.commands[name].params
+                 if isinstance(p, TyperOption) and p.help]
+        assert any("--injected-requests" in p.opts for p in command.commands[name].params)
+        for text in helps:
+            assert " ".join(text.split()) in shown

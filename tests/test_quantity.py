@@ -1,3 +1,4 @@
+import re
 from decimal import Decimal
 
 import pytest
@@ -70,3 +71,32 @@ def test_format_round_trips() -> None:
     assert format_units("memory", 1001) == "1001"
     for units in (1, 250, 1500, 64000):
         assert to_units("cpu", parse_quantity(format_units("cpu", units)), round_up=True) == units
+
+
+@pytest.mark.parametrize(
+    ("text", "suggested"),
+    [
+        ("512MB", {"512M": 512 * 10**6, "512Mi": 512 * 2**20}),
+        ("1GB", {"1G": 10**9, "1Gi": 2**30}),
+        ("2KB", {"2k": 2000, "2Ki": 2048}),
+        ("1.5gb", {"1.5G": Decimal("1.5e9"), "1.5Gi": 1536 * 2**20}),
+        ("512MiB", {"512Mi": 512 * 2**20}),
+        ("100B", {"100": 100}),
+    ],
+)
+def test_byte_suffixes_are_told_what_to_write(text: str, suggested: dict[str, int]) -> None:
+    with pytest.raises(QuantityError) as info:
+        parse_quantity(text)
+    message = str(info.value)
+    assert "no B suffix" in message
+    quoted = re.findall(r"'([^']*)'", message)[1:]  # the first is the input itself
+    assert quoted == list(suggested)
+    for written, amount in suggested.items():  # what it suggests is valid, and that size
+        assert parse_quantity(written) == amount
+
+
+def test_other_bad_quantities_get_no_byte_hint() -> None:
+    for text in ("xMB", "1 Gi", "Gi"):
+        with pytest.raises(QuantityError) as info:
+            parse_quantity(text)
+        assert "B suffix" not in str(info.value)

@@ -170,3 +170,40 @@ def test_an_anchor_reused_a_few_times_is_fine() -> None:
     text = ("containers:\n  - {name: a, requests: &r {cpu: 1}}\n  - {name: b, requests: *r}\n"
             "nodes: [{name: n, allocatable: {cpu: '4'}}]\n")
     assert [c.name for c in load_problem(text, "input").containers] == ["a", "b"]
+
+
+def test_unknown_keys_suggest_a_close_known_one() -> None:
+    found = issues(base(
+        containers=[{"name": "a", "requets": {"cpu": "1"}, "nodeselector": {}},
+                    {"name": "b", "zzzz": 1}],
+        hints=[{"type": "sidecar", "container": "b", "main": "a", "mian": "a"},
+               {"type": "samePod", "containers": ["a", "b"], "containrs": []}],
+        nodes=[{"name": "n1", "allocatable": {"cpu": "4"},
+                "taints": [{"key": "k", "efect": "NoSchedule"}]}],
+        policy={"timeLimit": 3},
+        nods=[],
+    ))
+    assert found["containers[0].requets"].endswith("did you mean `requests`?")
+    assert found["containers[0].nodeselector"].endswith("did you mean `nodeSelector`?")
+    assert "did you mean" not in found["containers[1].zzzz"]
+    # Each hint type has its own keys: `main` for helpers, `containers` for groups.
+    assert found["hints[0].mian"].endswith("did you mean `main`?")
+    assert found["hints[1].containrs"].endswith("did you mean `containers`?")
+    assert found["nodes[0].taints[0].efect"].endswith("did you mean `effect`?")
+    assert found["policy.timeLimit"].endswith("did you mean `timeLimitSeconds`?")
+    assert found["nods"].endswith("did you mean `nodes`?")
+
+
+GLUE_HINT = "`---` must start its own line; a file probably lacks its final newline"
+
+
+@pytest.mark.parametrize("text", [
+    "containers: [{name: a}]\nnodes: []---\ncontainers: [{name: b}]\n",
+    "containers:\n- name: a---\ncontainers: [{name: b}]\n",
+    '{"containers": [{"name": "a"}]}---\ncontainers: [{name: b}]\n',
+])
+def test_a_glued_document_separator_is_explained(text: str) -> None:
+    with pytest.raises(ProblemError) as info:
+        load_problem(text, "p.yaml")
+    (issue,) = info.value.issues
+    assert issue.message.endswith(f"ends with `---`: {GLUE_HINT})")

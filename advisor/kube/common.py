@@ -10,7 +10,13 @@ from typing import Any
 
 import yaml
 
-from advisor.loading import MAX_INPUT_BYTES, MAX_YAML_ALIASES, _check_events, _StrictLoader
+from advisor.loading import (
+    MAX_INPUT_BYTES,
+    MAX_YAML_ALIASES,
+    _check_events,
+    _StrictLoader,
+    glued_separator_hint,
+)
 from models import ProblemError
 
 # Requests assumed for a container whose source sets none (Kubernetes would schedule it as
@@ -77,8 +83,9 @@ def load_documents(text: str, source: str) -> list[Document]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ManifestError(source, f"invalid YAML: {problem}",
-                            mark.line + 1 if mark else None) from None
+        line = mark.line + 1 if mark else None
+        raise ManifestError(source, f"invalid YAML: {problem}"
+                            + glued_separator_hint(text, line), line) from None
     except ProblemError as exc:
         raise ManifestError(source, "; ".join(i.message for i in exc.issues)) from None
     except ValueError as exc:

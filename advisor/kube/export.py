@@ -17,14 +17,26 @@ copies beside them:
   a workload after the workload). Otherwise it keeps the pod's name, and the source
   workloads whose containers it now runs are listed in `podlayout.io/replaces`.
 - The pod template keeps the source's pod-template labels, so that existing Services still
-  select the pods, and its annotations.
-- The selector is immutable in Kubernetes, so it must stay the one the source used: the
-  source's pod-template labels when known (the problem does not keep the selector itself:
-  when the source's was narrower than its labels, copy it over), else
-  app.kubernetes.io/name. The pod template records it (`podlayout.io/selector`), so that
-  exporting again after a re-import keeps it despite the labels added here.
+  select the pods, and its annotations. The export's own labels (app.kubernetes.io/name,
+  app.kubernetes.io/part-of, podlayout.io/pod) are added only where the source has no
+  label of that key: a source label is never overwritten or dropped (bar the ones the Job
+  controller adds, which a new Job refuses).
+- The selector is immutable in Kubernetes: a workload updated in place keeps the source's
+  exactly as it was (the import carries it in the main container's source). A workload
+  the regrouping creates selects on its own `podlayout.io/pod` label only. For sources whose
+  selector is unknown (Pods read from a cluster, problems imported before it was carried),
+  the selector is the one an earlier export recorded (`podlayout.io/selector`), else the
+  source's pod-template labels.
 - Rules between advised pods (affinity, spreading, budgets) select on `podlayout.io/pod`,
   which only that pod's replicas carry: source labels may be shared by several workloads.
+
+`export_k8s_patches` writes, for each workload whose grouping the plan keeps (the same
+containers in one pod as in the source workload, updated in place), a strategic-merge patch
+that sets only the replica count, the pod affinity and anti-affinity, the topology spread
+constraints and the containers' resources (containers matched by their source name): env,
+probes, securityContext, volumes and the rest of the source stay as they are. The patch
+cannot add the `podlayout.io/pod` label, so rules select such a workload's pods by its
+selector. Workloads whose grouping changed, and budgets, are new objects: full manifests.
 
 Sidecars an admission webhook adds (Istio's proxy, Dapr's daprd) are not written as
 containers: the pod template asks for the injection instead.
@@ -32,6 +44,7 @@ containers: the pod template asks for the injection instead.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,11 +80,87 @@ EXPORTED_KINDS = frozenset({"Deployment", "StatefulSet", "Job", "CronJob"})
 JOB_LABELS = frozenset({"controller-uid", "job-name", "batch.kubernetes.io/controller-uid",
                         "batch.kubernetes.io/job-name"})
 
+# The kinds a patch may update: a Job's pod template cannot change once it is created.
+PATCHABLE_KINDS = frozenset({"Deployment", "StatefulSet", "CronJob"})
+REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
+PREFERRED = "preferredDuringSchedulingIgnoredDuringExecution"
+
 SourceKey = tuple[str, str, str | None]  # kind, workload, namespace
+
+
+@dataclass
+class PatchExport:
+    """What `export k8s --patch` prints: patches and full manifests, each document with the
+    comment written above it (None for a patch), and notes for stderr."""
+
+    docs: list[dict[str, Any]]
+    comments: list[str | None]
+    notes: list[str]
 
 
 def export_k8s(problem: Problem, plan: Plan) -> list[dict[str, Any]]:
     """Manifests for the plan's pods: workloads, then their PodDisruptionBudgets."""
+    pods, nodes, rules, updated = _prepare(problem, plan, patch=False)
+    workloads = [_workload(problem, pod, nodes.get(pod.plan.name, []),
+                           rules.get(pod.plan.name, _Rules()), updated, pods)
+                 for pod in pods]
+    return workloads + [_budget(pod) for pod in pods if _needs_budget(pod)]
+
+
+def export_k8s_patches(problem: Problem, plan: Plan) -> PatchExport:
+    """Strategic-merge patches for the workloads whose grouping the plan keeps; full
+    manifests for the others, and for the budgets (new objects)."""
+    pods, nodes, rules, updated = _prepare(problem, plan, patch=True)
+    docs: list[dict[str, Any]] = []
+    comments: list[str | None] = []
+    notes: list[str] = []
+    for pod in pods:
+        on = nodes.get(pod.plan.name, [])
+        rule = rules.get(pod.plan.name, _Rules())
+        if pod.patched:
+            docs.append(_patch(problem, pod, on, rule, pods))
+            comments.append(None)
+            assumed = [c.name for c in pod.containers if c.defaulted_requests]
+            if assumed:
+                notes.append(f"{_kind_name(pod)}: the patch sets requests the import assumed "
+                             f"for {', '.join(assumed)}: check them")
+            continue
+        why = _why_full(pod, updated)
+        docs.append(_workload(problem, pod, on, rule, updated, pods))
+        comments.append(f"podlayout: full manifest, not a patch: {why}")
+        notes.append(f"{_kind_name(pod)}: full manifest, not a patch: {why}")
+    for pod in pods:
+        if _needs_budget(pod):
+            docs.append(_budget(pod))
+            comments.append("podlayout: full manifest, not a patch: a new PodDisruptionBudget")
+    return PatchExport(docs, comments, notes)
+
+
+def _kind_name(pod: _Pod) -> str:
+    source = pod.main.source
+    kind = source.kind if source and source.kind in EXPORTED_KINDS else "Deployment"
+    where = f"{pod.namespace}/" if pod.namespace else ""
+    return f"{kind} {where}{pod.name}"
+
+
+def _why_full(pod: _Pod, updated: set[SourceKey]) -> str:
+    source = pod.main.source
+    if source is None or _key(source) not in updated:
+        return "a new workload (its grouping differs from every source workload's)"
+    if source.kind not in PATCHABLE_KINDS:
+        return (f"a {source.kind}'s pod template cannot change: delete it and apply this "
+                "once it has finished")
+    return "its grouping changed: merge env, probes and the rest from the source workload"
+
+
+def _needs_budget(pod: _Pod) -> bool:
+    return pod.plan.replicas >= 2 and any(c.critical for c in pod.members)
+
+
+def _prepare(problem: Problem, plan: Plan, *, patch: bool
+             ) -> tuple[list[_Pod], dict[str, list[str]], dict[str, _Rules], set[SourceKey]]:
+    """The advised pods, named and labelled, their nodes, the rules between them, and the
+    source workloads applying updates in place."""
     if plan.status == "infeasible" or not plan.pods:
         raise ValueError("the plan has no pods to export (an infeasible problem has no layout)")
     by_name = {c.name: c for c in problem.containers}
@@ -87,14 +176,45 @@ def export_k8s(problem: Problem, plan: Plan) -> list[dict[str, Any]]:
     rules = _hint_rules(problem, plan, pod_of, nodes)
     pods = [_advised(pod, by_name) for pod in plan.pods]
     updated = _name_workloads(problem, pods)
-    workloads: list[dict[str, Any]] = []
-    budgets: list[dict[str, Any]] = []
+    _label_pods(pods)
     for pod in pods:
-        workloads.append(_workload(problem, pod, nodes.get(pod.plan.name, []),
-                                   rules.get(pod.plan.name, _Rules()), updated))
-        if pod.plan.replicas >= 2 and any(c.critical for c in pod.members):
-            budgets.append(_budget(pod))
-    return workloads + budgets
+        pod.patched = patch and _unchanged(problem, pod, updated)
+        # A patch cannot add the pod label: the rules select a patched workload's pods by
+        # its own selector, which only they match.
+        pod.match = (_source_selector(pod) if pod.patched
+                     else {"matchLabels": {POD_LABEL: pod.pod_label}})
+    return pods, nodes, rules, updated
+
+
+def _label_pods(pods: list[_Pod]) -> None:
+    """Each pod's `podlayout.io/pod` value: the source's, when an earlier export set it (a
+    selector may hold it), else the pod's name, made unique."""
+    taken: set[str] = set()
+    for pod in pods:
+        source = pod.main.source
+        kept = source.labels.get(POD_LABEL) if source else None
+        if kept:
+            pod.pod_label = kept
+            taken.add(kept)
+    for pod in pods:
+        if pod.pod_label:
+            continue
+        value, n = pod.plan.name, 2
+        while value in taken:
+            value = f"{pod.plan.name[:59].rstrip('-')}-{n}"
+            n += 1
+        pod.pod_label = value
+        taken.add(value)
+
+
+def _unchanged(problem: Problem, pod: _Pod, updated: set[SourceKey]) -> bool:
+    """Whether the pod is its source workload, updated in place, with the same containers:
+    what a patch can express."""
+    source = pod.main.source
+    if source is None or _key(source) not in updated or source.kind not in PATCHABLE_KINDS:
+        return False
+    same = {c.name for c in problem.containers if c.source and _key(c.source) == _key(source)}
+    return same == set(pod.plan.containers)
 
 
 class _NoAliasDumper(yaml.SafeDumper):
@@ -105,12 +225,20 @@ class _NoAliasDumper(yaml.SafeDumper):
         return True
 
 
-def dump_manifests(docs: list[dict[str, Any]]) -> str:
-    """Multi-document YAML, block style, keys in the order they were built."""
-    text: str = yaml.dump_all(docs, Dumper=_NoAliasDumper, default_flow_style=False,
+def dump_manifests(docs: list[dict[str, Any]], comments: list[str | None] | None = None
+                   ) -> str:
+    """Multi-document YAML, block style, keys in the order they were built; each document
+    after its comment, if any (a `#` line above its `---`)."""
+    parts: list[str] = []
+    for i, doc in enumerate(docs):
+        comment = comments[i] if comments is not None and i < len(comments) else None
+        if comment:
+            parts.extend(f"# {line}\n" for line in comment.splitlines())
+        text: str = yaml.dump(doc, Dumper=_NoAliasDumper, default_flow_style=False,
                               sort_keys=False, explicit_start=True, allow_unicode=True,
                               width=4096)  # long annotations stay on one line
-    return text
+        parts.append(text)
+    return "".join(parts)
 
 
 @dataclass
@@ -122,6 +250,9 @@ class _Pod:
     containers: list[Container]  # those written out: not the injected sidecars
     namespace: str | None
     name: str = ""  # the workload's name, given once every pod is known
+    pod_label: str = ""  # its replicas' podlayout.io/pod label
+    patched: bool = False  # written as a patch of its source workload
+    match: dict[str, Any] = field(default_factory=dict)  # the selector rules use for it
 
     @property
     def main(self) -> Container:
@@ -249,22 +380,30 @@ def _parse_selector(text: str) -> dict[str, str]:
     return selector
 
 
-def _format_selector(selector: dict[str, str]) -> str:
-    # Label keys and values hold neither ',' nor '=': the text reads back unambiguously.
-    return ",".join(f"{key}={value}" for key, value in selector.items())
-
-
-def _selector(source: ContainerSource | None, label: str) -> dict[str, str]:
-    """The selector the source workload used (it cannot change), else the name label."""
+def _source_selector(pod: _Pod) -> dict[str, Any]:
+    """The selector of the source workload (it cannot change): as the import read it, else
+    as an earlier export recorded it, else the source's pod-template labels, else the name
+    label."""
+    source = pod.main.source
     if source is not None:
+        if source.selector:
+            return copy.deepcopy(source.selector)
         recorded = _parse_selector(source.annotations.get(SELECTOR_ANNOTATION, ""))
         if recorded:
-            return recorded
-        # The pod label is this export's own, never part of a selector it writes.
-        labels = {k: v for k, v in source.labels.items() if k != POD_LABEL}
+            return {"matchLabels": recorded}
+        labels = {k: v for k, v in source.labels.items()
+                  if k != POD_LABEL and k not in JOB_LABELS}
         if labels:
-            return labels
-    return {NAME_LABEL: label}
+            return {"matchLabels": labels}
+    return {"matchLabels": {NAME_LABEL: pod.label}}
+
+
+def _with_defaults(labels: dict[str, str], defaults: dict[str, str]) -> dict[str, str]:
+    """The labels, plus each default whose key they do not have: never one overwritten."""
+    out = dict(labels)
+    for key, value in defaults.items():
+        out.setdefault(key, value)
+    return out
 
 
 def _source_text(source: ContainerSource) -> str:
@@ -273,10 +412,15 @@ def _source_text(source: ContainerSource) -> str:
 
 
 def _workload(problem: Problem, pod: _Pod, nodes: list[str], rules: _Rules,
-              updated: set[SourceKey]) -> dict[str, Any]:
+              updated: set[SourceKey], pods: list[_Pod]) -> dict[str, Any]:
     source = pod.main.source
     kind = source.kind if source and source.kind in EXPORTED_KINDS else "Deployment"
     batch = kind in ("Job", "CronJob")
+    selector: dict[str, Any] | None = None
+    if not batch:
+        # In place, the source's selector (immutable); a new workload selects its own pods.
+        selector = (_source_selector(pod) if source and _key(source) in updated
+                    else {"matchLabels": {POD_LABEL: pod.pod_label}})
     annotations: dict[str, str] = {f"{ANNOTATION}note": NOTE,
                                    f"{ANNOTATION}advised-nodes": ",".join(nodes)}
     missing = [c.name for c in pod.containers if not c.image]
@@ -321,15 +465,15 @@ def _workload(problem: Problem, pod: _Pod, nodes: list[str], rules: _Rules,
     if kind == "CronJob":
         annotations[f"{ANNOTATION}schedule"] = (
             f"the schedule is not part of the problem: replace {DEFAULT_SCHEDULE} with yours")
-    template = {"metadata": _template_metadata(pod, batch),
-                "spec": _pod_spec(problem, pod, nodes, rules, batch=batch)}
+    template = {"metadata": _template_metadata(pod, batch, selector),
+                "spec": _pod_spec(problem, pod, nodes, rules, pods, batch=batch)}
     meta = _metadata(pod.name, pod.label, pod.namespace, annotations)
-    source = pod.main.source
     if source and source.labels:
         # The workload's own labels are not in the problem; its pods' usually say the same
-        # (app: frontend), and tools that find workloads by label look for those.
-        meta["labels"] = {**{k: v for k, v in source.labels.items() if k not in JOB_LABELS},
-                          **meta["labels"]}
+        # (app: frontend), and tools that find workloads by label look for those. Theirs
+        # win: the export's own are added only under keys they do not use.
+        meta["labels"] = _with_defaults(
+            {k: v for k, v in source.labels.items() if k not in JOB_LABELS}, meta["labels"])
     if kind == "Job":
         # Jobs generate their own selector; setting one needs manualSelector.
         return {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta,
@@ -339,7 +483,6 @@ def _workload(problem: Problem, pod: _Pod, nodes: list[str], rules: _Rules,
                 "spec": {"schedule": DEFAULT_SCHEDULE,
                          "jobTemplate": {"spec": {"parallelism": pod.plan.replicas,
                                                   "template": template}}}}
-    selector = {"matchLabels": _selector(source, pod.label)}
     if kind == "StatefulSet":
         return {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": meta,
                 "spec": {"replicas": pod.plan.replicas, "serviceName": pod.name,
@@ -349,22 +492,22 @@ def _workload(problem: Problem, pod: _Pod, nodes: list[str], rules: _Rules,
                      "template": template}}
 
 
-def _template_metadata(pod: _Pod, batch: bool) -> dict[str, Any]:
-    """The source's pod-template labels and annotations, the labels the rules select on,
-    and the annotations that ask for the injected sidecars."""
+def _template_metadata(pod: _Pod, batch: bool, selector: dict[str, Any] | None
+                       ) -> dict[str, Any]:
+    """The source's pod-template labels and annotations, the labels the rules select on
+    where the source has no label of their key, and the annotations that ask for the
+    injected sidecars."""
     source = pod.main.source
-    labels = {POD_LABEL: pod.plan.name, NAME_LABEL: pod.label, PART_OF_LABEL: PART_OF}
+    labels = {k: v for k, v in source.labels.items()
+              if not (batch and k in JOB_LABELS)} if source else {}
+    labels = _with_defaults(labels, {NAME_LABEL: pod.label, PART_OF_LABEL: PART_OF,
+                                     POD_LABEL: pod.pod_label})
+    if selector:
+        # The pods must match the selector: its labels are the source's (or ours) already.
+        labels = _with_defaults(labels, dict(selector.get("matchLabels") or {}))
     annotations = dict(source.annotations) if source else {}
+    # Written by earlier exports, when the problem did not carry the selector.
     annotations.pop(SELECTOR_ANNOTATION, None)
-    if source:
-        labels.update((k, v) for k, v in source.labels.items()
-                      if not (batch and k in JOB_LABELS))
-    if not batch:
-        # The pods must match the selector, whatever labels the source had.
-        selector = _selector(source, pod.label)
-        labels.update(selector)
-        annotations[SELECTOR_ANNOTATION] = _format_selector(selector)
-    labels[POD_LABEL] = pod.plan.name
     for c in pod.members:
         injector = _injected_by(c)
         if injector in INJECTION and c not in pod.containers:
@@ -375,8 +518,8 @@ def _template_metadata(pod: _Pod, batch: bool) -> dict[str, Any]:
     return meta
 
 
-def _pod_spec(problem: Problem, pod: _Pod, nodes: list[str], rules: _Rules, *, batch: bool
-              ) -> dict[str, Any]:
+def _pod_spec(problem: Problem, pod: _Pod, nodes: list[str], rules: _Rules,
+              pods: list[_Pod], *, batch: bool) -> dict[str, Any]:
     volumes = _volume_names(pod.containers)
     spec: dict[str, Any] = {"containers": [_container(c, volumes) for c in pod.containers]}
     if volumes:
@@ -395,14 +538,12 @@ def _pod_spec(problem: Problem, pod: _Pod, nodes: list[str], rules: _Rules, *, b
                 tolerations.append(wire)
     if tolerations:
         spec["tolerations"] = tolerations
-    affinity = _affinity(problem, pod, nodes, rules)
+    affinity = _affinity(problem, pod, nodes, rules, pods)
     if affinity:
         spec["affinity"] = affinity
-    if problem.policy.spread == Spread.ZONE:
-        spec["topologySpreadConstraints"] = [{
-            "maxSkew": 1, "topologyKey": ZONE_LABELS[0], "whenUnsatisfiable": "DoNotSchedule",
-            "labelSelector": {"matchLabels": {POD_LABEL: pod.plan.name}},
-        }]
+    spread = _spread_constraints(problem, pod)
+    if spread:
+        spec["topologySpreadConstraints"] = spread
     if batch:
         # Always is not allowed in a Job's pods; the problem does not say which of the
         # other two the source used, and Never is the usual one.
@@ -410,27 +551,34 @@ def _pod_spec(problem: Problem, pod: _Pod, nodes: list[str], rules: _Rules, *, b
     return spec
 
 
-def _term(pod: str) -> dict[str, Any]:
-    return {"labelSelector": {"matchLabels": {POD_LABEL: pod}}, "topologyKey": HOSTNAME_LABEL}
+def _spread_constraints(problem: Problem, pod: _Pod) -> list[dict[str, Any]]:
+    if problem.policy.spread != Spread.ZONE:
+        return []
+    return [{"maxSkew": 1, "topologyKey": ZONE_LABELS[0], "whenUnsatisfiable": "DoNotSchedule",
+             "labelSelector": copy.deepcopy(pod.match)}]
 
 
-def _affinity(problem: Problem, pod: _Pod, nodes: list[str], rules: _Rules) -> dict[str, Any]:
+def _term(pod: _Pod) -> dict[str, Any]:
+    return {"labelSelector": copy.deepcopy(pod.match), "topologyKey": HOSTNAME_LABEL}
+
+
+def _affinity(problem: Problem, pod: _Pod, nodes: list[str], rules: _Rules,
+              pods: list[_Pod]) -> dict[str, Any]:
+    by_name = {p.plan.name: p for p in pods}
     affinity: dict[str, Any] = {}
     if rules.with_pods:
-        affinity["podAffinity"] = {
-            "requiredDuringSchedulingIgnoredDuringExecution": [_term(p) for p in rules.with_pods]}
-    required = [_term(p) for p in rules.apart_from]
+        affinity["podAffinity"] = {REQUIRED: [_term(by_name[p]) for p in rules.with_pods]}
+    required = [_term(by_name[p]) for p in rules.apart_from]
     # Zone spreading in the model also keeps one replica per node.
     if problem.policy.spread != Spread.NONE:
-        required.insert(0, _term(pod.plan.name))
+        required.insert(0, _term(pod))
     anti: dict[str, Any] = {}
     if required:
-        anti["requiredDuringSchedulingIgnoredDuringExecution"] = required
+        anti[REQUIRED] = required
     if (problem.policy.spread == Spread.NONE and pod.plan.replicas >= 2 and len(nodes) >= 2
             and any(c.critical for c in pod.members)):
         # No hard policy, but the plan spread a critical pod: ask the scheduler to keep that.
-        anti["preferredDuringSchedulingIgnoredDuringExecution"] = [
-            {"weight": 100, "podAffinityTerm": _term(pod.plan.name)}]
+        anti[PREFERRED] = [{"weight": 100, "podAffinityTerm": _term(pod)}]
     if anti:
         affinity["podAntiAffinity"] = anti
     return affinity
@@ -498,6 +646,16 @@ def _container(c: Container, volumes: dict[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {"name": c.name, "image": c.image or MISSING_IMAGE}
     if c.ports:
         out["ports"] = [{"containerPort": p.port, "protocol": p.protocol} for p in c.ports]
+    resources = _resources(c)
+    if resources:
+        out["resources"] = resources
+    if c.volumes:
+        out["volumeMounts"] = [{"name": volumes[v], "mountPath": f"/mnt/{volumes[v]}"}
+                               for v in dict.fromkeys(c.volumes)]
+    return out
+
+
+def _resources(c: Container) -> dict[str, Any]:
     resources: dict[str, Any] = {}
     requests, limits = _quantities(c.requests), _quantities(c.limits)
     for key, amount in requests.items():
@@ -507,16 +665,48 @@ def _container(c: Container, volumes: dict[str, str]) -> dict[str, Any]:
         resources["requests"] = requests
     if limits:
         resources["limits"] = limits
-    if resources:
-        out["resources"] = resources
-    if c.volumes:
-        out["volumeMounts"] = [{"name": volumes[v], "mountPath": f"/mnt/{volumes[v]}"}
-                               for v in dict.fromkeys(c.volumes)]
-    return out
+    return resources
 
 
 def _budget(pod: _Pod) -> dict[str, Any]:
     return {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
             "metadata": _metadata(pod.name, pod.label, pod.namespace),
-            "spec": {"maxUnavailable": 1,
-                     "selector": {"matchLabels": {POD_LABEL: pod.plan.name}}}}
+            "spec": {"maxUnavailable": 1, "selector": copy.deepcopy(pod.match)}}
+
+
+def _patch(problem: Problem, pod: _Pod, nodes: list[str], rules: _Rules, pods: list[_Pod]
+           ) -> dict[str, Any]:
+    """A strategic-merge patch of the source workload: replicas, pod affinity and
+    anti-affinity, topology spread constraints and container resources, nothing else.
+
+    A field set to null is deleted; the affinity rule lists have no merge key, so they are
+    replaced; the spread constraints (merged by topologyKey otherwise) are replaced with
+    `$patch: replace`; containers merge by name, so only their resources change."""
+    source = pod.main.source
+    assert source is not None  # a patched pod updates its source workload
+    affinity = _affinity(problem, pod, nodes, rules, pods)
+
+    def rules_of(part: str) -> dict[str, Any] | None:
+        found = affinity.get(part)
+        return {REQUIRED: found.get(REQUIRED), PREFERRED: found.get(PREFERRED)} if found else None
+
+    spread = _spread_constraints(problem, pod)
+    spec: dict[str, Any] = {
+        "affinity": {"podAffinity": rules_of("podAffinity"),
+                     "podAntiAffinity": rules_of("podAntiAffinity")},
+        "topologySpreadConstraints": [{"$patch": "replace"}, *spread] if spread else None,
+    }
+    containers = [{"name": c.source.container if c.source else c.name, "resources": resources}
+                  for c in pod.containers if (resources := _resources(c))]
+    if containers:
+        spec["containers"] = containers
+    meta: dict[str, Any] = {"name": pod.name}
+    if source.namespace:
+        meta["namespace"] = source.namespace
+    template = {"spec": spec}
+    if source.kind == "CronJob":
+        return {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": meta,
+                "spec": {"jobTemplate": {"spec": {"parallelism": pod.plan.replicas,
+                                                  "template": template}}}}
+    return {"apiVersion": "apps/v1", "kind": source.kind, "metadata": meta,
+            "spec": {"replicas": pod.plan.replicas, "template": template}}

@@ -77,6 +77,31 @@ POD_ONLY_ANNOTATIONS = ("sidecar.istio.io/status", "kubectl.kubernetes.io/last-a
                         "cni.projectcalico.org/", "k8s.v1.cni.cncf.io/", "kubernetes.io/config.")
 ISTIO_STATUS = "sidecar.istio.io/status"
 DAPR_PORTS = (3500, 50001)
+DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container"
+# Containers that serve another one of their pod, known by their name or their image's:
+# never the main container just because they are listed first.
+_HELPERS: dict[str, str] = {
+    **dict.fromkeys(("envoy", "istio-proxy", "proxyv2", "linkerd-proxy", "linkerd2-proxy",
+                     "proxy", "oauth2-proxy", "kube-rbac-proxy", "nginx-proxy",
+                     "cloud-sql-proxy", "cloudsql-proxy", "gce-proxy", "esp", "esp-v2",
+                     "ambassador"), "a proxy"),
+    **dict.fromkeys(("fluent-bit", "fluentbit", "fluentd", "filebeat", "promtail", "vector",
+                     "logrotate", "log-shipper", "logshipper"), "a log shipper"),
+    **dict.fromkeys(("configmap-reload", "config-reload", "config-reloader",
+                     "prometheus-config-reloader", "k8s-sidecar", "reloader", "git-sync",
+                     "consul-template"), "a config reloader"),
+    **dict.fromkeys(("vault-agent", "vault-agent-init", "secrets-store", "secrets-agent"),
+                    "a secrets agent"),
+    **dict.fromkeys(("jaeger-agent", "otel-agent", "otel-collector",
+                     "opentelemetry-collector", "opentelemetry-collector-contrib"),
+                    "a telemetry agent"),
+    **dict.fromkeys(("exporter", "metrics-exporter"), "a metrics exporter"),
+}
+_HELPER_SUFFIXES: tuple[tuple[str, str], ...] = (
+    ("-exporter", "a metrics exporter"), ("_exporter", "a metrics exporter"),
+    ("-proxy", "a proxy"), ("-sidecar", "a sidecar"), ("-reloader", "a config reloader"),
+    ("-reload", "a config reloader"), ("-shipper", "a log shipper"),
+)
 _ADAPTER = re.compile(r"exporter|metrics|prometheus")
 _AMBASSADOR = re.compile(r"proxy|envoy|ambassador")
 # A ReplicaSet a Deployment made: `<deployment>-<pod-template-hash>` (safe alphabet).
@@ -591,7 +616,90 @@ def _unique_pod_names(workloads: list[_Workload]) -> None:
         work.pod_name = name
 
 
+def _image_name(image: str | None) -> str:
+    """An image's own name: `quay.io/org/config-reloader:v1@sha256:..` -> config-reloader."""
+    if not image:
+        return ""
+    name = image.split("@", 1)[0].rsplit("/", 1)[-1]
+    return name.split(":", 1)[0].lower()
+
+
+def _helper_kind(cont: _Cont) -> str | None:
+    """What helper a container is by its name or its image's ("a proxy"), or None."""
+    for text in (cont.k8s_name.lower(), _image_name(cont.image)):
+        if not text:
+            continue
+        if text in _HELPERS:
+            return _HELPERS[text]
+        for suffix, kind in _HELPER_SUFFIXES:
+            if text.endswith(suffix) and len(text) > len(suffix):
+                return kind
+    return None
+
+
+def _named_like(container: str, workload: str) -> bool:
+    """Whether a container's name says it is its workload's (`payment` in `payment-service`,
+    `grafana` in `my-grafana`, `web-app` in `web`), on whole `-`/`_`/`.` parts only."""
+    a, b = container.lower(), workload.lower()
+    if a == b:
+        return True
+    short, long = sorted((a, b), key=len)
+    return any(long.startswith(short + sep) or long.endswith(sep + short) for sep in "-_.")
+
+
+def _choose_main(work: _Workload, warnings: list[str] | None) -> None:
+    """Put the pod's main container first, which every later step takes as the main.
+
+    In order: the template's kubectl.kubernetes.io/default-container annotation (when it
+    names one of the pod's containers), a container named like its workload (its exact
+    name first), the first one that is not a known helper (proxy, log shipper, config
+    reloader, exporter, ...), the first one. Native sidecars and injected ones are helpers
+    by definition. When the annotation did not decide among several containers, a warning
+    says what did (None: say nothing, for DaemonSets, which are node overhead)."""
+    apps = [c for c in work.containers if c.role == "app" and c.injected_by is None]
+    if not apps:
+        return
+    named = work.annotations.get(DEFAULT_CONTAINER)
+    chosen = next((c for c in apps if c.k8s_name == named), None) if named else None
+    if chosen is None:
+        exact = [c for c in apps if c.k8s_name.lower() == work.name.lower()]
+        alike = [c for c in apps if _named_like(c.k8s_name, work.name)
+                 and _helper_kind(c) is None]
+        plain = [c for c in apps if _helper_kind(c) is None]
+        if exact or alike:
+            chosen = (exact or alike)[0]
+            why = "it is named like its workload"
+        elif plain and plain[0] is not apps[0]:
+            chosen = plain[0]
+            skipped = ", ".join(f"`{c.k8s_name}` is {_helper_kind(c)}"
+                                for c in apps[:apps.index(chosen)])
+            why = f"it is the first that is not a known helper: {skipped}"
+        else:
+            chosen = apps[0]
+            why = ("it is listed first: every container looks like a helper and none is "
+                   "named like its workload" if not plain else
+                   "it is listed first: none is named like its workload, and it is no known "
+                   "helper")
+        if warnings is not None and len(apps) > 1:
+            if not named:
+                said = "no kubectl.kubernetes.io/default-container annotation"
+            elif any(c.k8s_name == named for c in work.containers):
+                said = (f"kubectl.kubernetes.io/default-container names `{named}`, a sidecar "
+                        "(an init container that keeps running, or an injected one)")
+            else:
+                said = (f"kubectl.kubernetes.io/default-container names `{named}`, which is no "
+                        "container of the pod")
+            warnings.append(f"{work.what}: main container `{chosen.k8s_name}` chosen because "
+                            f"{why} ({said}); the others are its helpers")
+    work.containers.remove(chosen)
+    work.containers.insert(0, chosen)
+
+
 def _helper_type(cont: _Cont) -> str:
+    known = _helper_kind(cont)  # a known helper by what it is (a config reloader of
+    if known not in (None, "a sidecar"):  # Prometheus is no metrics adapter)
+        return ("adapter" if known == "a metrics exporter"
+                else "ambassador" if known == "a proxy" else "sidecar")
     text = f"{cont.k8s_name} {cont.image or ''}".lower()
     if _ADAPTER.search(text):
         return "adapter"
@@ -656,7 +764,7 @@ def _init_overhead(work: _Workload, warnings: list[str]) -> None:
         return
     running = work.containers
     resources = sorted({r for amounts in once for r in amounts})
-    main = running[0]
+    main = running[0]  # the main container: _choose_main put it first
     for resource in resources:
         steady = sum((c.amount(resource) for c in running), Decimal(0))
         before = Decimal(0)
@@ -982,6 +1090,14 @@ def _template_metadata(work: _Workload) -> tuple[dict[str, str], dict[str, str]]
 
 
 def _container_dict(work: _Workload, cont: _Cont, main: bool) -> dict[str, Any]:
+    def plain(value: Any) -> Any:
+        # A copy: the problem shares no object with the documents (nor, dumped, aliases).
+        if isinstance(value, dict):
+            return {str(k): plain(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        return value
+
     out: dict[str, Any] = {"name": cont.name}
     if cont.image:
         out["image"] = cont.image
@@ -1013,6 +1129,19 @@ def _container_dict(work: _Workload, cont: _Cont, main: bool) -> dict[str, Any]:
             source["labels"] = labels
         if annotations:
             source["annotations"] = annotations
+        if not work.from_pods and work.kind in ("Deployment", "StatefulSet", "ReplicaSet"):
+            # The selector cannot change once applied: export must write it as it is. Found
+            # again in the workload's document (a List may hold several workloads).
+            for obj in _walk(work.ctx.doc):
+                if obj["kind"] != work.kind:
+                    continue
+                name, namespace, _ = _metadata(obj, work.ctx)
+                spec = obj.get("spec")
+                if (name, namespace) == (work.name, work.namespace) and isinstance(spec, dict):
+                    selector = spec.get("selector")
+                    if isinstance(selector, dict) and selector:
+                        source["selector"] = plain(selector)
+                    break
     out["source"] = source
     if cont.defaulted:
         out["defaultedRequests"] = list(cont.defaulted)
@@ -1182,7 +1311,10 @@ def import_k8s(documents: list[Document], options: ImportOptions) -> ImportResul
         kinds = ", ".join(sorted(WORKLOAD_KINDS - {"DaemonSet"}))
         note = "; DaemonSets are node overhead" if daemons else ""
         warnings.append(f"no workload ({kinds}) in the input{note}")
+    for work in workloads:
+        _choose_main(work, warnings)
     for work in daemons:
+        _choose_main(work, None)
         work.containers.extend(_injected(work, istio_namespaces, options))
         _init_overhead(work, warnings)
     _unique_pod_names(workloads)
