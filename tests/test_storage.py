@@ -6,8 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 
 from advisor.greedy import greedy
+from advisor.kube.common import ImportOptions
+from advisor.kube.detect import read_input
 from advisor.prepare import prepare
 from advisor.review import review
 from advisor.solve import advise
@@ -120,3 +123,64 @@ def test_the_current_layout_is_placed_as_the_volume_allows() -> None:
                                {"name": "web", "containers": ["web"], "replicas": 2}]}
     current = review(parse_problem(data)).to_wire()["current"]
     assert len({p["node"] for p in current["placements"] if p["pod"] == "db"}) == 1
+
+
+# -- imported from manifests ------------------------------------------------------------
+
+def _manifests(mode: str | None, kind: str = "Deployment", replicas: int = 2) -> str:
+    pod_spec: dict[str, Any] = {"containers": [{
+        "name": "db", "image": "postgres:16",
+        "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}},
+        "volumeMounts": [{"name": "data", "mountPath": "/var/lib/postgresql/data"}]}]}
+    spec: dict[str, Any] = {"replicas": replicas, "selector": {"matchLabels": {"app": "db"}},
+                            "template": {"metadata": {"labels": {"app": "db"}}}}
+    if kind == "StatefulSet":
+        spec["serviceName"] = "db"
+        spec["volumeClaimTemplates"] = [{"metadata": {"name": "data"}, "spec": {
+            "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]
+    else:
+        pod_spec["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": "db"}}]
+    spec["template"]["spec"] = pod_spec
+    docs: list[dict[str, Any]] = [{"apiVersion": "apps/v1", "kind": kind,
+                                   "metadata": {"name": "db"}, "spec": spec}]
+    if mode is not None:
+        docs.append({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                     "metadata": {"name": "db"},
+                     "spec": {"accessModes": [mode],
+                              "resources": {"requests": {"storage": "1Gi"}}}})
+    return yaml.safe_dump_all(docs)
+
+
+def _import(text: str) -> tuple[Any, list[str]]:
+    options = ImportOptions(nodes=[{"name": f"node-{i}", "allocatable": {"cpu": "4",
+                                                                        "memory": "8Gi"}}
+                                   for i in range(3)])
+    return read_input(text, "app.yaml", options)
+
+
+def test_an_imported_read_write_once_claim_keeps_its_replicas_on_one_node() -> None:
+    problem, _ = _import(_manifests("ReadWriteOnce"))
+    assert [(v.name, v.access_mode) for v in problem.volumes] == [("pvc:db", "ReadWriteOnce")]
+    plan = advise(problem).to_wire()
+    assert len(_nodes_of(plan, "db")) == 1
+    assert validate(problem, plan) == []
+
+
+def test_an_imported_read_write_many_claim_lets_replicas_spread() -> None:
+    problem, _ = _import(_manifests("ReadWriteMany"))
+    assert problem.volumes[0].access_mode == "ReadWriteMany"
+    assert len(_nodes_of(advise(problem).to_wire(), "db")) == 2
+
+
+def test_a_claim_whose_pvc_is_missing_is_taken_as_read_write_once_and_said() -> None:
+    problem, warnings = _import(_manifests(None))
+    assert problem.volumes[0].access_mode == "ReadWriteOnce"
+    assert any("taken as ReadWriteOnce" in w and "db" in w for w in warnings)
+
+
+def test_volume_claim_templates_give_each_replica_its_own_claim() -> None:
+    problem, _ = _import(_manifests(None, kind="StatefulSet"))
+    assert problem.volumes == []
+    plan = advise(problem).to_wire()
+    assert len(_nodes_of(plan, "db")) == 2  # critical, two replicas, a claim each: spread
+    assert validate(problem, plan) == []

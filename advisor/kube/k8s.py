@@ -1069,6 +1069,44 @@ def _port_clashes(work: _Workload, warnings: list[str]) -> None:
         cont.ports = kept
 
 
+# From the most to the least shareable: a claim that allows several modes is mounted with
+# the most permissive one it has.
+_ACCESS_MODES = ("ReadWriteMany", "ReadOnlyMany", "ReadWriteOnce", "ReadWriteOncePod")
+
+
+def _access_mode(obj: dict[str, Any], ctx: _Ctx) -> str:
+    spec = ctx.mapping(obj.get("spec") or {}, "spec")
+    modes = [ctx.text(m, "spec.accessModes[]") for m in ctx.seq(spec.get("accessModes") or [],
+                                                                "spec.accessModes")]
+    unknown = [m for m in modes if m not in _ACCESS_MODES]
+    if unknown:
+        ctx.fail("spec.accessModes", f"unknown access mode {unknown[0]!r}; Kubernetes knows "
+                 + ", ".join(_ACCESS_MODES))
+    return next((m for m in _ACCESS_MODES if m in modes), "ReadWriteOnce")
+
+
+def _claim_volumes(workloads: list[_Workload], modes: dict[tuple[str | None, str], str],
+                   warnings: list[str]) -> list[dict[str, str]]:
+    """The claims the workloads mount, each with its PersistentVolumeClaim's access mode; a
+    claim whose PVC is not in the input is taken as ReadWriteOnce, the common default."""
+    out: dict[str, str] = {}
+    assumed: list[str] = []
+    for work in workloads:
+        for mount, claim in work.claims.items():
+            name = _volume_name(work, mount)
+            if name in out:
+                continue
+            mode = modes.get((work.namespace, claim)) or modes.get((None, claim))
+            if mode is None:
+                assumed.append(name.removeprefix(CLAIM_PREFIX))
+                mode = "ReadWriteOnce"
+            out[name] = mode
+    if assumed:
+        warnings.append("PersistentVolumeClaim(s) not in the input, taken as ReadWriteOnce "
+                        "(the pods mounting one run on one node): " + ", ".join(sorted(assumed)))
+    return [{"name": name, "accessMode": mode} for name, mode in sorted(out.items())]
+
+
 def _volume_name(work: _Workload, mount: str) -> str:
     # A claim is the same storage whichever workload mounts it; other volumes are the pod's.
     # The colon cannot appear in a Kubernetes volume name: no pod-local one reads as a claim.
@@ -1240,10 +1278,15 @@ def import_k8s(documents: list[Document], options: ImportOptions) -> ImportResul
     autoscalers: list[tuple[dict[str, Any], Document]] = []
     groups: dict[Key, _Workload] = {}
     ran_on: dict[Key, list[str | None]] = {}
+    claim_modes: dict[tuple[str | None, str], str] = {}
     for obj, doc in objects:
         kind = obj["kind"]
         if kind == AUTOSCALER:
             autoscalers.append((obj, doc))
+            continue
+        if kind == "PersistentVolumeClaim":
+            claim_name, claim_namespace, _ = _metadata(obj, _Ctx(doc, kind))
+            claim_modes[claim_namespace, claim_name] = _access_mode(obj, _Ctx(doc, kind))
             continue
         if kind not in WORKLOAD_KINDS:
             skipped[kind] += 1
@@ -1355,6 +1398,9 @@ def import_k8s(documents: list[Document], options: ImportOptions) -> ImportResul
     if options.time_limit_seconds is not None:
         policy["timeLimitSeconds"] = float(options.time_limit_seconds)
     problem: dict[str, Any] = {"containers": containers, "hints": hints, "policy": policy}
+    volumes = _claim_volumes(workloads, claim_modes, warnings)
+    if volumes:
+        problem["volumes"] = volumes
     if workloads:
         problem["layout"] = {"pods": [
             {"name": w.pod_name, "containers": [c.name for c in w.containers],
