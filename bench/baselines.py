@@ -428,3 +428,22 @@ def kube_least_allocated(problem: Problem, arrival: list[str] | None = None) -> 
 def kube_most_allocated(problem: Problem, arrival: list[str] | None = None) -> GreedyResult:
     """kube-scheduler with the MostAllocated (bin-packing) scoring strategy."""
     return _greedy(problem, "kube-most", arrival)
+
+
+def blast_radius_node(problem: Problem, placement: dict[str, list[str]]) -> float:
+    """The largest share (0-100) of critical components one node failure leaves with no
+    replica, for a baseline's placement (pod -> node of each replica), counted here from
+    the groups, not by the advisor's scoring."""
+    helpers = {h.container for h in problem.hints if isinstance(h, HelperHint)}
+    critical = {c.name for c in problem.containers if c.critical and c.name not in helpers}
+    lost: dict[str, int] = {}
+    total = 0
+    for group in forced_groups(problem):
+        count = sum(1 for c in group.containers if c in critical)
+        total += count
+        nodes = set(placement.get(group.name, []))
+        if count and len(nodes) == 1:
+            node = next(iter(nodes))
+            lost[node] = lost.get(node, 0) + count
+    return round(100 * max(lost.values(), default=0) / total, 2) if total else 0.0
+

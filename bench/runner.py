@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from advisor import advise
-from bench.baselines import FfdResult, first_fit_decreasing
+from bench.baselines import FfdResult, blast_radius_node, first_fit_decreasing
 from bench.checks import plan_violations
 from bench.generators import generate_problem, problem_stats
 from models import Problem, parse_problem
@@ -54,6 +54,8 @@ class SeedResult:
     ffd_unplaced: int
     ffd_spread_nodes: int
     ffd_spread_unplaced: int
+    blast: float | None = None  # blast radius (one node) of the plan
+    ffd_spread_blast: float = 0.0  # the same for FFD with spreading
     plan_cores: float = 0.0  # allocatable cpu of the nodes the plan uses
     ffd_cores: float = 0.0
     ffd_spread_cores: float = 0.0
@@ -122,6 +124,8 @@ def run_seed(config: RunConfig, seed: int, dump_dir: Path | None = None) -> Seed
         bound=solver.bound, gap=solver.gap,
         waste=plan.scores.waste.score if plan.scores else None,
         spof=plan.scores.spof.score if plan.scores else None,
+        blast=plan.scores.spof.blast_radius.node if plan.scores else None,
+        ffd_spread_blast=blast_radius_node(problem, ffd_spread.placement),
         wall_time=solver.wall_time_seconds, outer_time=round(outer, 3),
         ffd_nodes=ffd.nodes_used, ffd_unplaced=ffd.unplaced,
         ffd_spread_nodes=ffd_spread.nodes_used, ffd_spread_unplaced=ffd_spread.unplaced,
@@ -183,7 +187,8 @@ def _ffd(nodes: int, unplaced: int) -> str:
 
 COLUMNS = ("seed", "containers", "replicas", "pods in plan", "status", "nodes used",
            "nodes LB", "FFD nodes", "FFD spread nodes", "cores used plan / FFD / spread",
-           "objective", "bound", "gap", "waste", "SPOF", "wall s")
+           "objective", "bound", "gap", "waste", "SPOF", "blast radius plan / FFD spread",
+           "wall s")
 
 
 def markdown_table(results: list[SeedResult]) -> str:
@@ -193,7 +198,8 @@ def markdown_table(results: list[SeedResult]) -> str:
         _ffd(r.ffd_spread_nodes, r.ffd_spread_unplaced),
         f"{r.plan_cores:g} / {r.ffd_cores:g} / {r.ffd_spread_cores:g}",
         _num(r.objective), _num(r.bound),
-        _gap(r.gap), _score(r.waste), _score(r.spof), f"{r.wall_time:.2f}",
+        _gap(r.gap), _score(r.waste), _score(r.spof),
+        f"{_score(r.blast)} / {_score(r.ffd_spread_blast)}", f"{r.wall_time:.2f}",
     ] for r in results]
     right = set(range(len(COLUMNS))) - {COLUMNS.index("status")}
     lines = ["| " + " | ".join(COLUMNS) + " |",
@@ -214,6 +220,9 @@ class Summary:
     nodes_over_ffd: tuple[float, float, float]
     nodes_over_ffd_spread: tuple[float, float, float]
     mean_gap: float | None
+    # Mean blast radius (one node) of the plans and of FFD with spreading, 0-100.
+    mean_blast: float | None = None
+    mean_ffd_spread_blast: float | None = None
 
 
 def _ratios(pairs: list[tuple[int, int]]) -> tuple[float, float, float]:
@@ -238,7 +247,13 @@ def summarise(config: RunConfig, results: list[SeedResult]) -> Summary:
         nodes_over_ffd=_ratios([(r.nodes_used, r.ffd_nodes) for r in results]),
         nodes_over_ffd_spread=_ratios([(r.nodes_used, r.ffd_spread_nodes) for r in results]),
         mean_gap=round(sum(gaps) / len(gaps), 4) if gaps else None,
+        mean_blast=_mean([r.blast for r in results if r.blast is not None]),
+        mean_ffd_spread_blast=_mean([r.ffd_spread_blast for r in results]),
     )
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 2) if values else None
 
 
 def summary_text(summary: Summary) -> str:
@@ -256,6 +271,10 @@ def summary_text(summary: Summary) -> str:
         f"- {ratio('lower bound', summary.nodes_over_lower_bound)}",
         f"- {ratio('FFD', summary.nodes_over_ffd)}",
         f"- {ratio('FFD spread', summary.nodes_over_ffd_spread)}",
+        *([f"- blast radius (one node): plan mean {summary.mean_blast:.1f} %, FFD spread "
+           f"mean {summary.mean_ffd_spread_blast:.1f} %"]
+          if summary.mean_blast is not None and summary.mean_ffd_spread_blast is not None
+          else []),
     ])
 
 
