@@ -11,8 +11,8 @@ from advisor.scoring import (
     WasteDetail,
     critical_components,
     failure_domain,
-    lost_with,
     own_replicas,
+    worst_failure,
 )
 from models import Finding, GroupHint, HelperHint, Scores
 from models.problem import NODE_LOCAL_MODES, Spread
@@ -144,12 +144,8 @@ def _blast_findings(inst: Instance, view: LayoutView) -> Iterator[Finding]:
     components = critical_components(inst, view)
     zoned = len(inst.zones) >= 2
     for level in ("node", "zone") if zoned else ("node",):
-        lost = lost_with(inst, view, components, level)
-        if not lost:
-            continue
-        domain = max(sorted(lost), key=lambda d: len(lost[d]))
-        names = sorted(lost[domain])
-        if len(names) < BLAST_MIN_COMPONENTS:
+        domain, names = worst_failure(inst, view, components, level)
+        if domain is None or len(names) < BLAST_MIN_COMPONENTS:
             continue
         share = 100 * len(names) / len(components)
         hosting = {failure_domain(inst, k, level) for _, _, k in view.placements}

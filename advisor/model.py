@@ -43,6 +43,13 @@ class Weights:
     keep: int = 1  # per replica left where the current layout has it: a tie-breaker
 
 
+def blast_weight(w: Weights, paid_anyway: int) -> int:
+    """Weight of one more critical component lost with the worst node: the objective's,
+    and always above the tie-breakers of all `paid_anyway` nodes together, so that
+    emptying nodes paid for anyway never buys a larger blast radius."""
+    return max(w.blast, paid_anyway + 1)
+
+
 WEIGHTS = {
     Objective.BALANCED: Weights(spof=4000, node=1, blast=500),
     Objective.MIN_SPOF: Weights(spof=1_000_000, node=1, blast=250_000),
@@ -510,8 +517,7 @@ class LayoutModel:
                   if unit.critical_components and unit.replicas == 1]
         if not single or self.w.blast <= 0:
             return
-        ties = sum(1 for k in self.allowed if self._paid_anyway(k))
-        weight = max(self.w.blast, ties + 1)
+        weight = blast_weight(self.w, sum(1 for k in self.allowed if self._paid_anyway(k)))
         total = sum(crit for _, crit in single)
         domains: dict[str, dict[str, list[int]]] = {"node": {}, "zone": {}}
         for k in self.allowed:

@@ -226,29 +226,27 @@ def failure_domain(inst: Instance, k: int, level: str) -> str:
     return cand.name if level == "node" or cand.zone is None else cand.zone
 
 
-def lost_with(inst: Instance, view: LayoutView, components: list[tuple[str, int]],
-              level: str) -> dict[str, list[str]]:
-    """Failure domain -> the critical components its failure leaves with no running replica
-    (components with no replica placed at all are down already, not lost with a domain)."""
+def worst_failure(inst: Instance, view: LayoutView, components: list[tuple[str, int]],
+                  level: str) -> tuple[str | None, list[str]]:
+    """The failure domain whose failure leaves the most critical components with no running
+    replica, and those components (ones with no replica placed at all are down already,
+    not lost with a domain). Ties go to the first domain by name."""
     lost: dict[str, list[str]] = {}
     for name, p in components:
         domains = {failure_domain(inst, k, level) for k, n in view.replicas_on(p).items()
                    if n > 0}
         if len(domains) == 1:
             lost.setdefault(next(iter(domains)), []).append(name)
-    return lost
+    worst = max(sorted(lost), key=lambda d: len(lost[d]), default=None)
+    return worst, sorted(lost[worst]) if worst is not None else []
 
 
 def blast_radius(inst: Instance, view: LayoutView,
                  components: list[tuple[str, int]]) -> BlastRadius:
-    out: dict[str, tuple[float, str | None]] = {}
-    for level in ("node", "zone"):
-        lost = lost_with(inst, view, components, level)
-        worst = max(sorted(lost), key=lambda d: len(lost[d]), default=None)
-        share = _pct(len(lost[worst]), len(components)) if worst is not None else 0.0
-        out[level] = (share, worst)
-    return BlastRadius(node=out["node"][0], worst_node=out["node"][1],
-                       zone=out["zone"][0], worst_zone=out["zone"][1])
+    node, on_node = worst_failure(inst, view, components, "node")
+    zone, in_zone = worst_failure(inst, view, components, "zone")
+    return BlastRadius(node=_pct(len(on_node), len(components)), worst_node=node,
+                       zone=_pct(len(in_zone), len(components)), worst_zone=zone)
 
 
 def n1_unplaceable(inst: Instance, view: LayoutView) -> dict[int, str]:

@@ -31,6 +31,7 @@ from advisor.model import (
     Snapshot,
     SolveResult,
     Weights,
+    blast_weight,
 )
 from advisor.packing import initial_plan, more_packing, pure_packing
 from advisor.prepare import MAX_POOL_CANDIDATES, Instance, prepare
@@ -179,7 +180,7 @@ def unplaced_weight(inst: Instance, w: Weights, today: Current | None) -> int:
     """Weight of one unplaced replica: more than all other terms can ever add up to, so that
     the model leaving replicas out places the most it can before anything else."""
     nodes = sum(c.cost_weight for c in inst.candidates) * w.node
-    blast = max(w.blast, len(inst.candidates) + 1)  # as term_blast_radius weighs it, at most
+    blast = blast_weight(w, len(inst.candidates))  # at most what term_blast_radius weighs
     spof = (w.spof + blast) * 2 * sum(len(u.critical_components) for u in inst.units)
     return max(w.unplaced, 2 * (nodes + spof + max_reward(inst, w, today)) + 1)
 
