@@ -24,6 +24,7 @@ def findings(inst: Instance, view: LayoutView, scores: Scores, detail: WasteDeta
     out: list[Finding] = []
     out += list(_spof_findings(inst, view, exposures))
     out += list(_blast_findings(inst, view))
+    out += list(_budget_findings(inst, view))
     out += list(_grouping_findings(inst, view))
     out += list(_hint_findings(inst, view))
     out += list(_admission_findings(inst, view))
@@ -38,7 +39,9 @@ def _spof_findings(inst: Instance, view: LayoutView,
     """One finding per pod and cause, naming every component it exposes."""
     by_cause: dict[tuple[str, str], list[Exposure]] = {}
     whys: dict[tuple[str, str], str] = {}
+    pods_of: dict[str, list[str]] = {}
     for e in exposures:
+        pods_of[e.pod] = e.pods
         for code, why in e.causes:
             by_cause.setdefault((code, e.pod), []).append(e)
             whys.setdefault((code, e.pod), why)
@@ -51,12 +54,15 @@ def _spof_findings(inst: Instance, view: LayoutView,
         why = whys[(code, pod)]
         split_first = (f"split pod {pod} into one pod per component, then run at least 2 "
                        "replicas of each on different nodes")
-        if code in ("SINGLE_REPLICA", "REPLICAS_ON_ONE_NODE") and pod in claims:
+        # A component over several pods (a Service over workloads) is named, not its pods.
+        first = pods_of.get(pod, [pod])[0]
+        claimed = [claims[p] for p in pods_of.get(pod, [pod]) if p in claims]
+        if code in ("SINGLE_REPLICA", "REPLICAS_ON_ONE_NODE") and claimed:
             # More replicas of this pod would share its claim, so its node: redundancy
             # has to come from a claim per replica.
             yield Finding(
                 severity="high", code=code, subjects=subjects,
-                message=f"{who}: critical, {why}; it mounts {claims[pod]}, which ties every "
+                message=f"{who}: critical, {why}; it mounts {claimed[0]}, which ties every "
                         "replica that shares it to one node",
                 suggestion="make it redundant with a claim per replica: a StatefulSet with "
                            "volumeClaimTemplates, replicas on different nodes, and the "
@@ -71,7 +77,7 @@ def _spof_findings(inst: Instance, view: LayoutView,
                 else f"run at least 2 replicas of pod {pod} on different nodes",
             )
         elif code == "REPLICAS_ON_ONE_NODE":
-            hosts = _hosts(inst, view, pod)
+            hosts = _hosts(inst, view, first)
             if len(hosts) <= 1:
                 yield Finding(
                     severity="high", code=code, subjects=subjects,
@@ -88,7 +94,7 @@ def _spof_findings(inst: Instance, view: LayoutView,
                                "constraint on kubernetes.io/hostname",
                 )
         elif code == "REPLICAS_IN_ONE_ZONE":
-            zones = {inst.candidates[k].zone for k in _hosts(inst, view, pod)} - {None}
+            zones = {inst.candidates[k].zone for k in _hosts(inst, view, first)} - {None}
             yield Finding(
                 severity="medium", code=code, subjects=subjects,
                 message=f"{who}: {why}; one zone failure stops it"
@@ -113,6 +119,14 @@ def _spof_findings(inst: Instance, view: LayoutView,
                 severity="medium", code=code, subjects=subjects,
                 message=f"{who}: {why}",
                 suggestion="keep spare capacity of one node, or let a pool grow",
+            )
+        elif code == "N1_BREAKS_BUDGET":
+            yield Finding(
+                severity="medium", code=code, subjects=subjects,
+                message=f"{who}: {why}",
+                suggestion="spread the replicas so that no node holds more than the budget "
+                           "allows down (a topology spread constraint on "
+                           "kubernetes.io/hostname with maxSkew 1), or add replicas",
             )
         elif code == "NOT_RUNNING":
             yield Finding(
@@ -162,6 +176,31 @@ def _blast_findings(inst: Instance, view: LayoutView) -> Iterator[Finding]:
                            f", and use more than one {level}")
                         + "; do not consolidate them onto fewer nodes unless that frees a "
                           "node you pay for"),
+        )
+
+
+def _budget_findings(inst: Instance, view: LayoutView) -> Iterator[Finding]:
+    """A disruption budget that allows no replica down blocks every drain of the nodes its
+    pods run on (kubectl drain and cluster upgrades wait for ever)."""
+    for budget in inst.problem.disruption_budgets:
+        names = set(budget.containers)
+        pods = [pod for pod in view.pods
+                if any(inst.container_names[c] in names for c in pod.containers)]
+        total = sum(pod.replicas for pod in pods)
+        if not pods or budget.allowed_down(total) > 0:
+            continue
+        rule = (f"minAvailable {budget.min_available}" if budget.min_available is not None
+                else f"maxUnavailable {budget.max_unavailable}")
+        where = ", ".join(pod.name for pod in pods)
+        yield Finding(
+            severity="medium", code="BUDGET_BLOCKS_DRAIN", subjects=[budget.name, *sorted(names)],
+            message=f"disruption budget {budget.name} ({rule}) allows none of the {total} "
+                    f"replica(s) of {where} down: draining a node that runs one waits for "
+                    "ever, so node upgrades and consolidation stall",
+            suggestion=("run at least 2 replicas and allow 1 down (maxUnavailable: 1)"
+                        if total < 2 else
+                        f"allow at least 1 down: maxUnavailable: 1, or minAvailable at most "
+                        f"{total - 1}"),
         )
 
 

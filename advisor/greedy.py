@@ -109,6 +109,11 @@ def greedy_variant(inst: Instance, measure: Size = "max", fit: Fit = "room") -> 
         apart.setdefault(a, set()).add(b)
         apart.setdefault(b, set()).add(a)
     placed_units: set[int] = set()
+    # Other units of the same component (a Service over workloads): spread with them.
+    kin: dict[int, list[int]] = {}
+    for units in inst.components.values():
+        for v in units:
+            kin.setdefault(v, []).extend(w for w in units if w != v)
     # ReadWriteOnce volumes: the first replica of a group picks the node of them all.
     group_of = {u: g for g, (group, _) in enumerate(inst.one_node) for u in group}
     group_node: dict[int, int] = {}
@@ -150,7 +155,7 @@ def greedy_variant(inst: Instance, measure: Size = "max", fit: Fit = "room") -> 
                                 for v in inst.one_node[g][0]) for r in range(n_res)]
         for _ in range(unit.replicas):
             k = _choose(inst, u, free, hosting, counts, limit, apart, placed_units, zone_of,
-                        room_for, fit, tryable)
+                        room_for, fit, tryable, kin.get(u, []))
             if k is None:
                 unplaced[u] = unplaced.get(u, 0) + 1
                 continue
@@ -172,7 +177,7 @@ def greedy_variant(inst: Instance, measure: Size = "max", fit: Fit = "room") -> 
 def _choose(inst: Instance, u: int, free: list[list[int]], hosting: list[int],
             counts: list[dict[int, int]], limit: dict[int, int] | None,
             apart: dict[int, set[int]], placed: set[int], zone_of: list[str | None],
-            room_for: list[int], fit: Fit, tryable: list[int]) -> int | None:
+            room_for: list[int], fit: Fit, tryable: list[int], kin: list[int]) -> int | None:
     unit = inst.units[u]
     mine = counts[u]
     spread = inst.spread
@@ -180,12 +185,18 @@ def _choose(inst: Instance, u: int, free: list[list[int]], hosting: list[int],
     for k, n in mine.items():
         zone_load[zone_of[k]] = zone_load.get(zone_of[k], 0) + n
     zone_cap = inst.zone_cap(u)
-    # Availability needs two nodes (and two zones, where there are) per critical pod;
+    # The component's replicas so far, over all its pods.
+    ours = dict(mine)
+    for v in kin:
+        for k, n in counts[v].items():
+            ours[k] = ours.get(k, 0) + n
+    our_zones = {zone_of[k] for k, n in ours.items() if n > 0} - {None}
+    # Availability needs two nodes (and two zones, where there are) per critical component;
     # beyond that, replicas pack like any other.
-    critical = bool(unit.critical_components) and unit.replicas >= 2
-    want_node = critical and sum(1 for n in mine.values() if n > 0) < 2
-    want_zone = critical and len(inst.zones) >= 2 and len(
-        {z for z, n in zone_load.items() if n > 0 and z is not None}) < 2
+    critical = bool(unit.critical_components) and (
+        unit.replicas + sum(inst.units[v].replicas for v in kin) >= 2)
+    want_node = critical and sum(1 for n in ours.values() if n > 0) < 2
+    want_zone = critical and len(inst.zones) >= 2 and len(our_zones) < 2
     best: tuple[tuple[float, ...], int] | None = None
     for k in tryable:
         cand = inst.candidates[k]
@@ -216,8 +227,8 @@ def _choose(inst: Instance, u: int, free: list[list[int]], hosting: list[int],
             )
         key_tuple = (
             0.0 if all(room_for[r] <= free[k][r] for r in range(len(free[k]))) else 1.0,
-            1.0 if want_node and mine.get(k, 0) > 0 else 0.0,
-            1.0 if want_zone and zone_load.get(cand.zone, 0) > 0 else 0.0,
+            1.0 if want_node and ours.get(k, 0) > 0 else 0.0,
+            1.0 if want_zone and cand.zone in our_zones else 0.0,
             0.0 if hosting[k] > 0 else (1.0 if is_open else 2.0),
             float(cand.cost_weight) if hosting[k] == 0 else 0.0,
             room,

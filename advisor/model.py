@@ -513,8 +513,11 @@ class LayoutModel:
         single node by the SPOF term (and by spreading, when asked). Weighted above every
         tie-breaker of nodes paid for anyway, so that consolidating onto those never raises it."""
         inst = self.inst
-        single = [(u, len(unit.critical_components)) for u, unit in enumerate(inst.units)
-                  if unit.critical_components and unit.replicas == 1]
+        lone: dict[int, int] = {}  # unit -> its components that have one replica in all
+        for units in inst.components.values():
+            if len(units) == 1 and inst.units[units[0]].replicas == 1:
+                lone[units[0]] = lone.get(units[0], 0) + 1
+        single = sorted(lone.items())
         if not single or self.w.blast <= 0:
             return
         weight = blast_weight(self.w, sum(1 for k in self.allowed if self._paid_anyway(k)))
@@ -541,46 +544,85 @@ class LayoutModel:
                     self.model.add(worst >= sum(crit * var for crit, var in terms))
             self._term(f"blast_radius_{level}", worst, coef)
 
+    def _component_groups(self) -> dict[tuple[int, ...], int]:
+        """Units of one critical component (several for a Service over workloads) -> how
+        many components share exactly those units: their exposures are one variable."""
+        groups: dict[tuple[int, ...], int] = {}
+        for units in self.inst.components.values():
+            key = tuple(units)
+            groups[key] = groups.get(key, 0) + 1
+        return groups
+
+    def _not_all_in(self, units: tuple[int, ...], nodes: list[int], ok: cp_model.IntVar,
+                    most: LinearExpr | int | None = None) -> None:
+        """When `ok`: the nodes together hold at most `most` replicas of the units (default:
+        one fewer than are placed: never all of them)."""
+        held = [self.m[u][k] for u in units for k in nodes if k in self.m[u]]
+        if not held:
+            return
+        limit = most if most is not None else sum(self.placed[u] for u in units) - 1
+        self.model.add(sum(held) <= limit).only_enforce_if(ok)
+
     def term_spof(self) -> None:
         """Critical components exposed to one node failure (full), one zone failure (half),
-        or bundled with another critical component in one pod (a quarter)."""
+        or bundled with another critical component in one pod (a quarter); a quarter too when
+        one node holds more of a disruption budget's replicas than it allows down."""
         inst = self.inst
         full = self.w.spof
-        for u, unit in enumerate(inst.units):
-            crit = len(unit.critical_components)
-            if crit == 0 or unit.replicas < 2:
+        for units, crit in self._component_groups().items():
+            if sum(inst.units[u].replicas for u in units) < 2:
                 continue  # a single replica is exposed whatever the placement
-            if inst.spread == Spread.NONE:
-                ok = self._new_bool(f"spread_ok[{u}]", self._hint_spread_ok(u, None))
-                for var in self.m[u].values():
+            label = ",".join(map(str, units))
+            nodes = sorted({k for u in units for k in self.m[u]})
+            if inst.spread == Spread.NONE or len(units) > 1:
+                ok = self._new_bool(f"spread_ok[{label}]", self._hint_spread_ok(units, None))
+                for k in nodes:
                     # Against the replicas placed: one placed replica is exposed too.
-                    self.model.add(var <= self.placed[u] - 1).only_enforce_if(ok)
+                    self._not_all_in(units, [k], ok)
                 self._term("spof_one_node", ok, crit * full, const=1, sign=-1)
-            if len(inst.zones) >= 2 and inst.spread != Spread.ZONE:
-                okz = self._new_bool(f"zone_ok[{u}]", self._hint_spread_ok(u, "zone"))
+            if len(inst.zones) >= 2 and (inst.spread != Spread.ZONE or len(units) > 1):
+                okz = self._new_bool(f"zone_ok[{label}]", self._hint_spread_ok(units, "zone"))
                 for zone in inst.zones:
-                    vars_ = [v for k, v in self.m[u].items() if inst.candidates[k].zone == zone]
-                    if vars_:
-                        self.model.add(sum(vars_) <= self.placed[u] - 1).only_enforce_if(okz)
+                    self._not_all_in(units, [k for k in nodes
+                                             if inst.candidates[k].zone == zone], okz)
                 self._term("spof_one_zone", okz, crit * full // 2, const=1, sign=-1)
+        for budget, covered in inst.budgets:
+            total = sum(inst.units[u].replicas for u in covered)
+            allowed = budget.allowed_down(total)
+            crit = len({c for u in covered for c in inst.units[u].critical_components})
+            if total < 2 or not 1 <= allowed < total or crit == 0:
+                continue
+            okb = self._new_bool(f"budget_ok[{budget.name}]",
+                                 self._hint_budget_ok(tuple(covered), allowed))
+            for k in sorted({k for u in covered for k in self.m[u]}):
+                self._not_all_in(tuple(covered), [k], okb, allowed)
+            self._term("spof_budget", okb, crit * full // 4, const=1, sign=-1)
         for v, options in self.join.items():
             for s, lit in options.items():
-                crit_v = len(inst.units[v].critical_components)
-                crit_s = len(inst.units[s].critical_components)
-                if s != v and crit_v and crit_s:
-                    self._term("spof_bundled", lit, (crit_v + crit_s) * full // 4)
+                crit_v = set(inst.units[v].critical_components)
+                crit_s = set(inst.units[s].critical_components)
+                if s != v and crit_v and crit_s and len(crit_v | crit_s) >= 2:
+                    self._term("spof_bundled", lit, len(crit_v | crit_s) * full // 4)
 
-    def _hint_spread_ok(self, u: int, level: str | None) -> bool:
+    def _hint_budget_ok(self, units: tuple[int, ...], allowed: int) -> bool:
+        if self.hint is None:
+            return False
+        nodes = {k for u in units for k in self.m[u]}
+        return all(sum(self._hint_count(u, k) for u in units if k in self.m[u]) <= allowed
+                   for k in nodes)
+
+    def _hint_spread_ok(self, units: tuple[int, ...], level: str | None) -> bool:
         if self.hint is None:
             return False
         counts: dict[object, int] = {}
         placed = 0
-        for k in self.m[u]:
-            c = self._hint_count(u, k)
-            placed += c
-            key = self.inst.candidates[k].zone if level == "zone" else k
-            if level != "zone" or key is not None:
-                counts[key] = counts.get(key, 0) + c
+        for u in units:
+            for k in self.m[u]:
+                c = self._hint_count(u, k)
+                placed += c
+                key = self.inst.candidates[k].zone if level == "zone" else k
+                if level != "zone" or key is not None:
+                    counts[key] = counts.get(key, 0) + c
         return max(counts.values(), default=0) <= placed - 1
 
     def term_traffic(self) -> None:

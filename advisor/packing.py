@@ -32,9 +32,12 @@ _OPEN_PENALTY = 1e6
 
 def applies(inst: Instance) -> bool:
     """Problems this packer places exactly as the rules require: no node-level hints, no
-    zone spreading, no critical pod that would want a second zone."""
-    if inst.same_node or inst.separate_nodes or inst.one_node:
+    zone spreading, no critical pod that would want a second zone, no component over
+    several pods and no disruption budget."""
+    if inst.same_node or inst.separate_nodes or inst.one_node or inst.budgets:
         return False
+    if any(len(units) > 1 for units in inst.components.values()):
+        return False  # a component over several pods wants its pods apart
     if inst.spread == Spread.ZONE and inst.zones:
         return False
     return not (inst.zones and any(u.critical_components and u.replicas >= 2

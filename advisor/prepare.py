@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from models import Conflict, Container, GroupHint, HelperHint, Node, Pool, Problem, TrafficHint
-from models.problem import NODE_LOCAL_MODES, Spread, Taint, Toleration
+from models.problem import NODE_LOCAL_MODES, DisruptionBudget, Spread, Taint, Toleration
 from models.quantity import format_units, to_units
 
 DEFAULT_MAX_PODS = 110
@@ -24,7 +24,7 @@ class Unit:
     containers: list[int]
     replicas: int
     demand: list[int]  # per resource index, model units, per replica
-    critical_components: list[str]  # critical main containers inside
+    critical_components: list[str]  # components of the critical main containers inside
     reasons: list[str]
     selector: dict[str, str]
     ports: set[tuple[int, str]]
@@ -70,6 +70,10 @@ class Instance:
     # Units that share a ReadWriteOnce(Pod) volume: every replica of all of them on one
     # node (the volume's label names them in conflicts and reasons).
     one_node: list[tuple[list[int], str]] = field(default_factory=list)
+    # Critical component -> the units holding it (several when a Service spans workloads).
+    components: dict[str, list[int]] = field(default_factory=dict)
+    # Disruption budgets -> the units whose replicas they cover.
+    budgets: list[tuple[DisruptionBudget, list[int]]] = field(default_factory=list)
 
     def fmt(self, resource_index: int, units: int) -> str:
         return format_units(self.resources[resource_index], units)
@@ -359,7 +363,18 @@ def prepare(problem: Problem) -> Instance:
         merge_options=merge_options, incompatible=incompatible, traffic=traffic,
         same_node=same_node, separate_nodes=separate_nodes, spread=spread,
         conflicts=conflicts, zones=zones, truncated=truncated, one_node=one_node,
+        components=_components(units),
+        budgets=[(b, sorted({unit_of[index[n]] for n in b.containers}))
+                 for b in problem.disruption_budgets],
     )
+
+
+def _components(units: list[Unit]) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for u, unit in enumerate(units):
+        for name in unit.critical_components:
+            out.setdefault(name, []).append(u)
+    return out
 
 
 def _one_node_groups(problem: Problem, units: list[Unit], unit_of: list[int],
@@ -467,7 +482,9 @@ def _make_unit(problem: Problem, resources: list[str], members: list[int],
                             f"node label {k!r} ({selector[k]!r} and {v!r})",
                 ))
             selector.setdefault(k, v)
-    critical = [c.name for c in (mains or conts[:1]) if c.critical]
+    # Components, not containers: v1 and v2 of one service in one pod are one component.
+    critical = list(dict.fromkeys(c.component or c.name for c in (mains or conts[:1])
+                                  if c.critical))
     return Unit(name=name, containers=members, replicas=replicas, demand=demand,
                 critical_components=critical, reasons=[], selector=selector, ports=set(ports))
 

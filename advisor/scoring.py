@@ -8,8 +8,10 @@ SPOF (0-100): the mean exposure of critical components (critical containers that
 are not helpers) to one failure: 1 when one container crash or one node failure
 removes every replica, 0.5 when one zone failure does (clusters with two or more
 zones), plus 0.25 for sharing a pod with another critical component and 0.25
-when the replicas lost with the worst node cannot be placed on what remains;
-capped at 1 per component.
+when the replicas lost with the worst node cannot be placed on what remains, and 0.25
+when the worst node holds more of a disruption budget's replicas than it allows down;
+capped at 1 per component. A component is one container, or the containers that name one
+`component` (a Service over several workloads): their replicas count together.
 
 Blast radius (0-100, beside the SPOF score): the largest share of critical components that
 one node (one zone) failure leaves with no running replica: correlated failure, which the
@@ -30,7 +32,8 @@ from models.plan import BlastRadius
 @dataclass
 class Exposure:
     component: str
-    pod: str
+    pod: str  # the pod's name; the component's for a component over several pods
+    pods: list[str] = field(default_factory=list)  # the pods holding the component
     value: float = 0.0
     causes: list[tuple[str, str]] = field(default_factory=list)  # (code, failure that triggers)
 
@@ -160,57 +163,93 @@ def duplication(inst: Instance, view: LayoutView) -> float:
     return round(sum(shares) / len(shares), 2) if shares else 0.0
 
 
-def critical_components(inst: Instance, view: LayoutView) -> list[tuple[str, int]]:
-    """(component, pod index) for critical containers that are not helpers."""
-    out = []
+@dataclass(frozen=True)
+class Component:
+    """A critical component of a layout: its name (a container's, or the `component` several
+    containers share) and the pods holding its main containers."""
+
+    name: str
+    pods: tuple[int, ...]
+
+    def where(self, view: LayoutView) -> str:
+        """`pod web`, or `pods reviews-v1, reviews-v2` for a component over several pods."""
+        names = [view.pods[p].name for p in self.pods]
+        return f"pod{'s' if len(names) > 1 else ''} {', '.join(names)}"
+
+    def placed_on(self, view: LayoutView) -> dict[int, int]:
+        """Node -> replicas of the component it runs, over all its pods."""
+        out: dict[int, int] = {}
+        for p in self.pods:
+            for k, n in view.replicas_on(p).items():
+                if n > 0:
+                    out[k] = out.get(k, 0) + n
+        return out
+
+
+def critical_components(inst: Instance, view: LayoutView) -> list[Component]:
+    """Critical components (of critical containers that are not helpers), in pod order."""
+    pods: dict[str, list[int]] = {}
     for p, pod in enumerate(view.pods):
         for c in pod.containers:
             cont = inst.problem.containers[c]
             if cont.critical and cont.name not in inst.helper_main:
-                out.append((cont.name, p))
-    return out
+                held = pods.setdefault(cont.component or cont.name, [])
+                if p not in held:
+                    held.append(p)
+    return [Component(name, tuple(ps)) for name, ps in pods.items()]
 
 
 def spof(inst: Instance, view: LayoutView) -> tuple[SpofScore, list[Exposure]]:
     components = critical_components(inst, view)
     per_pod: dict[int, list[str]] = {}
-    for name, p in components:
-        per_pod.setdefault(p, []).append(name)
+    for comp in components:
+        for p in comp.pods:
+            per_pod.setdefault(p, []).append(comp.name)
     # Zones the cluster has or can provision (pool zones too): a plan that leaves a zone
     # it could use empty is exposed to the one it uses.
     zoned = set(inst.zones)
     # The N-1 check re-places every node's replicas in turn (nodes squared): only worth it
     # when some exposure can use it.
     stranded_pods = n1_unplaceable(inst, view) if components else {}
+    budgets = budget_breaches(inst, view)
     exposures: list[Exposure] = []
-    for name, p in components:
-        pod = view.pods[p]
-        e = Exposure(component=name, pod=pod.name)
-        on = view.replicas_on(p)
-        nodes = [k for k, n in on.items() if n > 0]
+    for comp in components:
+        # A component over several pods is spoken of by its own name.
+        where = comp.where(view)
+        pods = [view.pods[p].name for p in comp.pods]
+        e = Exposure(component=comp.name, pod=pods[0] if len(pods) == 1 else comp.name,
+                     pods=pods)
+        on = comp.placed_on(view)
+        total = sum(view.pods[p].replicas for p in comp.pods)
+        nodes = list(on)
         if not nodes:
-            e.add(1.0, "NOT_RUNNING", "no replica of its pod is placed")
-        elif pod.replicas == 1:
+            e.add(1.0, "NOT_RUNNING", f"no replica of its {where} is placed")
+        elif total == 1:
             e.add(1.0, "SINGLE_REPLICA",
-                  f"one replica: a crash of pod {pod.name} or of node "
+                  f"one replica: a crash of {where} or of node "
                   f"{inst.candidates[nodes[0]].name} stops it")
         elif len(nodes) == 1:
             placed = on[nodes[0]]
-            which = (f"all {placed} replicas" if placed == pod.replicas
-                     else f"the {placed} placed replica(s) (of {pod.replicas})")
+            which = (f"all {placed} replicas" if placed == total
+                     else f"the {placed} placed replica(s) (of {total})")
+            of = "" if len(comp.pods) == 1 else f" ({where})"
             e.add(1.0, "REPLICAS_ON_ONE_NODE",
-                  f"{which} run on node {inst.candidates[nodes[0]].name}")
+                  f"{which}{of} run on node {inst.candidates[nodes[0]].name}")
         elif len(zoned) >= 2:
             zones = {inst.candidates[k].zone for k in nodes}
             if len(zones) == 1 and None not in zones:
                 e.add(0.5, "REPLICAS_IN_ONE_ZONE",
                       f"all replicas run in zone {next(iter(zones))}")
-        mates = [m for m in per_pod.get(p, []) if m != name]
+        mates = sorted({m for p in comp.pods for m in per_pod.get(p, []) if m != comp.name})
         if mates:
             e.add(0.25, "CRITICAL_COMPONENTS_BUNDLED",
-                  f"shares pod {pod.name} with {', '.join(mates)}: one pod failure takes all")
-        if p in stranded_pods:
-            e.add(0.25, "NO_N1_HEADROOM", stranded_pods[p])
+                  f"shares {where} with {', '.join(mates)}: one pod failure takes all")
+        stranded = next((stranded_pods[p] for p in comp.pods if p in stranded_pods), None)
+        if stranded is not None:
+            e.add(0.25, "NO_N1_HEADROOM", stranded)
+        breach = next((budgets[p] for p in comp.pods if p in budgets), None)
+        if breach is not None and e.value < 1.0:
+            e.add(0.25, "N1_BREAKS_BUDGET", breach)
         exposures.append(e)
     score = round(100 * sum(e.value for e in exposures) / len(exposures), 2) if exposures else 0.0
     return SpofScore(
@@ -220,29 +259,51 @@ def spof(inst: Instance, view: LayoutView) -> tuple[SpofScore, list[Exposure]]:
     ), exposures
 
 
+def budget_breaches(inst: Instance, view: LayoutView) -> dict[int, str]:
+    """Pods of a disruption budget that one node failure takes below it: the node holds more
+    of the budget's replicas than the budget allows down at once. A budget that allows
+    nothing down is a finding of its own (it blocks every drain), not an exposure."""
+    out: dict[int, str] = {}
+    for budget in inst.problem.disruption_budgets:
+        names = set(budget.containers)
+        pods = [p for p, pod in enumerate(view.pods)
+                if any(inst.container_names[c] in names for c in pod.containers)]
+        total = sum(view.pods[p].replicas for p in pods)
+        allowed = budget.allowed_down(total)
+        on = Component(budget.name, tuple(pods)).placed_on(view)
+        if total < 2 or allowed < 1 or not on:
+            continue
+        node = max(sorted(on, key=lambda k: inst.candidates[k].name), key=lambda k: on[k])
+        if on[node] > allowed:
+            why = (f"losing node {inst.candidates[node].name} stops {on[node]} of its {total} "
+                   f"replicas; disruption budget {budget.name} allows {allowed} down at once")
+            for p in pods:
+                out[p] = why
+    return out
+
+
 def failure_domain(inst: Instance, k: int, level: str) -> str:
     """The node's name, or its zone (a node without a zone is a zone of its own)."""
     cand = inst.candidates[k]
     return cand.name if level == "node" or cand.zone is None else cand.zone
 
 
-def worst_failure(inst: Instance, view: LayoutView, components: list[tuple[str, int]],
+def worst_failure(inst: Instance, view: LayoutView, components: list[Component],
                   level: str) -> tuple[str | None, list[str]]:
     """The failure domain whose failure leaves the most critical components with no running
     replica, and those components (ones with no replica placed at all are down already,
     not lost with a domain). Ties go to the first domain by name."""
     lost: dict[str, list[str]] = {}
-    for name, p in components:
-        domains = {failure_domain(inst, k, level) for k, n in view.replicas_on(p).items()
-                   if n > 0}
+    for comp in components:
+        domains = {failure_domain(inst, k, level) for k in comp.placed_on(view)}
         if len(domains) == 1:
-            lost.setdefault(next(iter(domains)), []).append(name)
+            lost.setdefault(next(iter(domains)), []).append(comp.name)
     worst = max(sorted(lost), key=lambda d: len(lost[d]), default=None)
     return worst, sorted(lost[worst]) if worst is not None else []
 
 
 def blast_radius(inst: Instance, view: LayoutView,
-                 components: list[tuple[str, int]]) -> BlastRadius:
+                 components: list[Component]) -> BlastRadius:
     node, on_node = worst_failure(inst, view, components, "node")
     zone, in_zone = worst_failure(inst, view, components, "zone")
     return BlastRadius(node=_pct(len(on_node), len(components)), worst_node=node,

@@ -18,6 +18,7 @@ from models.plan import (
 )
 from models.problem import (
     Container,
+    DisruptionBudget,
     GroupHint,
     HelperHint,
     Layout,
@@ -34,7 +35,8 @@ from models.problem import (
 from models.validation import FieldIssue, ProblemError, parse_problem
 
 __all__ = [
-    "Assessment", "Comparison", "Conflict", "Container", "FieldIssue", "Finding", "GroupHint",
+    "Assessment", "Comparison", "Conflict", "Container", "DisruptionBudget",
+    "FieldIssue", "Finding", "GroupHint",
     "HelperHint", "Layout", "LayoutPod", "Node", "NodeUsage", "Objective", "PlacedReplica",
     "Placement", "Plan", "PlannedPod", "Policy", "Pool", "Problem", "ProblemError", "Review",
     "Scores", "SolverInfo", "SpofScore", "Spread", "TrafficHint", "Unplaced", "WasteScore",

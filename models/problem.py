@@ -197,6 +197,11 @@ class Container(Wire):
         description="Replica count of this container's pod; unset helpers follow their main.",
     )
     critical: StrictBool = True
+    component: Name | None = Field(default=None, description=(
+        "The service this container is part of, when that is more than its own pod: "
+        "containers naming one component (v1, v2 and v3 of one service behind one "
+        "Kubernetes Service) count their replicas together for SPOF and blast radius. "
+        "Default: the container's own name; a helper belongs to its main's component."))
     node_selector: dict[str, str] = Field(default_factory=dict)
     tolerations: list[Toleration] = Field(default_factory=list)
     image: str | None = Field(default=None, description="Container image (kept for export).")
@@ -334,12 +339,61 @@ class Volume(Wire):
         "one pod replica only; ReadOnlyMany and ReadWriteMany do not constrain placement."))
 
 
+Percent = Annotated[str, Field(pattern=r"^[0-9]{1,3}%$")]
+Count = Annotated[StrictInt, Field(ge=0, le=MAX_REPLICAS)]
+
+
+class BudgetSource(Wire):
+    """The PodDisruptionBudget an imported budget came from: what export writes again."""
+
+    name: str = Field(min_length=1, max_length=253)
+    namespace: str | None = None
+    selector: dict[str, Any] = Field(description="`spec.selector` as written.")
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class DisruptionBudget(Wire):
+    """How many replicas of the pods holding these containers may be down at once (a
+    PodDisruptionBudget): exactly one of minAvailable and maxUnavailable, a count or a
+    percentage of the replicas (rounded up, as Kubernetes does)."""
+
+    name: str = Field(min_length=1, max_length=253)
+    containers: list[Name] = Field(min_length=1, description=(
+        "Main containers whose pods the budget covers (all their replicas together)."))
+    min_available: Count | Percent | None = None
+    max_unavailable: Count | Percent | None = None
+    source: BudgetSource | None = Field(default=None, description="Set by import.")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> DisruptionBudget:
+        if (self.min_available is None) == (self.max_unavailable is None):
+            raise ValueError("give exactly one of minAvailable and maxUnavailable")
+        for value in (self.min_available, self.max_unavailable):
+            if isinstance(value, str) and int(value[:-1]) > 100:
+                raise ValueError(f"{value!r} is more than 100%")
+        return self
+
+    def allowed_down(self, replicas: int) -> int:
+        """Replicas that may be down at once out of `replicas` (Kubernetes' rounding)."""
+        def count(value: int | str) -> int:
+            if isinstance(value, int):
+                return value
+            return -(-int(value[:-1]) * replicas // 100)  # percentages round up
+
+        if self.max_unavailable is not None:
+            return min(replicas, count(self.max_unavailable))
+        assert self.min_available is not None
+        return max(0, replicas - count(self.min_available))
+
+
 class Problem(Wire):
     containers: list[Container] = Field(min_length=1, max_length=MAX_CONTAINERS)
     hints: list[Hint] = Field(default_factory=list)
     nodes: list[Node] = Field(default_factory=list, max_length=MAX_NODES)
     pools: list[Pool] = Field(default_factory=list)
     volumes: list[Volume] = Field(default_factory=list, max_length=MAX_CONTAINERS)
+    disruption_budgets: list[DisruptionBudget] = Field(
+        default_factory=list, max_length=MAX_CONTAINERS)
     policy: Policy = Field(default_factory=Policy)
     layout: Layout | None = None
 

@@ -238,8 +238,41 @@ def check_references(problem: Problem) -> list[FieldIssue]:
                         "which a hint keeps apart",
                     ))
 
+    issues += _check_components(problem)
+    issues += _check_budgets(problem, known)
     if problem.layout is not None:
         issues += _check_layout(problem, known)
+    return issues
+
+
+def _check_components(problem: Problem) -> list[FieldIssue]:
+    """A component named like a container includes that container (naming a container's
+    component joins it); a container of another component by that name is a clash."""
+    own = {c.name: c.component or c.name for c in problem.containers}
+    return [
+        FieldIssue(f"containers[{i}].component",
+                   f"{cont.component!r} is the name of a container in component "
+                   f"{own[cont.component]!r}; name the component differently")
+        for i, cont in enumerate(problem.containers)
+        if cont.component is not None and own.get(cont.component, cont.component)
+        != cont.component
+    ]
+
+
+def _check_budgets(problem: Problem, known: set[str]) -> list[FieldIssue]:
+    issues = _duplicates([b.name for b in problem.disruption_budgets], "disruptionBudgets")
+    covered: dict[str, str] = {}
+    for i, budget in enumerate(problem.disruption_budgets):
+        for j, name in enumerate(budget.containers):
+            path = f"disruptionBudgets[{i}].containers[{j}]"
+            if name not in known:
+                issues.append(FieldIssue(path, f"unknown container {name!r}"))
+            elif name in covered and covered[name] != budget.name:
+                # Kubernetes refuses to evict a pod that two budgets select.
+                issues.append(FieldIssue(path, f"{name!r} is already covered by budget "
+                                         f"{covered[name]!r}; a pod may have one budget"))
+            else:
+                covered[name] = budget.name
     return issues
 
 

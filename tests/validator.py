@@ -540,12 +540,18 @@ class _Check:
         if claimed is None:
             return
         helpers = {h.container for h in self.problem.hints if isinstance(h, HelperHint)}
-        critical = [c.name for c in self.problem.containers
-                    if c.critical and c.name not in helpers and c.name in self.pod_of]
+        # A component is a container, or all containers naming one `component`: the pods
+        # of any of them run its replicas.
+        pods_of: dict[str, set[str]] = {}
+        for c in self.problem.containers:
+            if c.critical and c.name not in helpers and c.name in self.pod_of:
+                pods_of.setdefault(c.component or c.name, set()).add(self.pod_of[c.name])
+        critical = sorted(pods_of)
         for level in ("node", "zone"):
             lost: Counter[str] = Counter()
             for name in critical:
-                hosts = [n for n, count in self.on_node[self.pod_of[name]].items() if count]
+                hosts = [n for pod in pods_of[name]
+                         for n, count in self.on_node[pod].items() if count]
                 domains = {self._domain(n, level) for n in hosts}
                 if len(domains) == 1:
                     lost[next(iter(domains))] += 1
