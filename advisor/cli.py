@@ -453,8 +453,9 @@ def export_k8s_command(
         "others stay full manifests, marked by a comment and named on stderr.")] = False,
 ) -> None:
     """Print manifests for the advised layout: one workload per pod with its containers,
-    requests, ports and volumes, spreading rules that enforce the plan, a
-    PodDisruptionBudget per replicated critical pod. Settings the problem does not carry
+    requests, ports and volumes, spreading rules that enforce the plan, the disruption
+    budgets (imported ones kept; maxUnavailable 1 for other replicated critical pods).
+    Settings the problem does not carry
     (env, probes, config volumes, ...) are to be merged from the source workloads; give the
     import options the plan was made with. With --patch, workloads whose grouping is
     unchanged are patches of their source instead, which keep those settings."""

@@ -45,10 +45,12 @@ def _stream(*docs: dict[str, Any]) -> str:
 
 SERVICE = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
            "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}}
+CONFIG = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "web"},
+          "data": {"LOG_LEVEL": "info"}}
 APP = [_deployment("web", 2, {"cpu": "250m", "memory": "256Mi"}),
        _deployment("api", 2, {"cpu": "500m", "memory": "512Mi"}),
        _deployment("worker"),  # no requests: the import assumes them
-       SERVICE]
+       SERVICE, CONFIG]
 
 
 @pytest.fixture
@@ -80,7 +82,7 @@ def test_import_answers_the_problem_with_the_options_applied(client: TestClient)
     containers = {c["name"]: c for c in body["problem"]["containers"]}
     assert containers["worker"]["requests"] == {"cpu": "50m", "memory": "64Mi"}
     assert [n["name"] for n in body["problem"]["nodes"]] == ["worker-0", "worker-1"]
-    assert any("Service" in w for w in body["warnings"])  # skipped: not a workload
+    assert any("ConfigMap" in w for w in body["warnings"])  # skipped: not a workload
     # What /v1/import answers is a problem /v1/advise takes as it is.
     plan = client.post("/v1/advise", json=body["problem"])
     assert plan.status_code == 200, plan.text

@@ -119,7 +119,11 @@ def test_online_boutique_imports_its_twelve_services() -> None:
     assert not any("defaultedRequests" in c for c in found.values())
     assert result.problem["hints"] == []
     assert "pools" in result.problem
-    assert warned(result, "Service (12)", "ServiceAccount (11)")
+    # Each Service selects one workload: nothing to join, and Services are not skipped.
+    [skipped] = warned(result, "skipped")
+    assert "ServiceAccount (11)" in skipped
+    assert "Service (" not in skipped
+    assert not any("component" in c for c in found.values())
     assert warned(result, "no node list given")
 
 
@@ -294,7 +298,7 @@ def test_a_list_and_a_plain_list_are_flattened() -> None:
             {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "b"}}]}]}
     result = imported(json.dumps(listed))
     assert sorted(pods(result)) == ["a", "b"]
-    assert warned(result, "skipped 1", "Service (1)")
+    assert not warned(result, "skipped")  # a Service is read (this one selects nothing)
     plain = import_k8s(load_documents(json.dumps(listed["items"]), "list.json"),
                        ImportOptions())
     assert sorted(c["name"] for c in plain.problem["containers"]) == ["a", "b"]

@@ -27,8 +27,12 @@ copies beside them:
   selector is unknown (Pods read from a cluster, problems imported before it was carried),
   the selector is the one an earlier export recorded (`podlayout.io/selector`), else the
   source's pod-template labels.
-- Rules between advised pods (affinity, spreading, budgets) select on `podlayout.io/pod`,
-  which only that pod's replicas carry: source labels may be shared by several workloads.
+- Rules between advised pods (affinity, spreading, default budgets) select on
+  `podlayout.io/pod`, which only that pod's replicas carry: source labels may be shared by
+  several workloads.
+- The problem's disruption budgets are written as they were where their pods keep their
+  grouping and labels, else one per advised pod on the workload's selector (see
+  `advisor.kube.budgets`); each other replicated critical pod gets a default one.
 
 `export_k8s_patches` writes, for each workload whose grouping the plan keeps (the same
 containers in one pod as in the source workload, updated in place), a strategic-merge patch
@@ -36,7 +40,8 @@ that sets only the replica count, the pod affinity and anti-affinity, the topolo
 constraints and the containers' resources (containers matched by their source name): env,
 probes, securityContext, volumes and the rest of the source stay as they are. The patch
 cannot add the `podlayout.io/pod` label, so rules select such a workload's pods by its
-selector. Workloads whose grouping changed, and budgets, are new objects: full manifests.
+selector. Workloads whose grouping changed, and budgets that are new or changed, are full
+manifests; a budget kept as it was is left out.
 
 Sidecars an admission webhook adds (Istio's proxy, Dapr's daprd) are not written as
 containers: the pod template asks for the injection instead.
@@ -50,6 +55,7 @@ from typing import Any
 
 import yaml
 
+from advisor.kube.budgets import BudgetDoc, BudgetPod, budget_docs
 from advisor.kube.common import CLAIM_PREFIX, HOSTNAME_LABEL, ZONE_LABELS, dns_label
 from advisor.kube.k8s import WORKLOAD_KINDS
 from models import Container, Plan, PlannedPod, Problem, Spread
@@ -104,12 +110,12 @@ def export_k8s(problem: Problem, plan: Plan) -> list[dict[str, Any]]:
     workloads = [_workload(problem, pod, nodes.get(pod.plan.name, []),
                            rules.get(pod.plan.name, _Rules()), updated, pods)
                  for pod in pods]
-    return workloads + [_budget(pod) for pod in pods if _needs_budget(pod)]
+    return workloads + [b.doc for b in _budgets(problem, pods, updated)]
 
 
 def export_k8s_patches(problem: Problem, plan: Plan) -> PatchExport:
     """Strategic-merge patches for the workloads whose grouping the plan keeps; full
-    manifests for the others, and for the budgets (new objects)."""
+    manifests for the others, and for the budgets that are new or changed."""
     pods, nodes, rules, updated = _prepare(problem, plan, patch=True)
     docs: list[dict[str, Any]] = []
     comments: list[str | None] = []
@@ -129,16 +135,17 @@ def export_k8s_patches(problem: Problem, plan: Plan) -> PatchExport:
         docs.append(_workload(problem, pod, on, rule, updated, pods))
         comments.append(f"podlayout: full manifest, not a patch: {why}")
         notes.append(f"{_kind_name(pod)}: full manifest, not a patch: {why}")
-    for pod in pods:
-        if _needs_budget(pod):
-            docs.append(_budget(pod))
-            comments.append("podlayout: full manifest, not a patch: a new PodDisruptionBudget")
+    for budget in _budgets(problem, pods, updated):
+        if budget.kept:
+            continue  # the source's, unchanged: nothing to apply
+        docs.append(budget.doc)
+        comments.append(f"podlayout: full manifest, not a patch: {budget.reason}")
+        notes.extend(budget.notes)
     return PatchExport(docs, comments, notes)
 
 
 def _kind_name(pod: _Pod) -> str:
-    source = pod.main.source
-    kind = source.kind if source and source.kind in EXPORTED_KINDS else "Deployment"
+    kind = _kind(pod)
     where = f"{pod.namespace}/" if pod.namespace else ""
     return f"{kind} {where}{pod.name}"
 
@@ -155,6 +162,49 @@ def _why_full(pod: _Pod, updated: set[SourceKey]) -> str:
 
 def _needs_budget(pod: _Pod) -> bool:
     return pod.plan.replicas >= 2 and any(c.critical for c in pod.members)
+
+
+def _budgets(problem: Problem, pods: list[_Pod], updated: set[SourceKey]) -> list[BudgetDoc]:
+    """The PodDisruptionBudgets, given each workload as it will run: its pods' labels (a
+    patched one keeps the source's template), its selector and its grouping."""
+    groups: dict[SourceKey, set[str]] = {}
+    for c in problem.containers:
+        if c.source:
+            groups.setdefault(_key(c.source), set()).add(c.name)
+    seen: list[BudgetPod] = []
+    for pod in pods:
+        source = pod.main.source
+        selector = _workload_selector(pod, updated)
+        if pod.patched and source is not None:
+            labels = dict(source.labels)
+        else:
+            batch = _kind(pod) in ("Job", "CronJob")
+            labels = _template_metadata(pod, batch, selector)["labels"]
+        regrouped = source is None or groups.get(_key(source)) != set(pod.plan.containers)
+        seen.append(BudgetPod(
+            key=pod.plan.name, name=pod.name, namespace=pod.namespace,
+            containers=frozenset(pod.plan.containers), replicas=pod.plan.replicas,
+            labels=labels, selector=copy.deepcopy(selector or pod.match),
+            match=copy.deepcopy(pod.match),
+            meta_labels={NAME_LABEL: pod.label, PART_OF_LABEL: PART_OF},
+            regrouped=regrouped, default=_needs_budget(pod)))
+    return budget_docs(problem.disruption_budgets, seen)
+
+
+def _kind(pod: _Pod) -> str:
+    source = pod.main.source
+    return source.kind if source and source.kind in EXPORTED_KINDS else "Deployment"
+
+
+def _workload_selector(pod: _Pod, updated: set[SourceKey]) -> dict[str, Any] | None:
+    """The workload's `spec.selector`: in place, the source's (immutable); a new workload
+    selects its own pods. None for Jobs and CronJobs, which make their own."""
+    if _kind(pod) in ("Job", "CronJob"):
+        return None
+    source = pod.main.source
+    if source and _key(source) in updated:
+        return _source_selector(pod)
+    return {"matchLabels": {POD_LABEL: pod.pod_label}}
 
 
 def _prepare(problem: Problem, plan: Plan, *, patch: bool
@@ -414,13 +464,9 @@ def _source_text(source: ContainerSource) -> str:
 def _workload(problem: Problem, pod: _Pod, nodes: list[str], rules: _Rules,
               updated: set[SourceKey], pods: list[_Pod]) -> dict[str, Any]:
     source = pod.main.source
-    kind = source.kind if source and source.kind in EXPORTED_KINDS else "Deployment"
+    kind = _kind(pod)
     batch = kind in ("Job", "CronJob")
-    selector: dict[str, Any] | None = None
-    if not batch:
-        # In place, the source's selector (immutable); a new workload selects its own pods.
-        selector = (_source_selector(pod) if source and _key(source) in updated
-                    else {"matchLabels": {POD_LABEL: pod.pod_label}})
+    selector = _workload_selector(pod, updated)
     annotations: dict[str, str] = {f"{ANNOTATION}note": NOTE,
                                    f"{ANNOTATION}advised-nodes": ",".join(nodes)}
     missing = [c.name for c in pod.containers if not c.image]
@@ -666,12 +712,6 @@ def _resources(c: Container) -> dict[str, Any]:
     if limits:
         resources["limits"] = limits
     return resources
-
-
-def _budget(pod: _Pod) -> dict[str, Any]:
-    return {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
-            "metadata": _metadata(pod.name, pod.label, pod.namespace),
-            "spec": {"maxUnavailable": 1, "selector": copy.deepcopy(pod.match)}}
 
 
 def _patch(problem: Problem, pod: _Pod, nodes: list[str], rules: _Rules, pods: list[_Pod]

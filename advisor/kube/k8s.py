@@ -7,7 +7,8 @@ problem's containers and hints, so that advise may regroup them. Pods whose cont
 not in the input are grouped by it into one workload, and where they run (spec.nodeName on
 a node given) becomes `layout.placements`. A DaemonSet runs on every node it admits: it is
 no pod to place but per-node overhead, taken off each node's allocatable. A
-HorizontalPodAutoscaler raises its target to its minReplicas.
+HorizontalPodAutoscaler raises its target to its minReplicas. Services that select several
+workloads and PodDisruptionBudgets are read against the workloads in `services.py`.
 
 Required spreading becomes `policy.spread` only when every replicated workload asks for it,
 as that one setting holds for every pod; otherwise it is left to the SPOF objective.
@@ -1241,6 +1242,9 @@ def _placements(workloads: list[_Workload], options: ImportOptions,
 
 def import_k8s(documents: list[Document], options: ImportOptions) -> ImportResult:
     """Kubernetes manifests as a problem (wire format) whose layout is what runs today."""
+    # Imported here, not at the top: services.py imports this module's workloads and helpers.
+    from advisor.kube import services as kube_services  # noqa: PLC0415
+
     warnings: list[str] = []
     objects = [(obj, doc) for doc in documents for obj in _walk(doc)]
     istio_namespaces: set[str] = set()
@@ -1279,10 +1283,16 @@ def import_k8s(documents: list[Document], options: ImportOptions) -> ImportResul
     groups: dict[Key, _Workload] = {}
     ran_on: dict[Key, list[str | None]] = {}
     claim_modes: dict[tuple[str | None, str], str] = {}
+    # Read against the workloads once they are known: what they select.
+    selecting: dict[str, list[tuple[dict[str, Any], Document]]] = {
+        kube_services.SERVICE: [], kube_services.BUDGET: []}
     for obj, doc in objects:
         kind = obj["kind"]
         if kind == AUTOSCALER:
             autoscalers.append((obj, doc))
+            continue
+        if kind in selecting:
+            selecting[kind].append((obj, doc))
             continue
         if kind == "PersistentVolumeClaim":
             claim_name, claim_namespace, _ = _metadata(obj, _Ctx(doc, kind))
@@ -1394,6 +1404,9 @@ def import_k8s(documents: list[Document], options: ImportOptions) -> ImportResul
     spread = _spread(workloads, options, warnings)
     containers = [_container_dict(w, c, i == 0) for w in workloads
                   for i, c in enumerate(w.containers)]
+    kube_services.mark_components(containers, kube_services.components(
+        workloads, selecting[kube_services.SERVICE], warnings))
+    budgets = kube_services.budgets(workloads, selecting[kube_services.BUDGET], warnings)
     policy: dict[str, Any] = {"spread": spread}
     if options.time_limit_seconds is not None:
         policy["timeLimitSeconds"] = float(options.time_limit_seconds)
@@ -1401,6 +1414,8 @@ def import_k8s(documents: list[Document], options: ImportOptions) -> ImportResul
     volumes = _claim_volumes(workloads, claim_modes, warnings)
     if volumes:
         problem["volumes"] = volumes
+    if budgets:
+        problem["disruptionBudgets"] = budgets
     if workloads:
         problem["layout"] = {"pods": [
             {"name": w.pod_name, "containers": [c.name for c in w.containers],
