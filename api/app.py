@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from importlib import metadata
 
 from fastapi import Depends, FastAPI
+from fastapi_offline import FastAPIOffline
 
 from api import errors, openapi
 from api.deps import require_token
@@ -42,11 +43,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             manager.close()
             store.close()
 
-    app = FastAPI(title="pod-layout-advisor", version=metadata.version("pod-layout-advisor"),
-                  description=DESCRIPTION, lifespan=lifespan,
-                  # Starlette's slash redirect is absolute, built from the Host header;
-                  # errors.slash_twin redirects to a relative path instead.
-                  redirect_slashes=False)
+    # /docs serves Swagger UI from the files fastapi-offline ships (under
+    # /static-offline-docs), not from a CDN, so it works on a machine without internet. No
+    # /redoc: ReDoc's sidebar loads its vendor's logo from the internet whatever it is given.
+    app = FastAPIOffline(redoc_url=None, title="pod-layout-advisor",
+                         version=metadata.version("pod-layout-advisor"),
+                         description=DESCRIPTION, lifespan=lifespan,
+                         # Starlette's slash redirect is absolute, built from the Host header;
+                         # errors.slash_twin redirects to a relative path instead.
+                         redirect_slashes=False)
     app.state.settings = settings
     app.state.manager = None
     app.state.gate = threading.BoundedSemaphore(settings.max_concurrent_requests)

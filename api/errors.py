@@ -26,6 +26,8 @@ TYPES = {
     401: "/problems/unauthorized",
     404: "/problems/not-found",
     405: "/problems/method-not-allowed",
+    406: "/problems/not-acceptable",
+    409: "/problems/not-finished",
     413: "/problems/body-too-large",
     415: "/problems/unsupported-media-type",
     422: "/problems/invalid-input",

@@ -10,6 +10,7 @@ import yaml
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from advisor.report import MEDIA_TYPES
 from api.errors import PROBLEM_JSON
 from api.schemas import ProblemDetails
 from models import Problem
@@ -40,6 +41,38 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ProblemDetails, "description": "No job with this id (or it has expired)."},
 }
+NOT_FINISHED: dict[int | str, dict[str, Any]] = {
+    409: {"model": ProblemDetails, "description": "A report (any `Accept` but JSON) of a job "
+          "that has no plan: queued, still looking for a first plan, cancelled or failed. "
+          "`application/json` always answers with the job's status."},
+}
+# The reports an answer with a plan or a review comes as, besides its JSON, by `Accept`.
+_REPORTS: dict[str, str] = {
+    "text": "the terminal summary",
+    "markdown": "Markdown for a pull-request comment",
+    "html": "a self-contained page with pictures of the layout",
+    "sarif": "SARIF 2.1.0, one result per finding, for code scanning",
+}
+
+
+def report_responses(what: str, report: str = "its report"
+                     ) -> dict[int | str, dict[str, Any]]:
+    """The 200 answer's other media types and the 406, for an operation answering with `what`
+    as JSON and with `report` in the other formats. Reports are for people and tools: their
+    content is not part of the contract, so their schemas say only what kind of document
+    they are."""
+    reports = {MEDIA_TYPES[fmt]: text for fmt, text in _REPORTS.items()}
+    listed = ", ".join(f"`{media}` ({text})" for media, text in reports.items())
+    supported = ", ".join([MEDIA_TYPES["json"], *reports])
+    return {
+        200: {"description": f"The {what} as JSON (`application/json`, also for `*/*` or no "
+                             f"`Accept`), or by `Accept` {report}: {listed}. q-values "
+                             "count; on a tie JSON wins.",
+              "content": {media: {"schema": {"type": "object" if media.endswith("json")
+                                             else "string"}} for media in reports}},
+        406: {"model": ProblemDetails,
+              "description": f"The `Accept` header takes none of: {supported}."},
+    }
 
 
 @cache

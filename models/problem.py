@@ -183,6 +183,17 @@ class ContainerSource(Wire):
     selector: dict[str, Any] | None = Field(
         default=None, description="The workload's `spec.selector` as written (`matchLabels`, "
         "`matchExpressions`): immutable in Kubernetes, so export keeps it exactly.")
+    file: str | None = Field(
+        default=None, description="The manifest or Compose file the workload was imported "
+        "from, as it was named (the path given on the command line); reports point there.")
+    line: StrictInt | None = Field(
+        default=None, ge=1, description="1-based line in `file` where the workload is "
+        "defined: where its Kubernetes object starts (its document, or its item of a List), "
+        "or the line of its key under a Compose file's `services`.")
+    container_line: StrictInt | None = Field(
+        default=None, ge=1, description="1-based line in `file` of this container's entry "
+        "(`- name: ...`) in the pod template, when the import could tell; unset for a "
+        "sidecar an admission webhook adds and for JSON input.")
 
 
 class Container(Wire):

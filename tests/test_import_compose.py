@@ -112,7 +112,8 @@ def test_eshop_apps_and_their_daprd_become_two_container_pods() -> None:
     assert containers["basket-api"]["image"] == "eshopdapr/basket.api:latest"
     assert containers["redis"]["defaultedRequests"] == ["cpu", "memory"]
     assert containers["redis"]["source"] == {
-        "kind": "compose", "workload": "redis", "container": "redis"}
+        "kind": "compose", "workload": "redis", "container": "redis",
+        "file": "docker-compose.yml", "line": 11}
     assert problem["policy"] == {"timeLimitSeconds": 5.0}
     assert problem["pools"][0]["name"] == "default-pool"
     assert any("no node list" in w for w in result.warnings)

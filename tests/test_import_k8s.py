@@ -109,7 +109,9 @@ def test_online_boutique_imports_its_twelve_services() -> None:
         "kind": "Deployment", "workload": "frontend", "container": "server",
         "labels": {"app": "frontend"},
         "annotations": {"sidecar.istio.io/rewriteAppHTTPProbers": "true"},
-        "selector": {"matchLabels": {"app": "frontend"}}}
+        "selector": {"matchLabels": {"app": "frontend"}},
+        # Where it is written: its document (after `---` on line 20) and its entry.
+        "file": "test.yaml", "line": 21, "containerLine": 45}
     assert frontend["image"].endswith("/frontend:v0.10.6")
     assert frontend["ports"] == [8080]
     assert found["redis-cart"]["requests"] == {"cpu": "70m", "memory": "200Mi"}
@@ -276,7 +278,8 @@ def test_every_workload_kind_becomes_one_layout_pod() -> None:
     assert kinds == WORKLOAD_KINDS - {"DaemonSet"}
     assert "agent" not in found
     assert found["db"]["source"] == {"kind": "StatefulSet", "workload": "db",
-                                     "container": "postgres"}
+                                     "container": "postgres", "file": "test.yaml",
+                                     "line": 11, "containerLine": 18}
     assert found["db"]["requests"] == {"cpu": "1", "memory": "2Gi"}
     # Batch work is not a service: a failure stops nothing that must stay up.
     assert {n for n, c in found.items() if c.get("critical") is False} == {
@@ -760,9 +763,10 @@ def test_istio_sidecar_by_annotation_and_by_namespace_label() -> None:
     proxy = found["web-istio-proxy"]
     assert proxy["requests"] == {"cpu": "10m", "memory": "40Mi"}
     assert proxy["defaultedRequests"] == ["cpu", "memory"]
+    # Not written in the manifests: located at its workload only.
     assert proxy["source"] == {"kind": "Deployment", "workload": "web",
                                "container": "istio-proxy", "namespace": "mesh",
-                               "injectedBy": "istio"}
+                               "injectedBy": "istio", "file": "test.yaml", "line": 5}
     assert found["tuned-istio-proxy"]["requests"] == {"cpu": "250m", "memory": "40Mi"}
     assert found["tuned-istio-proxy"]["defaultedRequests"] == ["memory"]
     assert {"type": "sidecar", "container": "web-istio-proxy", "main": "web"} in (
@@ -809,7 +813,7 @@ def test_clashing_workload_names_are_made_unique() -> None:
     assert pods(result)["api-v2"]["containers"] == ["x", "y"]
     assert containers(result)["api-b"]["source"] == {
         "kind": "Deployment", "workload": "api", "container": "app", "namespace": "b",
-        "labels": {"app": "api"}}
+        "labels": {"app": "api"}, "file": "test.yaml", "line": 17, "containerLine": 29}
 
 
 def test_owned_and_idle_objects_and_unknown_kinds_are_skipped() -> None:
@@ -1085,9 +1089,11 @@ def test_pods_of_one_controller_become_one_workload_placed_where_they_run() -> N
         "debug": {"name": "debug", "containers": ["debug"], "replicas": 1}}
     found = containers(result)
     # Labels that every Pod shares, but not the controller's hash; no runtime annotations.
+    # JSON on one line: everything is on line 1.
     assert found["web"]["source"] == {
         "kind": "Deployment", "workload": "web", "container": "web", "namespace": "shop",
-        "labels": {"app": "web"}, "annotations": {"prometheus.io/scrape": "true"}}
+        "labels": {"app": "web"}, "annotations": {"prometheus.io/scrape": "true"},
+        "file": "test.yaml", "line": 1, "containerLine": 1}
     assert found["api"]["source"]["kind"] == "Deployment"
     assert found["db"]["source"]["kind"] == "StatefulSet"
     assert found["debug"]["source"]["kind"] == "Pod"

@@ -60,24 +60,63 @@ class Document:
     data: Any
     source: str
     line: int  # 1-based line where the document starts
+    # Where each mapping of `data` is introduced, by id: the line of its key when it is the
+    # value of one (a Compose service), else its own first line (a List item, a container
+    # entry). The mapping is held beside its line so that its id stays its own.
+    lines: dict[int, tuple[Any, int]] = field(default_factory=dict, repr=False, compare=False)
+
+    def line_of(self, value: object) -> int | None:
+        """The line where `value`, a mapping of this document's data, is introduced; None
+        for anything else (a copy, or data read without lines, such as JSON)."""
+        found = self.lines.get(id(value))
+        return found[1] if found is not None and found[0] is value else None
+
+
+class _LocatingLoader(_StrictLoader):
+    """Strict loading that also notes where each mapping is introduced (Document.lines)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.lines: dict[int, tuple[Any, int]] = {}
+        self._key_lines: dict[int, int] = {}  # id of a mapping node -> line of its key
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Any:
+        # Before the values are built: a mapping under a key is introduced by that key.
+        for key_node, value_node in node.value:
+            if isinstance(value_node, yaml.MappingNode):
+                self._key_lines.setdefault(id(value_node), key_node.start_mark.line + 1)
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        data = super().construct_object(node, deep=deep)
+        if isinstance(node, yaml.MappingNode) and id(data) not in self.lines:
+            line = self._key_lines.get(id(node), node.start_mark.line + 1)
+            self.lines[id(data)] = (data, line)
+        return data
+
+    def take_lines(self) -> dict[int, tuple[Any, int]]:
+        """The lines noted for the document just built; the next one starts afresh."""
+        lines, self.lines, self._key_lines = self.lines, {}, {}
+        return lines
 
 
 def load_documents(text: str, source: str) -> list[Document]:
     """Every non-empty YAML document of `text` (JSON is YAML too), loaded safely with the
-    same limits as problems, each with the line it starts on."""
+    same limits as problems, each with the line it starts on and those of its mappings."""
     if len(text.encode("utf-8", errors="replace")) > MAX_INPUT_BYTES:
         raise ManifestError(source, f"input is larger than {MAX_INPUT_BYTES} bytes")
     out: list[Document] = []
     try:
         _check_events(text, MAX_YAML_ALIASES, source)
         # One pass: each document's node gives its line, then is built into data.
-        loader = _StrictLoader(text)
+        loader = _LocatingLoader(text)
         try:
             while loader.check_node():
                 node = loader.get_node()
                 data = loader.construct_document(node)
+                lines = loader.take_lines()
                 if data is not None:
-                    out.append(Document(data, source, node.start_mark.line + 1))
+                    out.append(Document(data, source, node.start_mark.line + 1, lines))
         finally:
             loader.dispose()
     except yaml.YAMLError as exc:

@@ -82,6 +82,7 @@ def is_compose(data: object) -> bool:
 class _Service:
     name: str
     first: Document  # the document that first defines it
+    line: int  # of its key under `services` in `first`
     spec: dict[str, Any] = field(default_factory=dict)
     # Top-level key -> the document that last set it: errors point there.
     origin: dict[str, Document] = field(default_factory=dict)
@@ -175,7 +176,7 @@ def _merge_document(doc: Document, services: dict[str, _Service], declared_volum
                             "`docker compose config` to include what it extends")
         svc = services.get(name)
         if svc is None:
-            svc = services[name] = _Service(name, doc)
+            svc = services[name] = _Service(name, doc, doc.line_of(spec) or doc.line)
         for field_key, value in _interpolate(spec).items():
             k = str(field_key)
             svc.spec[k] = _merge(svc.spec[k], value, k) if k in svc.spec else value
@@ -549,7 +550,8 @@ def _container(svc: _Service, name: str, declared_volumes: set[str], options: Im
         container["volumes"] = volumes
     if replicas is not None:
         container["replicas"] = replicas
-    container["source"] = {"kind": "compose", "workload": svc.name, "container": svc.name}
+    container["source"] = {"kind": "compose", "workload": svc.name, "container": svc.name,
+                           "file": svc.first.source, "line": svc.line}
     if defaulted:
         container["defaultedRequests"] = defaulted
     return container

@@ -213,6 +213,7 @@ class _Cont:
     mounts: list[str] = field(default_factory=list)
     name: str = ""  # the problem's name, given once every workload is known
     injected_by: str | None = None  # istio | dapr: an admission webhook adds it
+    line: int | None = None  # of its entry in the pod template, when the input tells
 
     def amount(self, resource: str) -> Decimal:
         return parse_quantity(self.requests[resource]) if resource in self.requests else Decimal(0)
@@ -243,6 +244,7 @@ class _Workload:
     key: Key = ("", "", None)  # the object (or Pods' controller) it stands for
     pod_nodes: list[str | None] = field(default_factory=list)  # where its Pods run, if read
     from_pods: bool = False  # read from Pods of a cluster, not from a template
+    line: int = 1  # where its object starts in ctx.doc
 
     @property
     def what(self) -> str:
@@ -251,13 +253,20 @@ class _Workload:
 
 def _walk(doc: Document) -> Iterator[dict[str, Any]]:
     """The objects of a document: itself, or the items of a List (nested Lists too)."""
+    for obj, _ in _walk_located(doc):
+        yield obj
+
+
+def _walk_located(doc: Document) -> Iterator[tuple[dict[str, Any], int]]:
+    """The objects of a document, each with the line where it starts (the document's own
+    for a single object or input read without lines)."""
     ctx = _Ctx(doc, "document")
     for value in list_items(doc.data, doc,
                             "a Kubernetes object (a mapping with apiVersion and kind)"):
         kind = value.get("kind")
         if not isinstance(kind, str) or not kind:
             ctx.fail("kind", "not a Kubernetes object: no kind")
-        yield {str(k): v for k, v in value.items()}
+        yield {str(k): v for k, v in value.items()}, doc.line_of(value) or doc.line
 
 
 def _metadata(obj: dict[str, Any], ctx: _Ctx) -> tuple[str, str | None, dict[str, Any]]:
@@ -361,7 +370,7 @@ def _ports(entry: dict[str, Any], path: str, ctx: _Ctx) -> list[tuple[int, str]]
 
 
 def _container(entry: object, path: str, role: str, ctx: _Ctx) -> _Cont:
-    item = ctx.mapping(entry, path)
+    item = ctx.mapping(entry, path)  # a copy: the entry itself says where it is written
     name = ctx.text(item.get("name"), f"{path}.name")
     image = item.get("image")
     requests, limits = _resources(item, path, ctx)
@@ -371,7 +380,7 @@ def _container(entry: object, path: str, role: str, ctx: _Ctx) -> _Cont:
         if volume not in mounts:
             mounts.append(volume)
     return _Cont(name, role, image if isinstance(image, str) and image else None, requests,
-                 limits, [], _ports(item, path, ctx), mounts)
+                 limits, [], _ports(item, path, ctx), mounts, line=ctx.doc.line_of(entry))
 
 
 def _fill_defaults(cont: _Cont, defaults: dict[str, str]) -> None:
@@ -444,7 +453,7 @@ def _node_affinity(spec: dict[str, Any], path: str, ctx: _Ctx, warnings: list[st
     return selector
 
 
-def _parse_workload(obj: dict[str, Any], doc: Document, options: ImportOptions,
+def _parse_workload(obj: dict[str, Any], doc: Document, line: int, options: ImportOptions,
                     warnings: list[str]) -> _Workload:
     kind = obj["kind"]
     ctx = _Ctx(doc, kind)
@@ -472,7 +481,7 @@ def _parse_workload(obj: dict[str, Any], doc: Document, options: ImportOptions,
         ctx.fail(f"{path}.containers", "a workload needs at least one container")
     apps = [_container(e, f"{path}.containers[{i}]", "app", ctx) for i, e in enumerate(entries)]
     work = _Workload(kind, name, namespace, ctx, labels, annotations, replicas, apps,
-                     key=(kind, name, namespace), from_pods=kind == "Pod")
+                     key=(kind, name, namespace), from_pods=kind == "Pod", line=line)
     if kind == "Pod":
         work.pod_nodes.append(_node_of(obj))
     for i, entry in enumerate(ctx.seq(spec.get("initContainers"), f"{path}.initContainers")):
@@ -1162,6 +1171,9 @@ def _container_dict(work: _Workload, cont: _Cont, main: bool) -> dict[str, Any]:
         source["namespace"] = work.namespace
     if cont.injected_by:
         source["injectedBy"] = cont.injected_by
+    source["file"], source["line"] = work.ctx.doc.source, work.line
+    if cont.line is not None:
+        source["containerLine"] = cont.line
     if main:  # once per workload: the problem stays small
         labels, annotations = _template_metadata(work)
         if labels:
@@ -1246,11 +1258,11 @@ def import_k8s(documents: list[Document], options: ImportOptions) -> ImportResul
     from advisor.kube import services as kube_services  # noqa: PLC0415
 
     warnings: list[str] = []
-    objects = [(obj, doc) for doc in documents for obj in _walk(doc)]
+    objects = [(obj, doc, line) for doc in documents for obj, line in _walk_located(doc)]
     istio_namespaces: set[str] = set()
     present: set[Key] = set()
     owners: dict[Key, list[Key]] = {}
-    for obj, doc in objects:
+    for obj, doc, _ in objects:
         ctx = _Ctx(doc, str(obj["kind"]))
         if obj["kind"] == "Namespace":
             name, _, meta = _metadata(obj, ctx)
@@ -1286,7 +1298,7 @@ def import_k8s(documents: list[Document], options: ImportOptions) -> ImportResul
     # Read against the workloads once they are known: what they select.
     selecting: dict[str, list[tuple[dict[str, Any], Document]]] = {
         kube_services.SERVICE: [], kube_services.BUDGET: []}
-    for obj, doc in objects:
+    for obj, doc, line in objects:
         kind = obj["kind"]
         if kind == AUTOSCALER:
             autoscalers.append((obj, doc))
@@ -1334,7 +1346,7 @@ def import_k8s(documents: list[Document], options: ImportOptions) -> ImportResul
             # What every Pod carries: the template's labels, not one Pod's own.
             group.labels = {k: v for k, v in group.labels.items() if labels.get(k) == v}
             continue
-        work = _parse_workload(obj, doc, options, warnings)
+        work = _parse_workload(obj, doc, line, options, warnings)
         if controller is not None:
             work.kind, work.name = written
             work.key = controller

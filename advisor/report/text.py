@@ -4,6 +4,7 @@ colour codes), so that it reads the same in a pager, a log or a terminal."""
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 from advisor.report.digest import Digest, FindingGroup, Side, digest
@@ -13,6 +14,13 @@ from models import Problem
 MAX_SUBJECTS = 10
 # Moves listed before "and N more".
 MAX_MOVES = 12
+# Long sentences wrap here: readable on an 80-120 column terminal and in a log.
+WIDTH = 100
+
+
+def _wrap(text: str, indent: str = "", first: str | None = None) -> list[str]:
+    return textwrap.wrap(text, WIDTH, initial_indent=indent if first is None else first,
+                         subsequent_indent=indent, break_on_hyphens=False) or [indent]
 
 
 def render_text(result: dict[str, Any], problem: Problem | None = None,
@@ -21,10 +29,11 @@ def render_text(result: dict[str, Any], problem: Problem | None = None,
     lines = [_headline(d), ""]
     lines += _score_table(d)
     if d.summary:
-        lines += ["", d.summary]
+        lines += ["", *_wrap(d.summary)]
     if d.conflicts:
         lines += ["", f"Conflicts ({len(d.conflicts)}): why no plan exists"]
-        lines += [f"  {c['kind']}: {c['message']}" for c in d.conflicts]
+        for c in d.conflicts:
+            lines += _wrap(f"{c['kind']}: {c['message']}", "    ", "  ")
     if d.unplaced:
         lines += ["", f"Unplaced replicas ({len(d.unplaced)})"]
         lines += [f"  {u['pod']}/{u['replica']}: {u['reason']}" for u in d.unplaced[:MAX_MOVES]]
@@ -115,9 +124,9 @@ def _group(group: FindingGroup, review: bool) -> list[str]:
         shown = ", ".join(subjects[:MAX_SUBJECTS])
         more = f" and {len(subjects) - MAX_SUBJECTS} more" if len(subjects) > MAX_SUBJECTS else ""
         label = {"fixed": "fixed: ", "open": "open:  ", "new": "new:   "}.get(status or "", "")
-        lines.append(f"         {label if review else ''}{shown}{more}")
+        lines += _wrap(f"{label if review else ''}{shown}{more}", " " * 16, " " * 9)
     first = next((i for i in group.items if i.status != "fixed"), group.items[0])
-    lines.append(f"         fix: {first.suggestion}")
+    lines += _wrap(f"fix: {first.suggestion}", " " * 14, " " * 9)
     return lines
 
 

@@ -6,17 +6,18 @@ import time
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.body import read_problem
 from api.deps import ManagerDep, SettingsDep
 from api.errors import ApiError
 from api.jobs import QueueFullError
-from api.openapi import ERRORS, NOT_FOUND, problem_body
+from api.openapi import ERRORS, NOT_FINISHED, NOT_FOUND, problem_body, report_responses
+from api.routes.formats import ReportFormat, report_response
 from api.schemas import JobAccepted, JobList, JobProgress, JobSummary, JobView, ProblemDetails
 from api.store import JobKind, JobRecord, JobStatus
-from models import FieldIssue, Plan, Review
+from models import FieldIssue, Plan, Problem, ProblemError, Review, parse_problem
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
@@ -103,10 +104,32 @@ def list_jobs(
 
 
 @router.get("/{job_id}", summary="Status, progress and the best plan so far",
-            response_model=JobView, responses={**ERRORS, **NOT_FOUND})
-def get_job(job_id: str, manager: ManagerDep) -> JSONResponse:
+            response_model=JobView,
+            responses={**ERRORS, **NOT_FOUND, **NOT_FINISHED, **report_responses(
+                "job", "the report of its result once it has one, before that of its best "
+                "plan so far")})
+def get_job(job_id: str, manager: ManagerDep, fmt: ReportFormat) -> Response:
     record = _found(manager.live_record(job_id), job_id)
-    return JSONResponse(_view(record).to_wire())
+    view = _view(record).to_wire()
+    if fmt == "json":
+        return report_response(fmt, view, None)
+    shown = view["result"] if view["result"] is not None else view["bestPlan"]
+    if shown is None:
+        waiting = record.status in ("queued", "running")
+        raise ApiError(409, f"job {job_id!r} is {record.status} and has no plan to report"
+                       + ("; ask again once it has one" if waiting else "")
+                       + " (`Accept: application/json` gives its status)",
+                       title="Not finished")
+    return report_response(fmt, shown, _problem(record))
+
+
+def _problem(record: JobRecord) -> Problem | None:
+    """The job's problem, for what a report adds from it (costs); a report without those
+    beats no report."""
+    try:
+        return parse_problem(record.problem)
+    except ProblemError:
+        return None
 
 
 @router.delete(

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from advisor.review import review as run_review
@@ -16,7 +16,8 @@ from advisor.solve import advise as run_advise
 from api.body import read_problem, with_notes
 from api.deps import GateDep, SettingsDep
 from api.errors import ApiError
-from api.openapi import ERRORS, problem_body
+from api.openapi import ERRORS, problem_body, report_responses
+from api.routes.formats import ReportFormat, report_response
 from api.settings import Settings
 from models import FieldIssue, Plan, Problem, Review
 
@@ -26,8 +27,8 @@ CAPPED_HEADER = "X-Podlayout-Time-Limit-Capped"
 DISCONNECT_POLL_SECONDS = 0.5
 
 
-async def _solve(request: Request, settings: Settings, gate: GateDep, review: bool,
-                 work: Callable[[Problem, SolveControl], Plan | Review]) -> JSONResponse:
+async def _solve(request: Request, settings: Settings, gate: GateDep, fmt: str, review: bool,
+                 work: Callable[[Problem, SolveControl], Plan | Review]) -> Response:
     # The slot first: a busy server answers 429 without reading or parsing the body.
     if not gate.acquire(blocking=False):
         raise ApiError(429, "the server is busy with other solves; retry later or submit a "
@@ -53,27 +54,33 @@ async def _solve(request: Request, settings: Settings, gate: GateDep, review: bo
     headers = {}
     if any(note.startswith("policy.timeLimitSeconds") for note in notes):
         headers[CAPPED_HEADER] = f"{problem.policy.time_limit_seconds:g}"
-    return JSONResponse(body, headers=headers)
+    if fmt == "json":
+        return report_response(fmt, body, problem, headers)
+    return await run_in_threadpool(report_response, fmt, body, problem, headers)
 
 
 @router.post(
     "/advise", summary="Plan grouping and placement",
-    response_model=Plan, responses={**ERRORS}, openapi_extra=problem_body(),
+    response_model=Plan, responses={**ERRORS, **report_responses("plan")},
+    openapi_extra=problem_body(),
     description="Solves within the problem's time limit (the server's default when the "
                 "policy sets none, capped at the server's maximum; a capped limit is named in "
                 "`solver.message` and the `X-Podlayout-Time-Limit-Capped` header; "
                 "`policy.workers` is capped the same way). An "
                 "infeasible problem is an answer too: 200 with `status: infeasible`.",
 )
-async def advise(request: Request, settings: SettingsDep, gate: GateDep) -> JSONResponse:
-    return await _solve(request, settings, gate, False, run_advise)
+async def advise(request: Request, settings: SettingsDep, gate: GateDep,
+                 fmt: ReportFormat) -> Response:
+    return await _solve(request, settings, gate, fmt, False, run_advise)
 
 
 @router.post(
     "/review", summary="Review the current layout",
-    response_model=Review, responses={**ERRORS}, openapi_extra=problem_body(review=True),
+    response_model=Review, responses={**ERRORS, **report_responses("review")},
+    openapi_extra=problem_body(review=True),
     description="Scores the problem's `layout` (required), lists its findings, and shows the "
                 "advised plan beside it.",
 )
-async def review(request: Request, settings: SettingsDep, gate: GateDep) -> JSONResponse:
-    return await _solve(request, settings, gate, True, run_review)
+async def review(request: Request, settings: SettingsDep, gate: GateDep,
+                 fmt: ReportFormat) -> Response:
+    return await _solve(request, settings, gate, fmt, True, run_review)
