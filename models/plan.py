@@ -152,3 +152,51 @@ class Review(Out):
     current: Assessment
     advised: Plan
     comparison: Comparison
+    what_if: ReviewWhatIf | None = Field(default=None, description=(
+        "What the worst node and zone failures (and every zone, up to five) do to the "
+        "current and the advised layout."))
+
+
+class FailureDomain(Out):
+    kind: Literal["node", "zone"]
+    name: str
+
+
+class Rescheduled(Out):
+    pod: str
+    replica: int
+    from_node: str = Field(description="The failed node it ran on.")
+    node: str = Field(description="Where it runs again.")
+
+
+class FailureOutcome(Out):
+    """What one failure does to a layout, simulated: nothing is re-optimised."""
+
+    failure: FailureDomain
+    lost_components: list[str] = Field(description=(
+        "Critical components left with no running replica until they are rescheduled."))
+    degraded_components: list[str] = Field(description=(
+        "Critical components that keep a replica but fewer than their disruption budget "
+        "allows (minAvailable), or fewer than half when they have no budget."))
+    pending_replicas: list[Unplaced] = Field(description=(
+        "Evicted replicas that no remaining node (nor a pool node that may be added) admits "
+        "with room: they stay Pending."))
+    recovers: bool = Field(description="Every evicted replica runs again somewhere.")
+    evicted: int = 0
+    rescheduled: list[Rescheduled] = Field(default_factory=list)
+    added_nodes: list[str] = Field(default_factory=list, description=(
+        "Pool nodes a cluster autoscaler would add for the evicted replicas (the time it "
+        "takes is not modelled)."))
+    summary: str = ""
+
+
+class WhatIf(Out):
+    failures: list[FailureOutcome]
+
+
+class ReviewWhatIf(Out):
+    current: WhatIf
+    advised: WhatIf | None = None
+
+
+Review.model_rebuild()

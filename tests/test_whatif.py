@@ -1,0 +1,137 @@
+"""What-if failures: which components a node or zone failure stops or degrades, where the
+evicted replicas go again (kube-scheduler's way, pools growing), and what stays Pending."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from advisor.current import current_view
+from advisor.errors import InputError
+from advisor.prepare import prepare
+from advisor.whatif import default_failures, simulate, what_if
+from models import parse_problem
+from models.quantity import parse_quantity
+from tests.support import container, node, problem
+
+
+def _layout(pods: dict[str, tuple[list[str], list[str]]]) -> dict[str, Any]:
+    """pod -> (containers, node of each replica)."""
+    return {"pods": [{"name": n, "containers": cs, "replicas": len(ks)}
+                     for n, (cs, ks) in pods.items()],
+            "placements": [{"pod": n, "replica": i, "node": k}
+                           for n, (_, ks) in pods.items() for i, k in enumerate(ks)]}
+
+
+def _zoned(layout: dict[str, tuple[list[str], list[str]]], **extra: Any) -> dict[str, Any]:
+    """Three zones of two 2-cpu nodes each."""
+    nodes = [node(f"{z}-{i}", cpu="2", memory="4Gi", zone=f"zone-{z}")
+             for z in "abc" for i in (1, 2)]
+    names = {c for cs, _ in layout.values() for c in cs}
+    data = problem([container(n, cpu="500m", memory="512Mi") for n in sorted(names)], nodes,
+                   **extra)
+    data["layout"] = _layout(layout)
+    return data
+
+
+def _run(data: dict[str, Any], kind: str, name: str) -> Any:
+    inst = prepare(parse_problem(data))
+    return simulate(inst, current_view(inst), kind, name)  # type: ignore[arg-type]
+
+
+def test_a_node_failure_stops_the_components_it_alone_runs_and_they_come_back_elsewhere(
+        ) -> None:
+    data = _zoned({"web": (["web"], ["a-1", "b-1"]), "db": (["db"], ["a-1"]),
+                   "cache": (["cache"], ["a-1"])})
+    out = _run(data, "node", "a-1")
+    assert out.lost_components == ["cache", "db"]
+    assert out.degraded_components == []  # web keeps one of two: half, not below
+    assert out.evicted == 3
+    assert out.recovers
+    assert out.pending_replicas == []
+    assert {r.pod for r in out.rescheduled} == {"web", "db", "cache"}
+    assert all(r.from_node == "a-1" and r.node != "a-1" for r in out.rescheduled)
+    # kube-scheduler's default spreading: web's evicted replica avoids b-1, where its
+    # other replica runs, while other nodes have room.
+    assert next(r.node for r in out.rescheduled if r.pod == "web") != "b-1"
+    assert "stops cache, db until rescheduled" in out.summary
+
+
+def test_a_zone_failure_degrades_a_component_below_its_budget() -> None:
+    data = _zoned({"web": (["web"], ["a-1", "a-2", "b-1"])})
+    data["disruptionBudgets"] = [{"name": "web", "containers": ["web"], "minAvailable": 2}]
+    out = _run(data, "zone", "zone-a")
+    assert out.lost_components == []
+    assert out.degraded_components == ["web"]
+    # Without the budget, one of three left is below half: degraded too.
+    del data["disruptionBudgets"]
+    assert _run(data, "zone", "zone-a").degraded_components == ["web"]
+    # A zone holding one of three replicas: neither.
+    data["layout"] = _layout({"web": (["web"], ["a-1", "b-1", "c-1"])})
+    out = _run(data, "zone", "zone-a")
+    assert (out.lost_components, out.degraded_components) == ([], [])
+
+
+def test_evicted_replicas_that_fit_nowhere_stay_pending_and_the_app_does_not_recover(
+        ) -> None:
+    data = problem([container("big", cpu="1500m", memory="1Gi", replicas=2)],
+                   [node("n1", cpu="2"), node("n2", cpu="2")])
+    data["layout"] = _layout({"big": (["big"], ["n1", "n2"])})
+    out = _run(data, "node", "n1")
+    assert not out.recovers
+    assert [(p.pod, p.replica) for p in out.pending_replicas] == [("big", 0)]
+    assert "stay Pending" in out.summary
+
+
+def test_a_pool_that_may_grow_takes_the_evicted_replicas_on_a_new_node() -> None:
+    data = problem([container("big", cpu="1500m", memory="1Gi", replicas=2)],
+                   [node("n1", cpu="2"), node("n2", cpu="2")],
+                   pools=[{"name": "spare", "allocatable": {"cpu": "2", "memory": "4Gi"},
+                           "maxCount": 2}])
+    data["layout"] = _layout({"big": (["big"], ["n1", "n2"])})
+    out = _run(data, "node", "n1")
+    assert out.recovers
+    assert out.added_nodes == ["spare-1"]
+    assert [r.node for r in out.rescheduled] == ["spare-1"]
+
+
+def test_rescheduled_replicas_fit_the_nodes_that_remain() -> None:
+    data = _zoned({f"s{i}": ([f"s{i}"], [k]) for i, k in enumerate(
+        ["a-1", "a-1", "a-1", "a-2", "b-1", "b-2", "c-1", "c-2"])})
+    out = _run(data, "zone", "zone-a")
+    assert out.evicted == 4
+    # Recount every remaining node's cpu from the layout and the moves: within 2 cpu.
+    cpu: dict[str, float] = {}
+    for place in data["layout"]["placements"]:
+        if not place["node"].startswith("a-"):
+            cpu[place["node"]] = cpu.get(place["node"], 0) + 0.5
+    for r in out.rescheduled:
+        assert not r.node.startswith("a-")
+        cpu[r.node] = cpu.get(r.node, 0) + 0.5
+    assert all(v <= float(parse_quantity("2")) for v in cpu.values())
+    assert out.recovers
+
+
+def test_default_failures_are_the_worst_node_and_every_zone_of_few() -> None:
+    data = _zoned({"web": (["web"], ["a-1", "b-1"]), "db": (["db"], ["c-1"]),
+                   "cache": (["cache"], ["c-1"])})
+    inst = prepare(parse_problem(data))
+    chosen = default_failures(inst, current_view(inst))
+    assert chosen == [("node", "c-1"), ("zone", "zone-a"), ("zone", "zone-b"),
+                      ("zone", "zone-c")]
+    assert default_failures(inst, current_view(inst), worst=2)[:2] == [
+        ("node", "c-1"), ("node", "a-1")]
+    result = what_if(inst, current_view(inst))
+    assert [f.failure.name for f in result.failures] == ["c-1", "zone-a", "zone-b", "zone-c"]
+
+
+def test_an_unknown_node_or_zone_is_a_named_input_error() -> None:
+    data = _zoned({"web": (["web"], ["a-1"])})
+    inst = prepare(parse_problem(data))
+    with pytest.raises(InputError) as caught:
+        simulate(inst, current_view(inst), "node", "nope")
+    assert caught.value.issues[0].path == "--fail"
+    assert "a-1" in caught.value.issues[0].message
+    with pytest.raises(InputError):
+        simulate(inst, current_view(inst), "zone", "zone-x")
