@@ -1,4 +1,9 @@
-"""`podlayout`: a thin Typer adapter over the core. Results on stdout, progress on stderr."""
+"""`podlayout`: a thin Typer adapter over the core. Results on stdout, progress on stderr.
+
+The core (the solver with OR-Tools and numpy, the importers, the reports, the pydantic
+models) is imported inside the commands that use it, not here: `podlayout --version` and
+`--help` need none of it, and loading it all takes most of a second.
+"""
 
 from __future__ import annotations
 
@@ -14,33 +19,24 @@ from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import partial
-from importlib import metadata
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 from urllib.parse import quote
 
 import typer
 import typer.rich_utils
-import yaml
-from pydantic import ValidationError
 from rich.console import Console, RenderableType
 from rich.progress import BarColumn, TaskID, TextColumn
 from rich.progress import Progress as Bars
 from rich.table import Column
 from rich.text import Text
 
-from advisor.kube.bodies import OptionError, import_options
-from advisor.kube.common import ImportOptions, ManifestError
-from advisor.kube.detect import import_texts, parse_imported, read_input, read_nodes
-from advisor.kube.export import dump_manifests, export_k8s, export_k8s_patches
-from advisor.loading import MAX_INPUT_BYTES, load_data
-from advisor.model import Progress
-from advisor.report import FORMATS, SUFFIXES, render
-from advisor.report.digest import Side, digest
-from advisor.review import review as run_review
-from advisor.solve import SolveControl, relative_gap
-from advisor.solve import advise as run_advise
-from models import Container, Plan, Policy, Problem, ProblemError, Review
+if TYPE_CHECKING:
+    from advisor.kube.common import ImportOptions
+    from advisor.model import Progress
+    from advisor.report.digest import Side
+    from advisor.solve import SolveControl
+    from models import Plan, Problem, ProblemError, Review
 
 EXIT_OK, EXIT_INFEASIBLE, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -107,6 +103,8 @@ def _stdout_is_tty() -> bool:
 def _report_format(fmt: str | None, default: str | None = None) -> str:
     """The --format asked for (an unknown one is a usage error), else `default`, else the
     default for where stdout goes."""
+    from advisor.report import FORMATS
+
     if fmt is None:
         return default or _default_format(_stdout_is_tty())
     if fmt not in FORMATS:
@@ -123,6 +121,8 @@ class _BadInputError(Exception):
 
 
 def _decode(data: bytes, name: str) -> str:
+    from advisor.loading import MAX_INPUT_BYTES
+
     if len(data) > MAX_INPUT_BYTES:
         raise _BadInputError(f"error: {name}: input is larger than {MAX_INPUT_BYTES} bytes "
                              "(the input size limit)")
@@ -135,6 +135,8 @@ def _decode(data: bytes, name: str) -> str:
 def _text(file: str) -> tuple[str, str]:
     """The text of a file argument (or stdin for -) and the name to report it by. At most
     one byte past the size limit is read: an endless stream ends in an error, not in memory."""
+    from advisor.loading import MAX_INPUT_BYTES
+
     if file == "-":
         try:
             return _decode(sys.stdin.buffer.read(MAX_INPUT_BYTES + 1), "stdin"), "stdin"
@@ -160,6 +162,10 @@ def _warn(warnings: list[str]) -> None:
 
 def _options(nodes: str | None, defaults: str | None = None,
              injected: list[str] | None = None) -> ImportOptions:
+    from advisor.kube.bodies import OptionError, import_options
+    from advisor.kube.common import ManifestError
+    from advisor.kube.detect import read_nodes
+
     try:
         options = import_options(defaults, injected)
     except OptionError as exc:
@@ -176,6 +182,10 @@ def _options(nodes: str | None, defaults: str | None = None,
 def _load(file: str, nodes: str | None = None, defaults: str | None = None,
           injected: list[str] | None = None) -> Problem:
     """A problem file, Kubernetes manifests or a Compose file (told apart by content)."""
+    from advisor.kube.common import ManifestError
+    from advisor.kube.detect import read_input
+    from models import ProblemError
+
     options = _options(nodes, defaults, injected)
     text, source = _text(file)
     try:
@@ -203,6 +213,10 @@ _OPTION_OF = {"time_limit_seconds": "--time-limit", "seed": "--seed", "workers":
 def _override(problem: Problem, time_limit: float | None, seed: int | None,
               workers: int | None) -> Problem:
     """Command-line overrides of the policy, validated by the same rules as the file's."""
+    from pydantic import ValidationError
+
+    from models import Policy
+
     update = {key: value for key, value in (("time_limit_seconds", time_limit), ("seed", seed),
                                              ("workers", workers)) if value is not None}
     if not update:
@@ -308,6 +322,8 @@ class _SolveDisplay:
         if latest is None or latest.objective is None:
             detail, plans = "no objective yet", ""
         else:
+            from advisor.solve import relative_gap
+
             gap = relative_gap(latest.objective, latest.bound)
             detail = (f"objective {latest.objective:,.0f}"
                       + (f"  bound {latest.bound:,.0f}" if latest.bound is not None else "")
@@ -324,6 +340,8 @@ class _SolveDisplay:
 def _run_with_progress(work: Callable[[SolveControl], T], limit: float | None = None,
                        clock: _BatchClock | None = None) -> tuple[T, bool]:
     """Run a solve in a thread; show progress on a terminal; Ctrl-C stops it gracefully."""
+    from advisor.solve import SolveControl
+
     started = time.monotonic()
     latest: list[Progress] = []
     control = SolveControl(on_progress=latest.append)
@@ -364,6 +382,8 @@ def _problem_text(source: str, error: ProblemError) -> str:
 
 def _solve_or_fail(source: str, limit: float, work: Callable[[SolveControl], T]
                    ) -> tuple[T, bool]:
+    from models import ProblemError
+
     try:
         return _run_with_progress(work, limit)
     except ProblemError as exc:  # input the core could not use: the user's to fix
@@ -372,6 +392,9 @@ def _solve_or_fail(source: str, limit: float, work: Callable[[SolveControl], T]
 
 def _emit(result: Plan | Review, interrupted: bool, fmt: str, problem: Problem,
           source: str) -> None:
+    from advisor.report import render
+    from models import Review
+
     sys.stdout.write(render(fmt, result.to_wire(), problem, source))
     sys.stdout.flush()
     plan = result.advised if isinstance(result, Review) else result
@@ -385,6 +408,8 @@ def _emit(result: Plan | Review, interrupted: bool, fmt: str, problem: Problem,
 
 def _version(value: bool) -> None:
     if value:
+        from importlib import metadata
+
         sys.stdout.write(f"podlayout {metadata.version('pod-layout-advisor')}\n")
         raise typer.Exit(EXIT_OK)
 
@@ -405,6 +430,8 @@ def advise(file: FileArg, time_limit: TimeOpt = None, seed: SeedOpt = None,
            default_requests: DefaultsOpt = None, injected_requests: InjectedOpt = None,
            fmt: ReportOpt = None) -> None:
     """Plan the grouping and placement; print the plan (JSON, or a report by --format)."""
+    from advisor.solve import advise as run_advise
+
     report = _report_format(fmt)
     problem = _override(_read(file, nodes, default_requests, injected_requests), time_limit,
                         seed, workers)
@@ -420,6 +447,8 @@ def review(file: FileArg, time_limit: TimeOpt = None, seed: SeedOpt = None,
            fmt: ReportOpt = None) -> None:
     """Score the problem's current `layout`, list its findings, and show the advised plan.
     Manifests and Compose files bring their layout: the workloads as they are grouped today."""
+    from advisor.review import review as run_review
+
     report = _report_format(fmt)
     problem = _override(_read(file, nodes, default_requests, injected_requests), time_limit,
                         seed, workers)
@@ -428,6 +457,41 @@ def review(file: FileArg, time_limit: TimeOpt = None, seed: SeedOpt = None,
     result, interrupted = _solve_or_fail(file, problem.policy.time_limit_seconds,
                                          lambda control: run_review(problem, control))
     _emit(result, interrupted, report, problem, _source_name(file))
+
+
+FailOpt = Annotated[list[str] | None, typer.Option(
+    "--fail", metavar="node=NAME|zone=NAME",
+    help="A failure to simulate; repeatable. Default: the worst node(s), the worst zone, and "
+    "every zone when there are at most five.")]
+WorstOpt = Annotated[int, typer.Option(
+    "--worst", min=1, max=50, help="How many of the worst nodes to try when no --fail is "
+    "given.")]
+# What-if results are neither a plan nor a review: these formats render them.
+WHATIF_FORMATS = ("json", "yaml", "text", "markdown")
+
+
+@app.command()
+def whatif(file: FileArg, fail: FailOpt = None, worst: WorstOpt = 1, nodes: NodesOpt = None,
+           default_requests: DefaultsOpt = None, injected_requests: InjectedOpt = None,
+           fmt: ReportOpt = None) -> None:
+    """Simulate node and zone failures on the current `layout`: which critical components
+    each stops or degrades, where the evicted replicas run again, what stays Pending."""
+    from advisor.report.whatif import render_whatif
+    from advisor.whatif import parse_failure, run_whatif
+    from models import ProblemError
+
+    report = _report_format(fmt)
+    if report not in WHATIF_FORMATS:
+        raise _fail(EXIT_INPUT, f"error: --format {report}: whatif writes "
+                                f"{', '.join(WHATIF_FORMATS)}")
+    problem = _read(file, nodes, default_requests, injected_requests)
+    try:
+        failures = [parse_failure(f) for f in fail or []]
+        result = run_whatif(problem, failures, worst)
+    except ProblemError as exc:
+        raise _fail(EXIT_INPUT, _problem_text(file, exc)) from None
+    sys.stdout.write(render_whatif(report, result.to_wire(), _source_name(file)))
+    sys.stdout.flush()
 
 
 BatchFormatOpt = Annotated[str | None, typer.Option(
@@ -493,6 +557,8 @@ def batch(
         except OSError as exc:
             raise _fail(EXIT_INPUT, f"error: --output-dir {output_dir}: {exc}") from None
     if time_limit is not None:  # a bad option is a usage error, before any file
+        from models import Container, Problem
+
         _override(Problem(containers=[Container(name="probe")]), time_limit, None, None)
     try:
         _options(nodes, defaults, injected)
@@ -519,6 +585,11 @@ def batch(
 def _batch_one(path: Path, report: str, output_dir: Path | None, written: set[Path],
                clock: _BatchClock, time_limit: float | None, nodes: str | None,
                defaults: str | None, injected: list[str] | None) -> _Outcome:
+    from advisor.report import render
+    from advisor.review import review as run_review
+    from advisor.solve import advise as run_advise
+    from models import ProblemError, Review
+
     line: dict[str, Any] = {"file": str(path)}
     try:
         problem = _override(_load(str(path), nodes, defaults, injected), time_limit, None,
@@ -566,6 +637,8 @@ def _report_path(output_dir: Path, path: Path, report: str, is_review: bool,
                  written: set[Path]) -> Path:
     # JSON keeps the names scripts read today (FILE.plan.json, reviews included); the other
     # formats are new, and name a review as one.
+    from advisor.report import SUFFIXES
+
     kind = "review" if is_review and report != "json" else "plan"
     suffix = f".{kind}{SUFFIXES[report]}"
     target = output_dir / f"{path.stem}{suffix}"
@@ -585,6 +658,8 @@ def _batch_out(i: int, total: int, path: Path, outcome: _Outcome, stream: str) -
     if stream == "json":
         out = json.dumps(line) + "\n"
     elif stream == "yaml":
+        import yaml
+
         out = "---\n" + yaml.safe_dump(line, sort_keys=False, allow_unicode=True)
     else:
         body = outcome.report or (f"{line['status']} (exit code {line['exitCode']})\n\n"
@@ -637,6 +712,8 @@ def _index_row(outcome: _Outcome) -> _IndexRow:
     link = Path(output).name if isinstance(output, str) else None
     if outcome.result is None:
         return _IndexRow(line["file"], link, status, "-", "-", "-", "-")
+    from advisor.report.digest import digest
+
     d = digest(outcome.result)
     sides = [s for s in (d.current, d.advised) if s is not None]
 
@@ -722,6 +799,11 @@ FormatOpt = Annotated[str, typer.Option("--format", "-f", help="yaml or json.")]
 
 def _import(kind: Literal["k8s", "compose"], files: list[str], nodes: str | None,
             fmt: str, defaults: str | None, injected: list[str] | None) -> None:
+    import yaml
+
+    from advisor.kube.common import ManifestError
+    from advisor.kube.detect import import_texts, parse_imported
+
     if fmt not in ("yaml", "json"):
         raise _fail(EXIT_INPUT, f"error: --format {fmt}: use yaml or json")
     try:
@@ -782,6 +864,8 @@ def export_k8s_command(
     (env, probes, config volumes, ...) are to be merged from the source workloads; give the
     import options the plan was made with. With --patch, workloads whose grouping is
     unchanged are patches of their source instead, which keep those settings."""
+    from advisor.kube.export import dump_manifests, export_k8s, export_k8s_patches
+
     try:
         problem = _load(problem_file, nodes, default_requests, injected_requests)
         text, source = _text(plan_file)
@@ -804,6 +888,11 @@ def export_k8s_command(
 
 
 def _plan_from(text: str, source: str) -> Plan:
+    from pydantic import ValidationError
+
+    from advisor.loading import load_data
+    from models import Plan, ProblemError
+
     try:
         data = load_data(text, source)
     except ProblemError as exc:
@@ -824,6 +913,8 @@ def _plan_from(text: str, source: str) -> Plan:
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of the input."""
+    from models import Problem
+
     sys.stdout.write(json.dumps(Problem.model_json_schema(by_alias=True), indent=2) + "\n")
 
 

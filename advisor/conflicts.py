@@ -7,9 +7,12 @@ literal, CP-SAT returns a sufficient subset, and deletion shrinks it to a minima
 
 from __future__ import annotations
 
+import time
+
 from ortools.sat.python import cp_model
 
-from advisor.model import WEIGHTS, LayoutModel
+from advisor.errors import OutOfTimeError
+from advisor.model import WEIGHTS, LayoutModel, cp_solver
 from advisor.prepare import Instance
 from models import Conflict
 
@@ -17,10 +20,7 @@ from models import Conflict
 def _infeasible(model: LayoutModel, labels: list[str], time_limit: float) -> bool | None:
     model.model.clear_assumptions()
     model.model.add_assumptions([model.assumption_of[label] for label in labels])
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(0.05, time_limit)
-    solver.parameters.num_workers = 1
-    solver.parameters.catch_sigint_signal = False
+    solver = cp_solver(time_limit, objective=False)
     status = solver.solve(model.model)
     if status == cp_model.INFEASIBLE:
         return True
@@ -30,18 +30,22 @@ def _infeasible(model: LayoutModel, labels: list[str], time_limit: float) -> boo
 
 
 def hint_conflicts(inst: Instance, time_limit: float) -> list[Conflict]:
+    """The smallest set of hints that cannot hold together, found within `time_limit`
+    (building the model included); none when there is none or the time runs out."""
+    deadline = time.monotonic() + time_limit
     allowed = [c.index for c in inst.candidates]
-    model = LayoutModel(inst, allowed, WEIGHTS[inst.problem.policy.objective],
-                        with_capacity=False, assumptions=True)
+    try:
+        model = LayoutModel(inst, allowed, WEIGHTS[inst.problem.policy.objective],
+                            with_capacity=False, assumptions=True, deadline=deadline)
+    except OutOfTimeError:
+        return []
     model.model.clear_objective()  # type: ignore[no-untyped-call]
     model.model.clear_hints()  # type: ignore[no-untyped-call]
     labels = list(model.assumption_of)
     if not labels:
         return []
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(0.05, time_limit / 2)
-    solver.parameters.num_workers = 1
-    solver.parameters.catch_sigint_signal = False
+    time_limit = max(0.0, deadline - time.monotonic())
+    solver = cp_solver(time_limit / 2, objective=False)
     model.model.add_assumptions(list(model.assumption_of.values()))
     if solver.solve(model.model) != cp_model.INFEASIBLE:
         return []

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
+from advisor import rules
 from advisor.layout import LayoutView
 from advisor.prepare import Instance, _UnionFind, node_admits
 from advisor.scoring import (
@@ -34,6 +36,36 @@ def findings(inst: Instance, view: LayoutView, scores: Scores, detail: WasteDeta
     return sorted(out, key=lambda f: (order[f.severity], f.code, f.subjects))
 
 
+@dataclass(frozen=True)
+class _Cause:
+    """One exposure cause of one pod (or component over several pods), in words."""
+
+    code: str
+    pod: str
+    subjects: list[str]  # the components it exposes
+    why: str
+    pods: list[str]  # the pods holding them
+
+    @property
+    def who(self) -> str:
+        return ", ".join(self.subjects)
+
+    @property
+    def first(self) -> str:
+        """The pod to look at: a component over several pods is named, not its pods."""
+        return self.pods[0]
+
+
+# Causes whose finding is the cause itself, with its severity and the fix.
+_PLAIN_CAUSES = {
+    "NO_N1_HEADROOM": ("medium", "keep spare capacity of one node, or let a pool grow"),
+    "N1_BREAKS_BUDGET": ("medium", "spread the replicas so that no node holds more than the "
+                                   "budget allows down (a topology spread constraint on "
+                                   "kubernetes.io/hostname with maxSkew 1), or add replicas"),
+    "NOT_RUNNING": ("high", "add capacity or lower requests so that it can be placed"),
+}
+
+
 def _spof_findings(inst: Instance, view: LayoutView,
                    exposures: list[Exposure]) -> Iterator[Finding]:
     """One finding per pod and cause, naming every component it exposes."""
@@ -49,91 +81,89 @@ def _spof_findings(inst: Instance, view: LayoutView,
     pod_reasons = {p.name: p.reasons for p in view.pods}
     claims = _node_local_claims(inst, view)
     for (code, pod), group in by_cause.items():
-        subjects = sorted(e.component for e in group)
-        who = ", ".join(subjects)
-        why = whys[(code, pod)]
-        split_first = (f"split pod {pod} into one pod per component, then run at least 2 "
-                       "replicas of each on different nodes")
-        # A component over several pods (a Service over workloads) is named, not its pods.
-        first = pods_of.get(pod, [pod])[0]
-        claimed = [claims[p] for p in pods_of.get(pod, [pod]) if p in claims]
+        cause = _Cause(code, pod, sorted(e.component for e in group), whys[(code, pod)],
+                       pods_of.get(pod, [pod]))
+        claimed = [claims[p] for p in cause.pods if p in claims]
         if code in ("SINGLE_REPLICA", "REPLICAS_ON_ONE_NODE") and claimed:
-            # More replicas of this pod would share its claim, so its node: redundancy
-            # has to come from a claim per replica.
-            yield Finding(
-                severity="high", code=code, subjects=subjects,
-                message=f"{who}: critical, {why}; it mounts {claimed[0]}, which ties every "
-                        "replica that shares it to one node",
-                suggestion="make it redundant with a claim per replica: a StatefulSet with "
-                           "volumeClaimTemplates, replicas on different nodes, and the "
-                           "application's own replication (a database's replicas or "
-                           "cluster); more replicas sharing the one claim stay on one node",
-            )
+            yield _claimed_finding(cause, claimed[0])
         elif code == "SINGLE_REPLICA":
-            yield Finding(
-                severity="high", code=code, subjects=subjects,
-                message=f"{who}: critical, {why}",
-                suggestion=split_first if pod in bundled_pods
-                else f"run at least 2 replicas of pod {pod} on different nodes",
-            )
+            yield _single_replica_finding(cause, pod in bundled_pods)
         elif code == "REPLICAS_ON_ONE_NODE":
-            hosts = _hosts(inst, view, first)
-            if len(hosts) <= 1:
-                yield Finding(
-                    severity="high", code=code, subjects=subjects,
-                    message=f"{who}: {why}; one node failure stops it, and only that node "
-                            "can host the pod (selectors, taints or size)",
-                    suggestion="add a second node that matches its nodeSelector and "
-                               "tolerations, with room for it",
-                )
-            else:
-                yield Finding(
-                    severity="high", code=code, subjects=subjects,
-                    message=f"{who}: {why}; one node failure stops it",
-                    suggestion="spread the replicas with podAntiAffinity or a topology spread "
-                               "constraint on kubernetes.io/hostname",
-                )
+            yield _one_node_finding(cause, len(_hosts(inst, view, cause.first)))
         elif code == "REPLICAS_IN_ONE_ZONE":
-            zones = {inst.candidates[k].zone for k in _hosts(inst, view, first)} - {None}
-            yield Finding(
-                severity="medium", code=code, subjects=subjects,
-                message=f"{who}: {why}; one zone failure stops it"
-                        + ("" if len(zones) > 1 else ", and no node elsewhere can host the pod"),
-                suggestion="spread the replicas over zones (topology.kubernetes.io/zone)"
-                if len(zones) > 1 else
-                "add a node in another zone that matches its nodeSelector and tolerations",
-            )
+            zones = {inst.candidates[k].zone for k in _hosts(inst, view, cause.first)} - {None}
+            yield _one_zone_finding(cause, len(zones))
         elif code == "CRITICAL_COMPONENTS_BUNDLED":
-            grouped = [r for r in pod_reasons.get(pod, [])
-                       if "the current layout" not in r and "a pod of its own" not in r]
-            because = f" (grouped because: {'; '.join(grouped)})" if grouped else ""
-            yield Finding(
-                severity="high", code=code, subjects=subjects,
-                message=f"pod {pod} bundles critical components {who}: they cannot scale "
-                        f"apart and one failure takes them all{because}",
-                suggestion="give each component a pod of its own, keeping only its "
-                           "sidecars, ambassadors and adapters beside it",
-            )
-        elif code == "NO_N1_HEADROOM":
-            yield Finding(
-                severity="medium", code=code, subjects=subjects,
-                message=f"{who}: {why}",
-                suggestion="keep spare capacity of one node, or let a pool grow",
-            )
-        elif code == "N1_BREAKS_BUDGET":
-            yield Finding(
-                severity="medium", code=code, subjects=subjects,
-                message=f"{who}: {why}",
-                suggestion="spread the replicas so that no node holds more than the budget "
-                           "allows down (a topology spread constraint on "
-                           "kubernetes.io/hostname with maxSkew 1), or add replicas",
-            )
-        elif code == "NOT_RUNNING":
-            yield Finding(
-                severity="high", code=code, subjects=subjects,
-                message=f"{who}: {why}",
-                suggestion="add capacity or lower requests so that it can be placed",
-            )
+            yield _bundled_finding(cause, pod_reasons.get(pod, []))
+        elif code in _PLAIN_CAUSES:
+            severity, suggestion = _PLAIN_CAUSES[code]
+            yield Finding(severity=severity, code=code, subjects=cause.subjects,
+                          message=f"{cause.who}: {cause.why}", suggestion=suggestion)
+
+
+def _claimed_finding(cause: _Cause, claim: str) -> Finding:
+    # More replicas of this pod would share its claim, so its node: redundancy has to come
+    # from a claim per replica.
+    return Finding(
+        severity="high", code=cause.code, subjects=cause.subjects,
+        message=f"{cause.who}: critical, {cause.why}; it mounts {claim}, which ties every "
+                "replica that shares it to one node",
+        suggestion="make it redundant with a claim per replica: a StatefulSet with "
+                   "volumeClaimTemplates, replicas on different nodes, and the "
+                   "application's own replication (a database's replicas or "
+                   "cluster); more replicas sharing the one claim stay on one node",
+    )
+
+
+def _single_replica_finding(cause: _Cause, bundled: bool) -> Finding:
+    return Finding(
+        severity="high", code=cause.code, subjects=cause.subjects,
+        message=f"{cause.who}: critical, {cause.why}",
+        suggestion=(f"split pod {cause.pod} into one pod per component, then run at least 2 "
+                    "replicas of each on different nodes") if bundled
+        else f"run at least 2 replicas of pod {cause.pod} on different nodes",
+    )
+
+
+def _one_node_finding(cause: _Cause, hosts: int) -> Finding:
+    if hosts <= 1:
+        return Finding(
+            severity="high", code=cause.code, subjects=cause.subjects,
+            message=f"{cause.who}: {cause.why}; one node failure stops it, and only that node "
+                    "can host the pod (selectors, taints or size)",
+            suggestion="add a second node that matches its nodeSelector and "
+                       "tolerations, with room for it",
+        )
+    return Finding(
+        severity="high", code=cause.code, subjects=cause.subjects,
+        message=f"{cause.who}: {cause.why}; one node failure stops it",
+        suggestion="spread the replicas with podAntiAffinity or a topology spread "
+                   "constraint on kubernetes.io/hostname",
+    )
+
+
+def _one_zone_finding(cause: _Cause, zones: int) -> Finding:
+    return Finding(
+        severity="medium", code=cause.code, subjects=cause.subjects,
+        message=f"{cause.who}: {cause.why}; one zone failure stops it"
+                + ("" if zones > 1 else ", and no node elsewhere can host the pod"),
+        suggestion="spread the replicas over zones (topology.kubernetes.io/zone)"
+        if zones > 1 else
+        "add a node in another zone that matches its nodeSelector and tolerations",
+    )
+
+
+def _bundled_finding(cause: _Cause, reasons: list[str]) -> Finding:
+    grouped = [r for r in reasons
+               if "the current layout" not in r and "a pod of its own" not in r]
+    because = f" (grouped because: {'; '.join(grouped)})" if grouped else ""
+    return Finding(
+        severity="high", code=cause.code, subjects=cause.subjects,
+        message=f"pod {cause.pod} bundles critical components {cause.who}: they cannot scale "
+                f"apart and one failure takes them all{because}",
+        suggestion="give each component a pod of its own, keeping only its "
+                   "sidecars, ambassadors and adapters beside it",
+    )
 
 
 def _node_local_claims(inst: Instance, view: LayoutView) -> dict[str, str]:
@@ -207,11 +237,8 @@ def _budget_findings(inst: Instance, view: LayoutView) -> Iterator[Finding]:
 def _hosts(inst: Instance, view: LayoutView, pod_name: str) -> list[int]:
     """Candidate nodes that admit the pod and could hold one replica on their own."""
     pod = next(p for p in view.pods if p.name == pod_name)
-    members = [inst.problem.containers[c] for c in pod.containers]
-    selector = {k: v for c in members for k, v in c.node_selector.items()}
-    return [c.index for c in inst.candidates
-            if node_admits(members, selector, c)
-            and all(d <= cap for d, cap in zip(pod.demand, c.capacity, strict=True))]
+    units = rules.layout_units(inst, [pod], relations=False)
+    return [c.index for c in inst.candidates if rules.could_host(inst, units, 0, c.index)]
 
 
 def _coupled(inst: Instance) -> _UnionFind:

@@ -21,6 +21,7 @@ from typing import Protocol
 from ortools.sat.python import cp_model
 
 from advisor.bounds import nodes_lower_bound
+from advisor.errors import OutOfTimeError
 from advisor.greedy import Assignment
 from advisor.prepare import Instance
 from models.problem import Objective, Spread
@@ -139,12 +140,36 @@ class _Callback(cp_model.CpSolverSolutionCallback):
                              self.best_objective_bound)
 
 
+# The shortest time limit CP-SAT is ever given, however little time is left.
+MIN_SEARCH_SECONDS = 0.05
+
+
+def cp_solver(seconds: float, *, workers: int = 1, seed: int = 0,
+              objective: bool = True) -> cp_model.CpSolver:
+    """The one place a CpSolver is configured, for the layout model and the conflict cores."""
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(MIN_SEARCH_SECONDS, seconds)
+    solver.parameters.num_workers = workers
+    if workers == 1 and objective:
+        # Alone, the LP-heavy search proves the node-count bound far sooner.
+        solver.parameters.linearization_level = 2
+    solver.parameters.random_seed = seed
+    # Ctrl-C is the caller's to handle (SolveControl.stop); CP-SAT's own handler
+    # cannot run in a worker thread.
+    solver.parameters.catch_sigint_signal = False
+    return solver
+
+
 class LayoutModel:
     def __init__(self, inst: Instance, allowed: list[int], weights: Weights, *,
                  allow_unplaced: bool = False, with_capacity: bool = True,
                  assumptions: bool = False, hint: Assignment | None = None,
-                 current: Current | None = None, symmetry_cuts: bool = True) -> None:
+                 current: Current | None = None, symmetry_cuts: bool = True,
+                 deadline: float | None = None) -> None:
+        """`deadline` (time.monotonic() seconds): building cannot be interrupted from outside,
+        so it looks at the clock itself and raises OutOfTimeError once past it."""
         self.inst = inst
+        self.deadline = deadline
         self.allowed = allowed
         self.w = weights
         self.allow_unplaced = allow_unplaced
@@ -161,28 +186,30 @@ class LayoutModel:
         self.last_bin = self._bin_limits() if symmetry_cuts else {}
         if hint is not None:
             self.hint = self._relabel(hint)
-        self._variables()
-        self.add_placement_counts()
-        self.add_presence_links()
+        steps: list[Callable[[], None]] = [self._variables, self.add_placement_counts,
+                                           self.add_presence_links]
         if with_capacity:
-            self.add_capacity()
+            steps.append(self.add_capacity)
             if not allow_unplaced:
-                self.add_capacity_cover()
-        self.add_spread()
-        self.add_grouping()
-        self.add_same_node()
-        self.add_one_node()
-        self.add_separate_nodes()
-        self.add_pool_symmetry()
-        self.term_node_cost()
-        self.term_spof()
-        self.term_blast_radius()
-        self.term_traffic()
+                steps.append(self.add_capacity_cover)
+        steps += [self.add_spread, self.add_grouping, self.add_same_node, self.add_one_node,
+                  self.add_separate_nodes, self.add_pool_symmetry, self.term_node_cost,
+                  self.term_spof, self.term_blast_radius, self.term_traffic]
         if current is not None:
-            self.term_moves(current)
+            steps.append(lambda: self.term_moves(current))
         if allow_unplaced:
-            self.term_unplaced()
-        self._objective()
+            steps.append(self.term_unplaced)
+        for step in [*steps, self._objective]:
+            self._on_time()
+            step()
+
+    def _on_time(self) -> None:
+        """Raise OutOfTimeError once the build is past its deadline (looked at between constraint
+        families, and per unit or node inside the ones that grow with the model)."""
+        if self.deadline is not None:
+            late = time.monotonic() - self.deadline
+            if late > 0:
+                raise OutOfTimeError("building the CP-SAT model", late)
 
     # ---- symmetry of identical pool nodes ---------------------------------------------
     def _pool_groups(self) -> list[list[int]]:
@@ -265,6 +292,7 @@ class LayoutModel:
         self.m: list[dict[int, cp_model.IntVar]] = []
         self.on: list[dict[int, cp_model.IntVar]] = []
         for u, unit in enumerate(inst.units):
+            self._on_time()
             mu: dict[int, cp_model.IntVar] = {}
             onu: dict[int, cp_model.IntVar] = {}
             for k in self.allowed:
@@ -322,6 +350,7 @@ class LayoutModel:
         """on[u,k] is 1 exactly when u has a replica on k; used[k] when anything runs on k."""
         if self.inst.spread == Spread.NONE or self.use_assumptions:
             for u, unit in enumerate(self.inst.units):
+                self._on_time()
                 for k, var in self.m[u].items():
                     self.model.add(var <= unit.replicas * self.on[u][k])
                     self.model.add(var >= self.on[u][k])
@@ -338,6 +367,7 @@ class LayoutModel:
         inst = self.inst
         pods_r = inst.pods_index
         for k in self.allowed:
+            self._on_time()
             cap = inst.candidates[k].capacity
             for r in range(len(inst.resources)):
                 if r == pods_r:
@@ -676,9 +706,9 @@ class LayoutModel:
                    for terms in self.terms.values() for coef, const, sign, var in terms)
         self.objective_expr = expr
         self.model.minimize(expr)
-        for index, value in self.hints.items():
-            self.model.proto.solution_hint.vars.append(index)
-            self.model.proto.solution_hint.values.append(value)
+        # In two calls: one append per variable costs seconds on models of 100,000 cells.
+        self.model.proto.solution_hint.vars.extend(self.hints.keys())
+        self.model.proto.solution_hint.values.extend(self.hints.values())
 
     # ---- evaluation --------------------------------------------------------------------
     def hinted_terms(self) -> dict[str, int]:
@@ -703,16 +733,7 @@ class LayoutModel:
               should_stop: Callable[[], bool] | None = None) -> SolveResult:
         """Solve; `on_solution` receives every improving plan during the search (as a snapshot
         to build on demand), with its objective and the bound at that time."""
-        solver = cp_model.CpSolver()
-        solver.parameters.max_time_in_seconds = max(0.05, time_limit)
-        solver.parameters.num_workers = workers
-        if workers == 1:
-            # Alone, the LP-heavy search proves the node-count bound far sooner.
-            solver.parameters.linearization_level = 2
-        solver.parameters.random_seed = seed
-        # Ctrl-C is the caller's to handle (SolveControl.stop); CP-SAT's own handler
-        # cannot run in a worker thread.
-        solver.parameters.catch_sigint_signal = False
+        solver = cp_solver(time_limit, workers=workers, seed=seed)
         if stop_flag is not None:
             stop_flag(solver)
         if should_stop is not None and should_stop():

@@ -7,7 +7,11 @@ samePod) force into one pod. The solver decides which units merge into one pod
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
 
 from models import Conflict, Container, GroupHint, HelperHint, Node, Pool, Problem, TrafficHint
 from models.problem import NODE_LOCAL_MODES, DisruptionBudget, Spread, Taint, Toleration
@@ -194,93 +198,133 @@ def _cost_weights(caps: list[list[int]], costs: list[float | None],
 
 
 def prepare(problem: Problem) -> Instance:
+    """The problem as units, candidate nodes and their relations; every infeasibility that
+    is cheap to prove becomes a named conflict (`CHECKS`, in order)."""
     resources = _resources(problem)
     names = [c.name for c in problem.containers]
+    forced = _forced(problem, names)
+    units = [_make_unit(problem, resources, members, forced.helper_main)
+             for members in forced.groups]
+    unit_of = [0] * len(names)
+    for u, members in enumerate(forced.groups):
+        for c in members:
+            unit_of[c] = u
+    for c, reason in forced.reasons:
+        units[unit_of[c]].reasons.append(reason)
+    links = _links(problem, names, unit_of, units)
+    candidates, pool_candidates, truncated = _candidates(problem, resources, units)
+    _mark_eligible(problem, units, candidates)
+    _mark_incompatible(problem, units, candidates, links.incompatible)
     index = {n: i for i, n in enumerate(names)}
-    conflicts: list[Conflict] = []
+    inst = Instance(
+        problem=problem, resources=resources, container_names=names,
+        helper_main=forced.helper_main, units=units, unit_of=unit_of, candidates=candidates,
+        pool_candidates=pool_candidates,
+        merge_options=_merge_options(len(units), links), incompatible=links.incompatible,
+        traffic=links.traffic, same_node=links.same_node, separate_nodes=links.separate_nodes,
+        spread=problem.policy.spread, conflicts=[],
+        zones=sorted({c.zone for c in candidates if c.zone is not None}), truncated=truncated,
+        components=_components(units),
+        budgets=[(b, sorted({unit_of[index[n]] for n in b.containers}))
+                 for b in problem.disruption_budgets],
+    )
+    inst.one_node = [(group, label) for group, label, clash in _volumes(inst) if clash is None]
+    inst.conflicts = [conflict for check in CHECKS for conflict in check(inst)]
+    return inst
 
-    # Forced groups: helpers with their main, samePod sets.
+
+@dataclass
+class _Forced:
+    """Containers that hard hints force into one pod."""
+
+    groups: list[list[int]]  # container indices per unit, units ordered by first container
+    helper_main: dict[str, str]  # helper container -> its main
+    reasons: list[tuple[int, str]]  # (a container of the unit, why the unit holds together)
+
+
+def _forced(problem: Problem, names: list[str]) -> _Forced:
+    """Helpers with their main, samePod sets: the units."""
+    index = {n: i for i, n in enumerate(names)}
     uf = _UnionFind(len(names))
     helper_main: dict[str, str] = {}
-    reasons_by_pair: list[tuple[int, str]] = []
-    forcing: list[tuple[str, int]] = []  # (hint label, one of its containers)
+    reasons: list[tuple[int, str]] = []
     for i, hint in enumerate(problem.hints):
         if isinstance(hint, HelperHint):
             helper_main.setdefault(hint.container, hint.main)
             uf.union(index[hint.container], index[hint.main])
-            forcing.append((hint_label(i, hint), index[hint.main]))
             article = "an" if hint.type[0] in "aeiou" else "a"
-            reasons_by_pair.append(
-                (index[hint.main], f"{hint.container} is {article} {hint.type} of {hint.main}")
-            )
+            reasons.append(
+                (index[hint.main], f"{hint.container} is {article} {hint.type} of {hint.main}"))
         elif isinstance(hint, GroupHint) and hint.type == "samePod":
             first = index[hint.containers[0]]
             for other in hint.containers[1:]:
                 uf.union(first, index[other])
-            forcing.append((hint_label(i, hint), first))
-            reasons_by_pair.append(
-                (first, f"{', '.join(hint.containers)} must share a pod ({hint_label(i, hint)})")
-            )
-
+            reasons.append(
+                (first, f"{', '.join(hint.containers)} must share a pod ({hint_label(i, hint)})"))
     roots: dict[int, list[int]] = {}
     for i in range(len(names)):
         roots.setdefault(uf.find(i), []).append(i)
-    groups = sorted(roots.values(), key=lambda g: g[0])
-    unit_of = [0] * len(names)
-    units: list[Unit] = []
-    for u, members in enumerate(groups):
-        for c in members:
-            unit_of[c] = u
-        units.append(_make_unit(problem, resources, members, helper_main, conflicts))
-    for c, reason in reasons_by_pair:
-        units[unit_of[c]].reasons.append(reason)
+    return _Forced(groups=sorted(roots.values(), key=lambda g: g[0]),
+                   helper_main=helper_main, reasons=reasons)
 
-    # Pairwise relations between units.
-    incompatible: set[tuple[int, int]] = set()
-    traffic: list[tuple[int, int, float, str]] = []
-    same_node: list[tuple[int, int, str]] = []
-    separate_nodes: list[tuple[int, int, str]] = []
-    soft_links: set[tuple[int, int]] = set()
+
+def _forcing_hints(inst: Instance) -> list[tuple[str, int]]:
+    """(hint label, unit) of every hint that forces containers into one pod."""
+    index = {n: i for i, n in enumerate(inst.container_names)}
+    out: list[tuple[str, int]] = []
+    for i, hint in enumerate(inst.problem.hints):
+        if isinstance(hint, HelperHint):
+            out.append((hint_label(i, hint), inst.unit_of[index[hint.main]]))
+        elif isinstance(hint, GroupHint) and hint.type == "samePod":
+            out.append((hint_label(i, hint), inst.unit_of[index[hint.containers[0]]]))
+    return out
+
+
+@dataclass
+class _Links:
+    """Pairwise relations between units, from the hints and shared volumes."""
+
+    incompatible: set[tuple[int, int]] = field(default_factory=set)
+    traffic: list[tuple[int, int, float, str]] = field(default_factory=list)
+    same_node: list[tuple[int, int, str]] = field(default_factory=list)
+    separate_nodes: list[tuple[int, int, str]] = field(default_factory=list)
+    soft: set[tuple[int, int]] = field(default_factory=set)  # couplings that justify a merge
+
+
+def _hint_pairs(problem: Problem, names: list[str], unit_of: list[int]
+                ) -> Iterator[tuple[int, GroupHint | TrafficHint, int, int, int, int]]:
+    """(hint index, hint, container a, container b, unit a, unit b) for every pair of
+    containers a node-level or pairwise hint names, units in increasing order."""
+    index = {n: i for i, n in enumerate(names)}
     for i, hint in enumerate(problem.hints):
         if isinstance(hint, HelperHint) or hint.type == "samePod":
             continue
-        label = hint_label(i, hint)
         members = [index[n] for n in hint.containers]
         for x in range(len(members)):
             for y in range(x + 1, len(members)):
                 a, b = members[x], members[y]
                 ua, ub = sorted((unit_of[a], unit_of[b]))
-                if hint.type in ("separatePods", "separateNodes"):
-                    if ua == ub:
-                        forced = [f for f, c in forcing if unit_of[c] == ua]
-                        conflicts.append(Conflict(
-                            kind="hint", subjects=[names[a], names[b], label, *forced],
-                            message=f"{label} keeps {names[a]} and {names[b]} apart, but "
-                                    "other hints force them into one pod "
-                                    f"({'; '.join(units[ua].reasons)})",
-                        ))
-                    incompatible.add((ua, ub))
-                    if hint.type == "separateNodes":
-                        separate_nodes.append((ua, ub, label))
-                elif ua == ub:
-                    continue  # sameNode / traffic inside one pod: satisfied by construction
-                elif hint.type == "sameNode":
-                    small, big = sorted((ua, ub), key=lambda q: units[q].replicas)
-                    same_node.append((small, big, label))
-                    soft_links.add((ua, ub))
-                else:
-                    assert isinstance(hint, TrafficHint)
-                    traffic.append((ua, ub, hint.weight, label))
-                    soft_links.add((ua, ub))
-    apart_label = {(min(a, b), max(a, b)): lab for a, b, lab in separate_nodes}
-    for (ua, ub, label) in same_node:
-        clash = apart_label.get((min(ua, ub), max(ua, ub)))
-        if clash is not None:
-            conflicts.append(Conflict(
-                kind="hint", subjects=[units[ua].name, units[ub].name, label, clash],
-                message=f"{label} wants {units[ua].name} and {units[ub].name} on one node, "
-                        f"{clash} wants them on different nodes",
-            ))
+                yield i, hint, a, b, ua, ub
+
+
+def _links(problem: Problem, names: list[str], unit_of: list[int], units: list[Unit]) -> _Links:
+    links = _Links()
+    for i, hint, _, _, ua, ub in _hint_pairs(problem, names, unit_of):
+        label = hint_label(i, hint)
+        if hint.type in ("separatePods", "separateNodes"):
+            links.incompatible.add((ua, ub))
+            if hint.type == "separateNodes":
+                links.separate_nodes.append((ua, ub, label))
+        elif ua == ub:
+            continue  # sameNode / traffic inside one pod: satisfied by construction
+        elif hint.type == "sameNode":
+            small, big = sorted((ua, ub), key=lambda q: units[q].replicas)
+            links.same_node.append((small, big, label))
+            links.soft.add((ua, ub))
+        else:
+            assert isinstance(hint, TrafficHint)
+            links.traffic.append((ua, ub, hint.weight, label))
+            links.soft.add((ua, ub))
     # Shared named volumes couple containers softly (an emptyDir is shared only inside a pod).
     volume_users: dict[str, set[int]] = {}
     for c, cont in enumerate(problem.containers):
@@ -290,83 +334,81 @@ def prepare(problem: Problem) -> Instance:
         ordered = sorted(users)
         for x in range(len(ordered)):
             for y in range(x + 1, len(ordered)):
-                traffic.append((ordered[x], ordered[y], 1.0, f"shared volume {vol}"))
-                soft_links.add((ordered[x], ordered[y]))
+                links.traffic.append((ordered[x], ordered[y], 1.0, f"shared volume {vol}"))
+                links.soft.add((ordered[x], ordered[y]))
+    return links
 
-    candidates, pool_candidates, truncated = _candidates(problem, resources, units)
-    zones = sorted({c.zone for c in candidates if c.zone is not None})
+
+def _mark_eligible(problem: Problem, units: list[Unit], candidates: list[Candidate]) -> None:
+    """unit.eligible per candidate: admitted by selectors and taints, and large enough.
+
+    Admission is decided once per distinct unit and node signature (labels and taints;
+    every node of a pool shares one), the size check for all nodes at once."""
+    kinds: dict[tuple[object, ...], int] = {}
+    kind_of = [kinds.setdefault(_node_signature(c), len(kinds)) for c in candidates]
+    example = {kind: candidates[k] for k, kind in reversed(list(enumerate(kind_of)))}
+    capacity = np.array([c.capacity for c in candidates], dtype=np.int64)
+    kind_index = np.array(kind_of, dtype=np.int64)
+    admitted: dict[tuple[object, ...], NDArray[np.bool_]] = {}
     for unit in units:
         conts = [problem.containers[c] for c in unit.containers]
-        unit.eligible = [node_admits(conts, unit.selector, cand) and all(
-            d <= cap for d, cap in zip(unit.demand, cand.capacity, strict=True)
-        ) for cand in candidates]
-        conflicts += _unit_fit_conflicts(problem, resources, unit, candidates)
+        key = _unit_signature(conts, unit.selector)
+        if key not in admitted:
+            admitted[key] = np.array([node_admits(conts, unit.selector, example[kind])
+                                      for kind in range(len(kinds))], dtype=np.bool_)
+        if not candidates:
+            unit.eligible = []
+            continue
+        fits = (np.array(unit.demand, dtype=np.int64) <= capacity).all(axis=1)
+        unit.eligible = (admitted[key][kind_index] & fits).tolist()
+
+
+def _node_signature(cand: Candidate) -> tuple[object, ...]:
+    return (tuple(sorted(cand.labels.items())),
+            tuple((t.key, t.value, t.effect) for t in cand.taints))
+
+
+def _unit_signature(conts: list[Container], selector: dict[str, str]) -> tuple[object, ...]:
+    return (tuple(sorted(selector.items())),
+            tuple(tuple(sorted(c.node_selector.items())) for c in conts),
+            tuple((t.key, t.operator, t.value, t.effect) for c in conts for t in c.tolerations))
+
+
+def _mark_incompatible(problem: Problem, units: list[Unit], candidates: list[Candidate],
+                       incompatible: set[tuple[int, int]]) -> None:
+    """Unit pairs that can never share a pod: different replica counts, a port clash,
+    clashing selectors, or (under zone spreading) different zones able to host them."""
+    zoned = problem.policy.spread == Spread.ZONE
+    zones = [_zones_of(candidates, unit) for unit in units] if zoned else []
     for ua in range(len(units)):
+        one = units[ua]
         for ub in range(ua + 1, len(units)):
             if (ua, ub) in incompatible:
                 continue
-            one, two = units[ua], units[ub]
+            two = units[ub]
             if one.replicas != two.replicas or one.ports & two.ports or any(
                 two.selector.get(k, v) != v for k, v in one.selector.items()
             ) or (
                 # Zone spreading divides by the zones that can host a pod: keep it per unit.
-                problem.policy.spread == Spread.ZONE
-                and _zones_of(candidates, one) != _zones_of(candidates, two)
+                zoned and zones[ua] != zones[ub]
             ):
                 incompatible.add((ua, ub))
 
-    # Merge options: units linked by a soft coupling, compatible, joining an earlier unit.
-    merge_options: dict[int, list[int]] = {}
+
+def _merge_options(n_units: int, links: _Links) -> dict[int, list[int]]:
+    """Units linked by a soft coupling, compatible, joining an earlier unit."""
     adjacency: dict[int, set[int]] = {}
-    for a, b in soft_links:
-        if (a, b) not in incompatible:
+    for a, b in links.soft:
+        if (a, b) not in links.incompatible:
             adjacency.setdefault(a, set()).add(b)
             adjacency.setdefault(b, set()).add(a)
-    for v in range(len(units)):
+    merge_options: dict[int, list[int]] = {}
+    for v in range(n_units):
         # Only direct partners: isolation by default, merges need a reason of their own.
         options = sorted(s for s in adjacency.get(v, set()) if s < v)
         if options:
             merge_options[v] = options
-
-    for small, big, label in same_node:
-        one, two = units[small], units[big]
-        # If the two may share a pod, they take one pod slot, not two.
-        mergeable = (min(small, big), max(small, big)) not in incompatible
-        pods_r = len(resources) - 1
-        need = [x + y - (1 if r == pods_r and mergeable else 0)
-                for r, (x, y) in enumerate(zip(one.demand, two.demand, strict=True))]
-        together = [k for k, c in enumerate(candidates) if one.eligible[k] and two.eligible[k]
-                    and all(n <= cap for n, cap in zip(need, c.capacity, strict=True))]
-        if any(one.eligible) and any(two.eligible) and not together:
-            conflicts.append(Conflict(
-                kind="hint", subjects=[one.name, two.name, label],
-                message=f"{label}: no node can hold {one.name} and {two.name} together "
-                        "(their requests add up to more than any node that admits both)",
-            ))
-    spread = problem.policy.spread
-    if spread != Spread.NONE:
-        for unit in units:
-            hosts = sum(unit.eligible)
-            capped = any(unit.eligible[k] for name in truncated for k in pool_candidates[name])
-            if 0 < hosts < unit.replicas and not capped:
-                conflicts.append(Conflict(
-                    kind="spread", subjects=[unit.name],
-                    message=f"pod {unit.name} has {unit.replicas} replicas but only {hosts} "
-                            f"node(s) can host it, and policy.spread={spread.value} allows one "
-                            "replica per node",
-                ))
-    one_node = _one_node_groups(problem, units, unit_of, candidates, separate_nodes,
-                                conflicts)
-    return Instance(
-        problem=problem, resources=resources, container_names=names, helper_main=helper_main,
-        units=units, unit_of=unit_of, candidates=candidates, pool_candidates=pool_candidates,
-        merge_options=merge_options, incompatible=incompatible, traffic=traffic,
-        same_node=same_node, separate_nodes=separate_nodes, spread=spread,
-        conflicts=conflicts, zones=zones, truncated=truncated, one_node=one_node,
-        components=_components(units),
-        budgets=[(b, sorted({unit_of[index[n]] for n in b.containers}))
-                 for b in problem.disruption_budgets],
-    )
+    return merge_options
 
 
 def _components(units: list[Unit]) -> dict[str, list[int]]:
@@ -377,61 +419,205 @@ def _components(units: list[Unit]) -> dict[str, list[int]]:
     return out
 
 
-def _one_node_groups(problem: Problem, units: list[Unit], unit_of: list[int],
-                     candidates: list[Candidate], separate_nodes: list[tuple[int, int, str]],
-                     conflicts: list[Conflict]) -> list[tuple[list[int], str]]:
+# ---- the checks: each names one kind of infeasibility, in the order they are reported ----
+
+def check_replicas(inst: Instance) -> list[Conflict]:
+    """Containers forced into one pod that ask for different replica counts."""
+    out = []
+    for unit in inst.units:
+        conts = [inst.problem.containers[c] for c in unit.containers]
+        declared = {c.name: c.replicas for c in conts if c.replicas is not None}
+        if len(set(declared.values())) > 1:
+            out.append(Conflict(
+                kind="replicas", subjects=sorted(declared),
+                message="containers forced into one pod ask for different replica counts: "
+                        + ", ".join(f"{n}={r}" for n, r in sorted(declared.items()))
+                        + "; a pod is replicated as a whole",
+            ))
+    return out
+
+
+def check_ports(inst: Instance) -> list[Conflict]:
+    """Containers forced into one pod that listen on the same port and protocol."""
+    out = []
+    for unit in inst.units:
+        ports: dict[tuple[int, str], str] = {}
+        for c in (inst.problem.containers[c] for c in unit.containers):
+            for p in c.ports:
+                key = (p.port, p.protocol)
+                if key in ports and ports[key] != c.name:
+                    out.append(Conflict(
+                        kind="port", subjects=[ports[key], c.name, f"{p.port}/{p.protocol}"],
+                        message=f"{ports[key]} and {c.name} must share a pod but both listen "
+                                f"on port {p.port}/{p.protocol}; containers of a pod share one "
+                                "network namespace",
+                    ))
+                ports.setdefault(key, c.name)
+    return out
+
+
+def check_selectors(inst: Instance) -> list[Conflict]:
+    """Containers forced into one pod that select different values of one node label."""
+    out = []
+    for unit in inst.units:
+        selector: dict[str, str] = {}
+        for c in (inst.problem.containers[c] for c in unit.containers):
+            for k, v in c.node_selector.items():
+                if selector.get(k, v) != v:
+                    out.append(Conflict(
+                        kind="selector", subjects=[c.name, k],
+                        message=f"containers forced into pod {unit.name} select different "
+                                f"values of node label {k!r} ({selector[k]!r} and {v!r})",
+                    ))
+                selector.setdefault(k, v)
+    return out
+
+
+def check_apart_in_one_pod(inst: Instance) -> list[Conflict]:
+    """separatePods or separateNodes between containers other hints force into one pod."""
+    names = inst.container_names
+    forcing = _forcing_hints(inst)
+    out = []
+    for i, hint, a, b, ua, ub in _hint_pairs(inst.problem, names, inst.unit_of):
+        if hint.type in ("separatePods", "separateNodes") and ua == ub:
+            label = hint_label(i, hint)
+            forced = [f for f, u in forcing if u == ua]
+            out.append(Conflict(
+                kind="hint", subjects=[names[a], names[b], label, *forced],
+                message=f"{label} keeps {names[a]} and {names[b]} apart, but other hints "
+                        f"force them into one pod ({'; '.join(inst.units[ua].reasons)})",
+            ))
+    return out
+
+
+def check_same_node_apart(inst: Instance) -> list[Conflict]:
+    """sameNode and separateNodes over the same two pods."""
+    units = inst.units
+    apart_label = {(min(a, b), max(a, b)): lab for a, b, lab in inst.separate_nodes}
+    out = []
+    for ua, ub, label in inst.same_node:
+        clash = apart_label.get((min(ua, ub), max(ua, ub)))
+        if clash is not None:
+            out.append(Conflict(
+                kind="hint", subjects=[units[ua].name, units[ub].name, label, clash],
+                message=f"{label} wants {units[ua].name} and {units[ub].name} on one node, "
+                        f"{clash} wants them on different nodes",
+            ))
+    return out
+
+
+def check_unit_fits(inst: Instance) -> list[Conflict]:
+    """A pod that no node admits (selectors, taints) or holds (size)."""
+    return [c for unit in inst.units for c in _unit_fit_conflicts(
+        inst.problem, inst.resources, unit, inst.candidates)]
+
+
+def check_same_node_fits(inst: Instance) -> list[Conflict]:
+    """sameNode pods whose requests together exceed every node that admits both."""
+    out = []
+    for small, big, label in inst.same_node:
+        one, two = inst.units[small], inst.units[big]
+        # If the two may share a pod, they take one pod slot, not two.
+        mergeable = (min(small, big), max(small, big)) not in inst.incompatible
+        need = [x + y - (1 if r == inst.pods_index and mergeable else 0)
+                for r, (x, y) in enumerate(zip(one.demand, two.demand, strict=True))]
+        together = [k for k, c in enumerate(inst.candidates)
+                    if one.eligible[k] and two.eligible[k]
+                    and all(n <= cap for n, cap in zip(need, c.capacity, strict=True))]
+        if any(one.eligible) and any(two.eligible) and not together:
+            out.append(Conflict(
+                kind="hint", subjects=[one.name, two.name, label],
+                message=f"{label}: no node can hold {one.name} and {two.name} together "
+                        "(their requests add up to more than any node that admits both)",
+            ))
+    return out
+
+
+def check_spread_hosts(inst: Instance) -> list[Conflict]:
+    """Hard spreading with more replicas of a pod than nodes that can host it."""
+    spread = inst.spread
+    if spread == Spread.NONE:
+        return []
+    out = []
+    for unit in inst.units:
+        hosts = sum(unit.eligible)
+        capped = any(unit.eligible[k] for name in inst.truncated
+                     for k in inst.pool_candidates[name])
+        if 0 < hosts < unit.replicas and not capped:
+            out.append(Conflict(
+                kind="spread", subjects=[unit.name],
+                message=f"pod {unit.name} has {unit.replicas} replicas but only {hosts} "
+                        f"node(s) can host it, and policy.spread={spread.value} allows one "
+                        "replica per node",
+            ))
+    return out
+
+
+def check_volumes(inst: Instance) -> list[Conflict]:
+    """ReadWriteOnce(Pod) volumes whose pods cannot all run on one node."""
+    return [clash for _, _, clash in _volumes(inst) if clash is not None]
+
+
+Check = Callable[[Instance], list[Conflict]]
+CHECKS: list[Check] = [check_replicas, check_ports, check_selectors, check_apart_in_one_pod,
+                       check_same_node_apart, check_unit_fits, check_same_node_fits,
+                       check_spread_hosts, check_volumes]
+
+
+def _volumes(inst: Instance) -> list[tuple[list[int], str, Conflict | None]]:
     """Units sharing a ReadWriteOnce (or ReadWriteOncePod) volume, which Kubernetes mounts
-    on one node at a time: all their replicas must run there. What makes that impossible
-    is a named conflict."""
+    on one node at a time: all their replicas must run there. Each group with its label,
+    and the conflict that makes it impossible, if any."""
+    problem, units, candidates = inst.problem, inst.units, inst.candidates
     modes = {v.name: v.access_mode for v in problem.volumes}
     users: dict[str, set[int]] = {}
     for c, cont in enumerate(problem.containers):
         for vol in cont.volumes:
             if modes.get(vol) in NODE_LOCAL_MODES:
-                users.setdefault(vol, set()).add(unit_of[c])
-    groups: list[tuple[list[int], str]] = []
-    apart = {(min(a, b), max(a, b)): label for a, b, label in separate_nodes}
+                users.setdefault(vol, set()).add(inst.unit_of[c])
+    out: list[tuple[list[int], str, Conflict | None]] = []
+    apart = {(min(a, b), max(a, b)): label for a, b, label in inst.separate_nodes}
     for vol, members in sorted(users.items()):
         group = sorted(members)
         label = f"{modes[vol]} volume {vol}"
         names = [units[u].name for u in group]
         replicas = sum(units[u].replicas for u in group)
+        clash: Conflict | None = None
         if modes[vol] == "ReadWriteOncePod" and replicas > 1:
-            conflicts.append(Conflict(
+            clash = Conflict(
                 kind="volume", subjects=[vol, *names],
                 message=f"{label} can be mounted by one pod replica only, but pod(s) "
                         f"{', '.join(names)} run {replicas} replicas that mount it "
                         "(give each replica a claim of its own, e.g. a StatefulSet's "
-                        "volumeClaimTemplates)"))
-            continue
-        if problem.policy.spread != Spread.NONE and any(units[u].replicas > 1 for u in group):
-            conflicts.append(Conflict(
+                        "volumeClaimTemplates)")
+        elif problem.policy.spread != Spread.NONE and any(units[u].replicas > 1 for u in group):
+            clash = Conflict(
                 kind="volume", subjects=[vol, *names, "policy.spread"],
                 message=f"policy.spread={problem.policy.spread.value} puts the replicas of "
                         f"{', '.join(names)} on different nodes, but they mount {label}, "
-                        "which ties them to one node"))
-            continue
-        clash = next((apart[(a, b)] for a in group for b in group
-                      if a < b and (a, b) in apart), None)
-        if clash is not None:
-            conflicts.append(Conflict(
-                kind="volume", subjects=[vol, *names, clash],
-                message=f"{clash} keeps apart pods that mount {label}, which ties them to "
-                        "one node"))
-            continue
-        need = [sum(units[u].demand[r] * units[u].replicas for u in group)
-                for r in range(len(candidates[0].capacity) if candidates else 0)]
-        fits = [k for k, cand in enumerate(candidates)
-                if all(units[u].eligible[k] for u in group)
-                and all(n <= cap for n, cap in zip(need, cand.capacity, strict=True))]
-        if candidates and all(any(units[u].eligible) for u in group) and not fits:
-            conflicts.append(Conflict(
+                        "which ties them to one node")
+        elif (apart_label := next((apart[(a, b)] for a in group for b in group
+                                   if a < b and (a, b) in apart), None)) is not None:
+            clash = Conflict(
+                kind="volume", subjects=[vol, *names, apart_label],
+                message=f"{apart_label} keeps apart pods that mount {label}, which ties them "
+                        "to one node")
+        elif candidates and all(any(units[u].eligible) for u in group) and not any(
+                _holds_group(inst, group, k) for k in range(len(candidates))):
+            clash = Conflict(
                 kind="volume", subjects=[vol, *names],
                 message=f"{label} ties the {replicas} replica(s) of {', '.join(names)} to one "
-                        "node, and no node that admits them has room for all of them"))
-            continue
-        groups.append((group, label))
-    return groups
+                        "node, and no node that admits them has room for all of them")
+        out.append((group, label, clash))
+    return out
+
+
+def _holds_group(inst: Instance, group: list[int], k: int) -> bool:
+    """Node k admits every unit of the group and has room for all their replicas."""
+    need = [sum(inst.units[u].demand[r] * inst.units[u].replicas for u in group)
+            for r in range(len(inst.resources))]
+    return all(inst.units[u].eligible[k] for u in group) and all(
+        n <= cap for n, cap in zip(need, inst.candidates[k].capacity, strict=True))
 
 
 def _zones_of(candidates: list[Candidate], unit: Unit) -> set[str]:
@@ -439,19 +625,13 @@ def _zones_of(candidates: list[Candidate], unit: Unit) -> set[str]:
 
 
 def _make_unit(problem: Problem, resources: list[str], members: list[int],
-               helper_main: dict[str, str], conflicts: list[Conflict]) -> Unit:
+               helper_main: dict[str, str]) -> Unit:
+    """One unit's replicas, summed requests, ports and merged selector (clashes among its
+    containers are reported by check_replicas, check_ports and check_selectors)."""
     conts = [problem.containers[c] for c in members]
     mains = [c for c in conts if c.name not in helper_main]
     name = (mains or conts)[0].name
-    declared = {c.name: c.replicas for c in conts if c.replicas is not None}
-    if len(set(declared.values())) > 1:
-        conflicts.append(Conflict(
-            kind="replicas", subjects=sorted(declared),
-            message="containers forced into one pod ask for different replica counts: "
-                    + ", ".join(f"{n}={r}" for n, r in sorted(declared.items()))
-                    + "; a pod is replicated as a whole",
-        ))
-    replicas = max(declared.values(), default=1)
+    replicas = max((c.replicas for c in conts if c.replicas is not None), default=1)
     demand = []
     for r in resources:
         if r == "pods":
@@ -460,33 +640,16 @@ def _make_unit(problem: Problem, resources: list[str], members: list[int],
             demand.append(sum(
                 to_units(r, c.requests[r], round_up=True) for c in conts if r in c.requests
             ))
-    ports: dict[tuple[int, str], str] = {}
-    for c in conts:
-        for p in c.ports:
-            key = (p.port, p.protocol)
-            if key in ports and ports[key] != c.name:
-                conflicts.append(Conflict(
-                    kind="port", subjects=[ports[key], c.name, f"{p.port}/{p.protocol}"],
-                    message=f"{ports[key]} and {c.name} must share a pod but both listen on "
-                            f"port {p.port}/{p.protocol}; containers of a pod share one network "
-                            "namespace",
-                ))
-            ports.setdefault(key, c.name)
+    ports: set[tuple[int, str]] = {(p.port, p.protocol) for c in conts for p in c.ports}
     selector: dict[str, str] = {}
     for c in conts:
         for k, v in c.node_selector.items():
-            if selector.get(k, v) != v:
-                conflicts.append(Conflict(
-                    kind="selector", subjects=[c.name, k],
-                    message=f"containers forced into pod {name} select different values of "
-                            f"node label {k!r} ({selector[k]!r} and {v!r})",
-                ))
             selector.setdefault(k, v)
     # Components, not containers: v1 and v2 of one service in one pod are one component.
     critical = list(dict.fromkeys(c.component or c.name for c in (mains or conts[:1])
                                   if c.critical))
     return Unit(name=name, containers=members, replicas=replicas, demand=demand,
-                critical_components=critical, reasons=[], selector=selector, ports=set(ports))
+                critical_components=critical, reasons=[], selector=selector, ports=ports)
 
 
 def _candidates(problem: Problem, resources: list[str], units: list[Unit]

@@ -6,11 +6,14 @@ import time
 
 from advisor.current import current_view
 from advisor.findings import findings
-from advisor.layout import wire_nodes, wire_placements, wire_pods, wire_unplaced
-from advisor.prepare import prepare
+from advisor.layout import LayoutView, wire_nodes, wire_placements, wire_pods, wire_unplaced
+from advisor.migration import plan_migration
+from advisor.prepare import Instance, prepare
 from advisor.scoring import score
 from advisor.solve import SolveControl, advise_prepared
-from models import Assessment, Comparison, Problem, Review, Scores
+from advisor.whatif import view_of_plan, what_if
+from models import Assessment, Comparison, Plan, Problem, Review, Scores
+from models.plan import Migration, ReviewWhatIf
 
 # Findings that mean the current layout could not run as described.
 HARD_RULE_FINDINGS = {"NODE_OVERCOMMITTED", "NODE_NOT_ADMITTED", "PORT_CLASH", "HELPER_SEPARATED",
@@ -49,7 +52,8 @@ def review(problem: Problem, control: SolveControl | None = None) -> Review:
         summary += ("; the current layout breaks hard rules (" + ", ".join(broken)
                     + "): its scores describe a layout the cluster could not run as given")
     return Review(
-        current=current, advised=advised,
+        current=current, advised=advised, what_if=_what_if(inst, view, advised),
+        migration=_migration(inst, view, advised),
         comparison=Comparison(
             waste_delta=waste_delta, spof_delta=spof_delta, nodes_current=nodes_current,
             nodes_advised=advised.solver.nodes_used, pods_current=len(view.pods),
@@ -71,3 +75,19 @@ def _blast_words(current: Scores, advised: Scores) -> str:
         words += ": one failure stops fewer critical components at once"
     return words
 
+
+
+def _what_if(inst: Instance, view: LayoutView, advised: Plan) -> ReviewWhatIf | None:
+    """The default failures (worst node, worst zone, every zone of few) on both layouts."""
+    if not view.placements:
+        return None
+    current = what_if(inst, view)
+    after = what_if(inst, view_of_plan(inst, advised)) if advised.placements else None
+    return ReviewWhatIf(current=current, advised=after)
+
+
+def _migration(inst: Instance, view: LayoutView, advised: Plan) -> Migration | None:
+    """Steps from today's layout to the advised one, when the advice places everything."""
+    if advised.status == "infeasible" or advised.unplaced or not advised.placements:
+        return None
+    return plan_migration(inst, view, view_of_plan(inst, advised))

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from advisor import rules
 from advisor.layout import LayoutView, PodView, container_demand
-from advisor.prepare import Instance, node_admits
+from advisor.prepare import Instance
 from models import Scores, SpofScore, WasteScore
 from models.plan import BlastRadius
 
@@ -324,16 +325,17 @@ def n1_unplaceable(inst: Instance, view: LayoutView) -> dict[int, str]:
     for pool in inst.problem.pools:
         used = sum(1 for k in load if inst.candidates[k].pool == pool.name)
         spare_pool[pool.name] = pool.max_count - used
+    units = rules.layout_units(inst, view.pods, relations=False)
     worst: dict[int, str] = {}
     for lost in hosting:
         evicted = [p for p, _, k in view.placements if k == lost]
         evicted.sort(key=lambda p: -sum(view.pods[p].demand[:2]))
-        refit = _Refit(inst, {k: [inst.candidates[k].capacity[r] - load[k][r]
-                                  for r in range(len(load[k]))] for k in load if k != lost},
-                       dict(spare_pool))
+        refit = _Refit(inst, units, {k: [inst.candidates[k].capacity[r] - load[k][r]
+                                         for r in range(len(load[k]))]
+                                     for k in load if k != lost}, dict(spare_pool))
         failed: dict[int, str] = {}
         for p in evicted:
-            if not refit.place(view.pods[p]):
+            if not refit.place(p):
                 failed[p] = (f"after losing node {inst.candidates[lost].name}, no remaining "
                              f"node has room for a replica of pod {view.pods[p].name}")
         if len(failed) > len(worst):
@@ -344,33 +346,27 @@ def n1_unplaceable(inst: Instance, view: LayoutView) -> dict[int, str]:
 class _Refit:
     """First fit of evicted replicas onto free capacity, opening pool nodes while they last."""
 
-    def __init__(self, inst: Instance, free: dict[int, list[int]], spare: dict[str, int]) -> None:
+    def __init__(self, inst: Instance, units: rules.Units, free: dict[int, list[int]],
+                 spare: dict[str, int]) -> None:
         self.inst = inst
-        self.free = free  # node key -> free capacity; opened pool nodes get negative keys
-        self.template = {k: k for k in free}  # node key -> candidate it is an instance of
-        self.spare = spare
+        self.state = rules.Placement(inst, units, free)
+        self.spare = spare  # pool -> nodes it may still add
 
-    def place(self, pod: PodView) -> bool:
-        inst = self.inst
-        members = [inst.problem.containers[c] for c in pod.containers]
-        selector = {k: v for c in members for k, v in c.node_selector.items()}
-        for k, row in self.free.items():
-            if all(d <= f for d, f in zip(pod.demand, row, strict=True)) and node_admits(
-                members, selector, inst.candidates[self.template[k]]
-            ):
-                for r, d in enumerate(pod.demand):
-                    row[r] -= d
+    def place(self, p: int) -> bool:
+        """One replica of pod `p` placed, on a node it fits or a new pool node; False when
+        neither can take it."""
+        inst, state = self.inst, self.state
+        for k in state.free:
+            if rules.feasible(inst, state, p, k, rules.FIT):
+                state.place(p, k)
                 return True
         for ks in inst.pool_candidates.values():
             cand = inst.candidates[ks[0]] if ks else None
             if cand is None or cand.pool is None or self.spare.get(cand.pool, 0) <= 0:
                 continue
-            if all(d <= c for d, c in zip(pod.demand, cand.capacity, strict=True)) and \
-                    node_admits(members, selector, cand):
+            if rules.could_host(inst, state.units, p, cand.index):
                 self.spare[cand.pool] -= 1
-                key = -len(self.free) - 1
-                self.free[key] = [c - d for c, d in zip(cand.capacity, pod.demand, strict=True)]
-                self.template[key] = cand.index
+                state.place(p, state.add_node(cand.index))
                 return True
         return False
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Literal
 
-from advisor.current import schedule_like_kube
+from advisor.current import current_view, schedule_like_kube
 from advisor.errors import InputError
 from advisor.layout import LayoutView, PodView, pod_demand, provisioned_for
-from advisor.prepare import Instance
+from advisor.prepare import Instance, prepare
 from advisor.scoring import Component, critical_components, failure_domain
-from models import FieldIssue, Plan
+from models import FieldIssue, Plan, Problem
 from models.plan import FailureDomain, FailureOutcome, Rescheduled, Unplaced, WhatIf
 
 Kind = Literal["node", "zone"]
@@ -166,3 +166,22 @@ def what_if(inst: Instance, view: LayoutView, failures: list[tuple[Kind, str]] |
             worst: int = 1) -> WhatIf:
     chosen = failures if failures else default_failures(inst, view, worst)
     return WhatIf(failures=[simulate(inst, view, kind, name) for kind, name in chosen])
+
+
+def parse_failure(text: str, where: str = "--fail") -> tuple[Kind, str]:
+    """`node=NAME` or `zone=NAME`."""
+    kind, sep, name = text.partition("=")
+    if not sep or kind not in ("node", "zone") or not name:
+        raise InputError([FieldIssue(where, f"{text!r}: write node=NAME or zone=NAME")])
+    return ("node" if kind == "node" else "zone"), name
+
+
+def run_whatif(problem: Problem, failures: list[tuple[Kind, str]] | None = None,
+               worst: int = 1) -> WhatIf:
+    """What the given failures (default: the worst node, the worst zone, every zone of few)
+    do to the problem's current layout."""
+    if problem.layout is None:
+        raise InputError([FieldIssue("layout", "whatif simulates the current `layout`: give "
+                                     "one (manifests and Compose files bring theirs)")])
+    inst = prepare(problem)
+    return what_if(inst, current_view(inst), failures, worst)

@@ -13,7 +13,7 @@ from fastapi_offline import FastAPIOffline
 from api import errors, openapi
 from api.deps import require_token
 from api.jobs import JobManager
-from api.routes import imports, jobs, meta, solve
+from api.routes import imports, jobs, meta, solve, whatif
 from api.settings import Settings
 from api.store import JobStore
 
@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(solve.router, dependencies=guarded)
     app.include_router(jobs.router, dependencies=guarded)
     app.include_router(imports.router, dependencies=guarded)
+    app.include_router(whatif.router, dependencies=guarded)
     app.include_router(meta.router)
     openapi.install(app)
     return app

@@ -1,23 +1,26 @@
-"""`podlayout`: the core's commands plus `serve`, which runs the REST API with uvicorn."""
+"""`podlayout`: the core's commands plus `serve`, which runs the REST API with uvicorn.
+
+The API (FastAPI, uvicorn, the settings and the job store) is imported inside `serve`:
+every other command, `--version` and `--help` included, starts without it.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import socket
-from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import uvicorn
-from fastapi import FastAPI
-from pydantic import ValidationError
 
 from advisor.cli import EXIT_INPUT, app, err
 from advisor.cli import main as core_main
-from api.app import create_app, stop_sync_solves
-from api.settings import Settings
-from api.store import JobStore, StoreError
+
+if TYPE_CHECKING:
+    import uvicorn
+    from fastapi import FastAPI
+
+    from api.settings import Settings
 
 
 @app.command()
@@ -28,18 +31,18 @@ def serve(
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Run the REST API (settings from PODLAYOUT_* variables; see the README)."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.settings import Settings
+    from api.store import JobStore, StoreError
+
     level = log_level.lower()
     if level not in ("debug", "info", "warning", "error"):
         err.print(f"error: --log-level {log_level}: use debug, info, warning or error",
                   markup=False)
         raise typer.Exit(EXIT_INPUT)
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        lines = [f"  PODLAYOUT_{str(e['loc'][0]).upper()}: {e['msg']}" if e["loc"]
-                 else f"  {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()]
-        err.print("error: invalid settings\n" + "\n".join(lines), markup=False)
-        raise typer.Exit(EXIT_INPUT) from None
+    settings = _settings()
     known = {f"PODLAYOUT_{name.upper()}" for name in Settings.model_fields}
     known |= {"PODLAYOUT_DEBUG", "PODLAYOUT_QUIET"}
     for name in sorted(n for n in os.environ if n.startswith("PODLAYOUT_") and n not in known):
@@ -69,20 +72,39 @@ def serve(
     application = create_app(settings)
     config = uvicorn.Config(application, host=host, port=port, log_level=level,
                             timeout_graceful_shutdown=15)
-    _Server(config, application).run()
+    _server(config, application).run()
 
 
-class _Server(uvicorn.Server):
+def _settings() -> Settings:
+    """The settings from PODLAYOUT_* variables; invalid ones end the command."""
+    from pydantic import ValidationError
+
+    from api.settings import Settings
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = [f"  PODLAYOUT_{str(e['loc'][0]).upper()}: {e['msg']}" if e["loc"]
+                 else f"  {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()]
+        err.print("error: invalid settings\n" + "\n".join(lines), markup=False)
+        raise typer.Exit(EXIT_INPUT) from None
+
+
+def _server(config: uvicorn.Config, application: FastAPI) -> uvicorn.Server:
     """uvicorn's server, which also stops the synchronous solves as soon as a shutdown
     begins: they answer with their best plan instead of being cut off after the grace time."""
+    from types import FrameType
 
-    def __init__(self, config: uvicorn.Config, application: FastAPI) -> None:
-        super().__init__(config)
-        self.application = application
+    import uvicorn
 
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        stop_sync_solves(self.application)
-        super().handle_exit(sig, frame)
+    from api.app import stop_sync_solves
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            stop_sync_solves(application)
+            super().handle_exit(sig, frame)
+
+    return Server(config)
 
 
 def main() -> None:

@@ -1,16 +1,21 @@
-"""`python -m bench {core,smoke,api,scale}`: tables on stdout, progress on stderr.
+"""`python -m bench {core,smoke,api,scale,startup}`: tables on stdout, progress on stderr.
 
 Exit codes: 0 done, 1 the smoke test failed (an infeasible plan or one without a
-solver bound, or a VBP instance not solved to its optimum) or the api benchmark saw
+solver bound, or a VBP instance not solved to its optimum), the api benchmark saw
 an error (a non-2xx answer, a status other than optimal, a server that did not
-start), 2 bad usage, no consistent problem for the arguments, no instance matching
-`scale --instances`, or the shared benchmark data missing.
+start) or a `podlayout` run of the startup benchmark failed, 2 bad usage, no
+consistent problem for the arguments, no instance matching `scale --instances`, or
+the shared benchmark data missing.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
+import statistics
+import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,11 +58,14 @@ HELP = {
     "scale": "packing at scale against published optima (VBP), the Alibaba openb GPU trace, "
              "synthetic 1k/10k replicas and the core problems, beside FFD and "
              "kube-scheduler-style greedies; each advisor run in a subprocess",
+    "startup": "how long `podlayout --version` and `podlayout --help` take, start to exit "
+               "(the median of --runs runs each, in seconds)",
 }
 # Small VBP instances the smoke test solves and compares with their proven optimum.
 SMOKE_VBP = ("class1_20_3_0", "class6_20_3_0", "class8_20_5_0")
 SMOKE_VBP_TIME_LIMIT = 5.0
 API_TITLE = "API: the reference problem over HTTP on loopback"
+STARTUP_COMMANDS = (("--version",), ("--help",))
 
 
 def _seeds(text: str) -> list[int]:
@@ -135,11 +143,18 @@ def _scale_parser(sub: argparse.ArgumentParser) -> None:
                      help="also write the results as JSON to PATH")
 
 
+def _startup_parser(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--runs", type=_between(1, 1000), default=10,
+                     help="runs of each command (default 10)")
+    sub.add_argument("--json", type=Path, default=None, metavar="PATH",
+                     help="also write the results as JSON to PATH")
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     subs = top.add_subparsers(dest="benchmark", required=True,
-                              metavar="{core,smoke,api,scale}")
+                              metavar="{core,smoke,api,scale,startup}")
     for name, d in BENCHMARKS.items():
         sub = subs.add_parser(name, help=HELP[name], description=HELP[name])
         sub.add_argument("--seeds", type=_seeds, default=parse_seeds(d.seeds),
@@ -158,6 +173,8 @@ def parser() -> argparse.ArgumentParser:
                          help="write each generated problem to DIR (for `podlayout advise`)")
     _api_parser(subs.add_parser("api", help=HELP["api"], description=HELP["api"]))
     _scale_parser(subs.add_parser("scale", help=HELP["scale"], description=HELP["scale"]))
+    _startup_parser(subs.add_parser("startup", help=HELP["startup"],
+                                    description=HELP["startup"]))
     return top
 
 
@@ -213,6 +230,49 @@ def main_scale(args: argparse.Namespace, args_list: list[str]) -> int:
         return 2
 
 
+def _podlayout() -> list[str]:
+    """The installed `podlayout` script beside this interpreter (what users run), else the
+    same entry point through the interpreter."""
+    script = Path(sys.executable).with_name("podlayout")
+    if script.is_file():
+        return [str(script)]
+    found = shutil.which("podlayout")
+    return [found] if found else [sys.executable, "-m", "api.cli"]
+
+
+def main_startup(args: argparse.Namespace, args_list: list[str]) -> int:
+    """Wall time of whole `podlayout` processes that start, answer and exit: what a user
+    waits for, interpreter start and imports included."""
+    command = _podlayout()
+    rows = ["| command | runs | median s | min s | max s |", "|---|---:|---:|---:|---:|"]
+    results: list[dict[str, object]] = []
+    for extra in STARTUP_COMMANDS:
+        seconds: list[float] = []
+        for _ in range(args.runs):
+            started = time.perf_counter()
+            done = subprocess.run([*command, *extra], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, check=False)
+            seconds.append(time.perf_counter() - started)
+            if done.returncode != 0:
+                log(f"error: podlayout {' '.join(extra)} exited with {done.returncode}: "
+                    f"{done.stderr.decode(errors='replace').strip()}")
+                return 1
+        median = statistics.median(seconds)
+        name = f"podlayout {' '.join(extra)}"
+        rows.append(f"| `{name}` | {args.runs} | {median:.3f} | {min(seconds):.3f} | "
+                    f"{max(seconds):.3f} |")
+        results.append({"command": name, "runs": args.runs, "medianSeconds": median,
+                        "seconds": seconds})
+        log(f"{name}: median {median:.3f} s")
+    print("## Startup: `podlayout` from start to exit\n")
+    print("\n".join(rows))
+    if args.json is not None:
+        write_json(args.json, {"benchmark": "startup", "args": args_list,
+                               "executable": command, "results": results})
+        log(f"wrote {args.json}")
+    return 0
+
+
 def smoke_vbp() -> list[str]:
     """Solve a few small VBP instances in process; what fails: not at OPT, or invalid."""
     from advisor import advise  # noqa: PLC0415
@@ -252,6 +312,8 @@ def main(argv: list[str] | None = None) -> int:
         return main_api(args, args_list)
     if args.benchmark == "scale":
         return main_scale(args, args_list)
+    if args.benchmark == "startup":
+        return main_startup(args, args_list)
     defaults = BENCHMARKS[args.benchmark]
     config = RunConfig(benchmark=args.benchmark, seeds=args.seeds, containers=args.containers,
                        nodes=args.nodes, time_limit=args.time_limit, workers=args.workers)

@@ -21,12 +21,13 @@ finds no such node stays unplaced): the packing a SPOF-aware plan competes with.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypeVar
 
-import numpy as np  # OR-Tools' own dependency; the scale baselines vectorise with it
+import numpy as np  # OR-Tools' own dependency; the baselines vectorise with it
+from numpy.typing import NDArray
 
 from models import GroupHint, HelperHint, Problem
 from models.quantity import to_units
@@ -215,36 +216,50 @@ def first_fit_decreasing(problem: Problem, *, spread_replicas: bool = False) -> 
     items.sort(key=lambda it: (it.pods[0] in deferred, -_share(it.demand, largest),
                                -it.count, it.pods))
 
-    free = {b.name: dict(b.capacity) for b in nodes}
-    count: dict[str, dict[str, int]] = {g.name: {} for g in groups}
+    # Nodes in the order they are tried: row j of `free`, column j of `counts`.
+    resources = [*_resources(problem), "pods"]
+    free = np.array([[nodes[k].capacity.get(r, 0) for r in resources] for k in order_nodes],
+                    dtype=np.int64).reshape(len(order_nodes), len(resources))
+    gidx = {g.name: i for i, g in enumerate(groups)}
+    counts = np.zeros((len(groups), len(nodes)), dtype=np.int64)
+    apart_i = {gidx[p]: {gidx[q] for q in qs} for p, qs in apart.items()}
+    waits = {gidx[p]: {gidx[q] for q in follows[p]} for p in deferred}
     placement: dict[str, list[str]] = {g.name: [] for g in groups}
     unplaced = 0
     for item in items:
+        pods = [gidx[p] for p in item.pods]
+        need = np.array([item.demand.get(r, 0) for r in resources], dtype=np.int64)
         for _ in range(item.count):
-            chosen = None
-            for k in order_nodes:
-                node = nodes[k].name
-                if spread_replicas and any(count[p].get(node, 0) for p in item.pods):
-                    continue
-                if any(count[q].get(node, 0) for p in item.pods for q in apart.get(p, ())):
-                    continue
-                if any(count[p].get(node, 0) >= count[q].get(node, 0)
-                       for p in item.pods if p in deferred for q in follows[p]):
-                    continue
-                if all(free[node].get(r, 0) >= need for r, need in item.demand.items()):
-                    chosen = node
-                    break
-            if chosen is None:
+            mask = _placeable(free, need, counts, pods, apart_i, waits, spread_replicas)
+            if not mask.any():
                 unplaced += len(item.pods)
                 continue
-            for r, need in item.demand.items():
-                free[chosen][r] = free[chosen].get(r, 0) - need
-            for p in item.pods:
-                count[p][chosen] = count[p].get(chosen, 0) + 1
-                placement[p].append(chosen)
-    used = {node for per_pod in count.values() for node, n in per_pod.items() if n > 0}
+            j = int(mask.argmax())  # the first node that fits
+            free[j] -= need
+            for p in pods:
+                counts[p, j] += 1
+                placement[groups[p].name].append(nodes[order_nodes[j]].name)
+    used = int((counts.sum(axis=0) > 0).sum())
     placed = sum(len(v) for v in placement.values())
-    return FfdResult(nodes_used=len(used), placed=placed, unplaced=unplaced, placement=placement)
+    return FfdResult(nodes_used=used, placed=placed, unplaced=unplaced, placement=placement)
+
+
+def _placeable(free: NDArray[np.int64], need: NDArray[np.int64], counts: NDArray[Any],
+               pods: Iterable[int], apart: dict[int, set[int]], follows: dict[int, set[int]],
+               spread: bool) -> NDArray[np.bool_]:
+    """The nodes (rows of `free`, columns of `counts`) that may take one replica of each of
+    `pods`: every resource and the pod count fit; with `spread`, none of them runs there
+    yet; no separateNodes partner runs there; a pod following sameNode partners stays
+    below each partner's count there."""
+    mask = np.asarray((free >= need).all(axis=1), dtype=np.bool_)
+    for p in pods:
+        if spread:
+            mask &= counts[p] == 0
+        for q in apart.get(p, ()):
+            mask &= counts[q] == 0
+        for q in follows.get(p, ()):
+            mask &= counts[p] < counts[q]
+    return mask
 
 
 # --- Scale baselines: Karpenter-style FFD and kube-scheduler-style greedies -------------
@@ -294,14 +309,24 @@ class GreedyResult:
 _SCORE_RESOURCES = ("cpu", "memory")
 
 
-def _greedy(problem: Problem, method: str, arrival: list[str] | None) -> GreedyResult:
-    started = time.monotonic()
-    groups = forced_groups(problem)
-    resources = [*_resources(problem), "pods"]
-    index = {r: k for k, r in enumerate(resources)}
-    group_of = {c: g.name for g in groups for c in g.containers}
-    gidx = {g.name: k for k, g in enumerate(groups)}
+@dataclass
+class _Inventory:
+    """Every node a scale baseline may use, one row each: fixed nodes (open from the start),
+    then each pool's `maxCount` nodes (opened one at a time)."""
 
+    names: list[str]
+    capacity: NDArray[np.int64]  # node x resource
+    fixed: int  # rows [0, fixed) are the fixed nodes
+    blocks: list[tuple[int, int]]  # per pool: its [start, end) rows
+    largest: dict[str, int]  # per scored resource, the largest node's
+
+    def share(self, amounts: dict[str, int]) -> float:
+        """cpu + memory, each a share of the largest node's (cluster-autoscaler's size)."""
+        return sum(amounts.get(r, 0) / self.largest[r] for r in _SCORE_RESOURCES
+                   if self.largest[r])
+
+
+def _inventory(problem: Problem, resources: list[str], method: str) -> _Inventory:
     def capacity(allocatable: dict[str, Decimal]) -> list[int]:
         row = [to_units(r, allocatable.get(r, Decimal(0)), round_up=False)
                for r in resources[:-1]]
@@ -311,68 +336,71 @@ def _greedy(problem: Problem, method: str, arrival: list[str] | None) -> GreedyR
     fixed = [(n.name, capacity(n.allocatable)) for n in problem.nodes]
     pool_caps = [capacity(p.allocatable) for p in problem.pools]
     all_caps = [c for _, c in fixed] + pool_caps
+    index = {r: k for k, r in enumerate(resources)}
     largest = {r: max((c[index[r]] for c in all_caps), default=0) for r in _SCORE_RESOURCES}
-
-    def share(vec: list[int] | dict[str, int]) -> float:
-        amounts = {r: vec[index[r]] for r in _SCORE_RESOURCES} if isinstance(vec, list) else vec
-        return sum(amounts.get(r, 0) / largest[r] for r in _SCORE_RESOURCES if largest[r])
-
+    inv = _Inventory([], np.zeros((0, len(resources)), dtype=np.int64), len(fixed), [], largest)
     if method == "ffd":  # fixed nodes largest first; kube: input order
-        fixed = [fixed[k] for k in sorted(range(len(fixed)),
-                                          key=lambda k: (-share(fixed[k][1]), k))]
-    names = [name for name, _ in fixed]
+        size = [inv.share({r: cap[index[r]] for r in _SCORE_RESOURCES}) for _, cap in fixed]
+        fixed = [fixed[k] for k in sorted(range(len(fixed)), key=lambda k: (-size[k], k))]
+    inv.names = [name for name, _ in fixed]
     rows = [cap for _, cap in fixed]
-    blocks: list[tuple[int, int]] = []  # per pool: [start, end) rows
     for pool, cap in zip(problem.pools, pool_caps, strict=True):
         start = len(rows)
-        names += [f"{pool.name}-{i + 1}" for i in range(pool.max_count)]
+        inv.names += [f"{pool.name}-{i + 1}" for i in range(pool.max_count)]
         rows += [cap] * pool.max_count
-        blocks.append((start, len(rows)))
-    cap_arr = np.array(rows, dtype=np.int64).reshape(len(rows), len(resources))
-    free = cap_arr.copy()
-    active = np.zeros(len(rows), dtype=bool)
-    active[:len(fixed)] = True
-    opened = [start for start, _ in blocks]
-    counts = np.zeros((len(groups), len(rows)), dtype=np.int32)
+        inv.blocks.append((start, len(rows)))
+    inv.capacity = np.array(rows, dtype=np.int64).reshape(len(rows), len(resources))
+    return inv
 
+
+def _queue(groups: list[Group], follows: dict[int, set[int]], method: str,
+           arrival: list[str] | None, inv: _Inventory) -> list[int]:
+    """The forced groups, once per replica, in the order the baseline places them."""
+    group_of = {c: k for k, g in enumerate(groups) for c in g.containers}
+    if method == "ffd":
+        order = sorted(range(len(groups)), key=lambda k: (
+            k in follows, -inv.share(groups[k].demand), -groups[k].demand.get("cpu", 0),
+            -groups[k].demand.get("memory", 0), k))
+        return [k for k in order for _ in range(groups[k].replicas)]
+    if arrival is None:
+        queue = [k for k in range(len(groups)) for _ in range(groups[k].replicas)]
+    else:
+        seen: dict[int, int] = {}
+        queue = []
+        for c in arrival:
+            k = group_of[c]
+            if seen.get(k, 0) < groups[k].replicas:  # a forced group arrives once per replica
+                queue.append(k)
+                seen[k] = seen.get(k, 0) + 1
+    return [k for k in queue if k not in follows] + [k for k in queue if k in follows]
+
+
+def _greedy(problem: Problem, method: str, arrival: list[str] | None) -> GreedyResult:
+    started = time.monotonic()
+    groups = forced_groups(problem)
+    resources = [*_resources(problem), "pods"]
+    gidx = {g.name: k for k, g in enumerate(groups)}
+    group_of = {c: g.name for g in groups for c in g.containers}
+    inv = _inventory(problem, resources, method)
+    cap_arr = inv.capacity
+    free = cap_arr.copy()
+    active = np.zeros(len(inv.names), dtype=bool)
+    active[:inv.fixed] = True
+    opened = [start for start, _ in inv.blocks]
+    counts = np.zeros((len(groups), len(inv.names)), dtype=np.int32)
     apart, follows = node_relations(problem, lambda c: gidx[group_of[c]],
                                     lambda k: groups[k].replicas)
     spread = problem.policy.spread.value in ("node", "zone")
-
     demand = np.array([[g.demand.get(r, 0) for r in resources] for g in groups],
                       dtype=np.int64).reshape(len(groups), len(resources))
-    score_cols = [index[r] for r in _SCORE_RESOURCES if r in index]
+    score_cols = [resources.index(r) for r in _SCORE_RESOURCES if r in resources]
     safe_cap = np.where(cap_arr[:, score_cols] > 0, cap_arr[:, score_cols], 1)
-
-    if method == "ffd":
-        order = sorted(range(len(groups)), key=lambda k: (
-            k in follows, -share(groups[k].demand), -groups[k].demand.get("cpu", 0),
-            -groups[k].demand.get("memory", 0), k))
-        queue = [k for k in order for _ in range(groups[k].replicas)]
-    else:
-        if arrival is None:
-            queue = [k for k in range(len(groups)) for _ in range(groups[k].replicas)]
-        else:
-            seen: dict[int, int] = {}
-            queue = []
-            for c in arrival:
-                k = gidx[group_of[c]]
-                if seen.get(k, 0) < groups[k].replicas:  # a forced group arrives once per replica
-                    queue.append(k)
-                    seen[k] = seen.get(k, 0) + 1
-        queue = [k for k in queue if k not in follows] + [k for k in queue if k in follows]
 
     placement: dict[str, list[str]] = {g.name: [] for g in groups}
     unplaced = 0
-    for k in queue:
+    for k in _queue(groups, follows, method, arrival, inv):
         d = demand[k]
-        mask = active & (free >= d).all(axis=1)
-        if spread:
-            mask &= counts[k] == 0
-        for q in apart.get(k, ()):
-            mask &= counts[q] == 0
-        for q in follows.get(k, ()):
-            mask &= counts[k] < counts[q]
+        mask = active & _placeable(free, d, counts, (k,), apart, follows, spread)
         chosen = -1
         if mask.any():
             if method == "ffd":
@@ -382,7 +410,7 @@ def _greedy(problem: Problem, method: str, arrival: list[str] | None) -> GreedyR
                 score = after.mean(axis=1) if method == "kube-least" else 1 - after.mean(axis=1)
                 chosen = int(np.where(mask, score, -np.inf).argmax())
         elif k not in follows:  # the autoscaler adds a node of the first pool that holds it
-            for p, (_, end) in enumerate(blocks):
+            for p, (_, end) in enumerate(inv.blocks):
                 row = opened[p]
                 if row < end and bool((cap_arr[row] >= d).all()):
                     active[row] = True
@@ -394,7 +422,7 @@ def _greedy(problem: Problem, method: str, arrival: list[str] | None) -> GreedyR
             continue
         free[chosen] -= d
         counts[k, chosen] += 1
-        placement[groups[k].name].append(names[chosen])
+        placement[groups[k].name].append(inv.names[chosen])
     used = int((counts.sum(axis=0) > 0).sum())
     placed = sum(len(v) for v in placement.values())
     return GreedyResult(method=method, nodes_used=used, placed=placed, unplaced=unplaced,

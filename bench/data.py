@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import csv
 import fnmatch
+import itertools
 import math
 import random
 from dataclasses import dataclass, field
@@ -177,6 +178,66 @@ def vbp_instances(time_limit: float, pattern: str = "*") -> list[Instance]:
             lower_bound=known.lower_bound if known else None,
             best_overall=known.best_overall if known else None,
             notes={"dimensions": len(caps), "item_types": len(items)}))
+    return out
+
+
+# The Panigrahy classes as the published generator draws them
+# (Vectorpack/experiments_vector_paper, data/scripts/generate_Panigrahy_multidim.py):
+# classes 1-6 uniform sizes in [lo, hi] on bins of `cap` in every dimension.
+PANIGRAHY_UNIFORM = {1: (1000, 100, 400), 2: (1000, 1, 1000), 3: (1000, 200, 800),
+                     4: (1000, 50, 200), 5: (1000, 25, 100), 6: (150, 20, 100)}
+GENERATED_SIZES = (120, 250)
+GENERATED_SEEDS = (0, 1)
+
+
+def panigrahy_items(cls: int, n: int, d: int, rng: random.Random
+                    ) -> tuple[list[int], list[list[int]]]:
+    """(bin capacities, item sizes) of one instance of a Panigrahy class, drawn with `rng`
+    by the published generator's rules (class 9 keeps its n + 1 items)."""
+    if cls in PANIGRAHY_UNIFORM:
+        cap, lo, hi = PANIGRAHY_UNIFORM[cls]
+        return [cap] * d, [[rng.randint(lo, hi) for _ in range(d)] for _ in range(n)]
+    if cls in (7, 8):  # correlated (7) or anti-correlated (8) pairs of dimensions
+        dims: list[list[int]] = []
+        for _ in range(d // 2):
+            first = [rng.randrange(20, 100) for _ in range(n)]
+            dims.append(first)
+            dims.append([rng.randint(x - 10, x + 10) if cls == 7 else rng.randint(110 - x, 130 - x)
+                         for x in first])
+        if d % 2:
+            dims.append([rng.randrange(20, 100) for _ in range(n)])
+        return [150] * d, [list(sizes) for sizes in zip(*dims, strict=True)]
+    if cls == 9:  # a few dimensions large, the others near zero
+        items: list[list[int]] = []
+        while len(items) <= n:
+            counts = [0] * d
+            for _ in range(2 * d):
+                counts[rng.randrange(d)] += 1
+            s = rng.randint(10, 40)
+            sizes = [s * x + rng.randint(0, 1) for x in counts]
+            if max(sizes) <= 100:
+                items.append(sizes)
+        return [100] * d, items
+    raise DataError(f"no Panigrahy class {cls}")
+
+
+def generated_vbp_instances(time_limit: float, pattern: str = "*") -> list[Instance]:
+    """Panigrahy classes 1-9 at 120 and 250 items, 3 dimensions, seeds 0 and 1: drawn here
+    (seeded) by the published generator's rules, so without published optima."""
+    out = []
+    for cls, n, seed in itertools.product(range(1, 10), GENERATED_SIZES, GENERATED_SEEDS):
+        name = f"gen-class{cls}_{n}_3_s{seed}"
+        if not fnmatch.fnmatch(name, pattern):
+            continue
+        caps, sizes = panigrahy_items(cls, n, 3, random.Random(f"panigrahy:{cls}:{n}:3:{seed}"))
+        merged: dict[tuple[int, ...], int] = {}
+        for item in sizes:
+            merged[tuple(item)] = merged.get(tuple(item), 0) + 1
+        items = [(list(k), c) for k, c in merged.items()]
+        out.append(Instance(suite="vbp-gen", name=name,
+                            data=vbp_problem(caps, items, time_limit),
+                            replicas=len(sizes), notes={"dimensions": 3,
+                                                         "item_types": len(items)}))
     return out
 
 

@@ -524,10 +524,210 @@ def main(suite: str, time_limit: float | None, pattern: str, workers: int | None
     return 0 if any(results.values()) else 2
 
 
+# --- the fixed-node-count search alone (`--engine cns`) ----------------------------------------
+#
+# Until the solve pipeline runs it, this measures advisor/cns.py on its own: per instance, the
+# advisor's first packing plan (`advisor.packing.initial_plan`, a share of the time limit), then
+# `cns.improve` until the time limit (less a small margin), in this process, one instance after
+# another. Plans are checked by bench.checks like the advisor's.
+
+CNS_SUITES = ("vbp", "vbp-gen")
+# Kept back from the time limit for building and checking the plan.
+CNS_MARGIN = 0.2
+
+
+@dataclass
+class CnsRow:
+    instance: str
+    replicas: int
+    time_limit: float
+    opt: int | None
+    best_overall: int | None
+    paper_lb: int | None
+    ffd: int | None  # bench.baselines' first fit decreasing, for reference
+    first_nodes: int
+    nodes: int  # after the search: the first plan's count when it found nothing better
+    lower_bound: int  # advisor.bounds.lower_bound
+    bound_name: str
+    size_order_bound: int  # volume, spread and the size-order clique: the bound without DFF
+    first_seconds: float  # parse, prepare, bound and first plan
+    wall: float  # all of it, the search included
+    violations: list[str] = field(default_factory=list)
+    advisor: int | None = None  # `advise` on the same problem (--compare-advisor), when valid
+    advisor_wall: float | None = None
+
+    @property
+    def at_opt(self) -> bool:
+        return self.opt is not None and not self.violations and self.nodes == self.opt
+
+
+def _cns_instances(suite: str, time_limit: float, pattern: str) -> list[Instance]:
+    from bench.data import generated_vbp_instances, vbp_instances  # noqa: PLC0415
+
+    if suite == "vbp":
+        return vbp_instances(time_limit, pattern)
+    return generated_vbp_instances(time_limit, pattern)
+
+
+def cns_instance(inst: Instance, time_limit: float, seed: int, packing_share: float,
+                 compare: bool = False) -> CnsRow:
+    """The first packing plan, then the search until the time limit, on one instance; with
+    `compare`, also the whole advisor (`advise`) on the same problem, for reference."""
+    # Imported here, as in the child: the rest of this module never loads the solver.
+    from advisor import bounds, cns  # noqa: PLC0415
+    from advisor.layout import (  # noqa: PLC0415
+        view_from_assignment,
+        wire_nodes,
+        wire_placements,
+        wire_pods,
+    )
+    from advisor.packing import initial_plan  # noqa: PLC0415
+    from advisor.prepare import prepare  # noqa: PLC0415
+
+    started = time.monotonic()
+    problem = parse_problem(inst.data)
+    prepared = prepare(problem)
+    lower, name = bounds.lower_bound(prepared)
+    first = initial_plan(prepared, lower, time_limit * packing_share)
+    first_done = time.monotonic()
+    better = cns.improve(prepared, first, started + time_limit - CNS_MARGIN, seed=seed)
+    chosen = better or first
+    view = view_from_assignment(prepared, chosen, "not placed")
+    plan = Plan(status="heuristic", pods=wire_pods(prepared, view),
+                placements=wire_placements(prepared, view), nodes=wire_nodes(prepared, view))
+    wall = time.monotonic() - started
+    size_order = max(bounds.volume_bound(prepared)[0], bounds.size_order_clique(prepared))
+    ffd = ffd_autoscaler(problem)
+    row = CnsRow(instance=inst.name, replicas=inst.replicas, time_limit=time_limit,
+                  opt=inst.opt, best_overall=inst.best_overall, paper_lb=inst.lower_bound,
+                  ffd=ffd.nodes_used if ffd.unplaced == 0 else None,
+                  first_nodes=len(first.used_nodes()), nodes=len({p.node for p in plan.placements}),
+                  lower_bound=lower, bound_name=name, size_order_bound=size_order,
+                  first_seconds=round(first_done - started, 3), wall=round(wall, 3),
+                  violations=plan_violations(problem, plan)
+                  + ([f"{len(plan.unplaced)} replicas unplaced"] if plan.unplaced else []))
+    if compare:
+        from advisor.solve import advise  # noqa: PLC0415
+
+        began = time.monotonic()
+        advised = advise(parse_problem(inst.data))
+        row.advisor_wall = round(time.monotonic() - began, 3)
+        if not advised.unplaced and not plan_violations(problem, advised):
+            row.advisor = len({p.node for p in advised.placements})
+    return row
+
+
+def cns_table(rows: list[CnsRow]) -> str:
+    compared = any(r.advisor_wall is not None for r in rows)
+    lines = ["| instance | replicas | FFD | " + ("advisor | " if compared else "")
+             + "first plan | after search | OPT | best_overall | LB | LB decided by | paper LB | "
+             "first s | wall s |",
+             "|---|---:|---:|" + ("---:|" if compared else "") + "---:|---:|---:|---:|---:|---|"
+             "---:|---:|---:|"]
+    for r in rows:
+        advisor = (("—" if r.advisor is None else str(r.advisor)) + " | ") if compared else ""
+        nodes = f"INVALID ({len(r.violations)})" if r.violations else str(r.nodes)
+        if r.at_opt and r.first_nodes > r.nodes:
+            nodes = f"**{nodes}**"
+        lines.append(
+            f"| {r.instance} | {r.replicas} | {'—' if r.ffd is None else r.ffd} | {advisor}"
+            f"{r.first_nodes} | {nodes} | "
+            f"{'—' if r.opt is None else r.opt} | "
+            f"{'—' if r.best_overall is None else r.best_overall} | {r.lower_bound} | "
+            f"{r.bound_name} | {'—' if r.paper_lb is None else r.paper_lb} | "
+            f"{r.first_seconds:.2f} | {r.wall:.2f} |")
+    return "\n".join(lines)
+
+
+def cns_summary(rows: list[CnsRow]) -> list[str]:
+    known = [r for r in rows if r.opt is not None]
+    at_opt = [r for r in known if r.at_opt]
+    first_opt = [r for r in known if r.first_nodes == r.opt]
+    above = [r for r in rows if r.best_overall is not None
+             and (r.violations or r.nodes > r.best_overall)]
+    at_lb = [r for r in rows if not r.violations and r.nodes == r.lower_bound]
+    over_opt = [r for r in known if r.lower_bound > (r.opt or 0)]
+    rose = [r for r in rows if r.lower_bound > r.size_order_bound]
+    fell = [r for r in rows if r.lower_bound < r.size_order_bound]
+    paper = [r for r in rows if r.paper_lb is not None and r.lower_bound >= r.paper_lb]
+    wall = max((r.wall for r in rows), default=0.0)
+    out = []
+    if known:
+        ffd_opt = sum(1 for r in known if r.ffd == r.opt)
+        out.append(f"- at OPT: {len(at_opt)} of {len(known)} (the first plan alone: "
+                   f"{len(first_opt)}, FFD: {ffd_opt})")
+    if any(r.best_overall is not None for r in rows):
+        out.append(f"- above best_overall: {len(above)}"
+                   + "".join(f"; {r.instance} " + ("invalid plan" if r.violations
+                                                  else f"{r.nodes} > {r.best_overall}")
+                             for r in above))
+    out += [
+        f"- fewer nodes than the first plan: {sum(r.nodes < r.first_nodes for r in rows)} of "
+        f"{len(rows)}; at the lower bound (proven optimal): {len(at_lb)}",
+        f"- slowest: {wall:.2f} s (limit {rows[0].time_limit:g} s)" if rows else "- no rows",
+        (f"- lower bound above OPT: {len(over_opt)}; " if known else "- lower bound: ")
+        + f"above volume + size-order clique: {len(rose)}, below it: {len(fell)}"
+        + (f"; at or above the paper's LB: {len(paper)} of "
+           f"{sum(r.paper_lb is not None for r in rows)}" if paper else ""),
+    ]
+    compared = [r for r in rows if r.advisor is not None and not r.violations]
+    if compared:
+        out.append(f"- against the whole advisor (advise, same time limit): fewer nodes on "
+                   f"{sum(r.nodes < (r.advisor or 0) for r in compared)}, as many on "
+                   f"{sum(r.nodes == r.advisor for r in compared)}, more on "
+                   f"{sum(r.nodes > (r.advisor or 0) for r in compared)} of {len(compared)}")
+    bad = [f"{r.instance}: {r.violations[0]}" for r in rows if r.violations]
+    out.append("- plans breaking a hard rule: " + ("; ".join(bad) if bad else "none"))
+    return out
+
+
+def main_cns(argv: list[str]) -> int:
+    import argparse  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.scale --engine cns",
+        description="advisor/cns.py alone: the first packing plan, then the fixed-node-count "
+                    "search until the time limit, per instance")
+    parser.add_argument("--engine", choices=("cns",), required=True)
+    parser.add_argument("--suite", choices=CNS_SUITES, default="vbp",
+                        help="vbp: the 48 published Panigrahy instances; vbp-gen: classes 1-9 "
+                             "at 120 and 250 items, two seeds, drawn here (default vbp)")
+    parser.add_argument("--instances", default="*", metavar="GLOB")
+    parser.add_argument("--time-limit", type=float, default=10.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--packing-share", type=float, default=0.15,
+                        help="share of the time limit for the first plan (default 0.15)")
+    parser.add_argument("--compare-advisor", action="store_true",
+                        help="also run the whole advisor (advise) on every instance, for reference")
+    parser.add_argument("--json", type=Path, default=None, metavar="PATH")
+    args = parser.parse_args(argv)
+    rows = []
+    for inst in _cns_instances(args.suite, args.time_limit, args.instances):
+        row = cns_instance(inst, args.time_limit, args.seed, args.packing_share,
+                           args.compare_advisor)
+        print(f"{row.instance}: first {row.first_nodes}, after search {row.nodes}, OPT "
+              f"{row.opt}, LB {row.lower_bound} ({row.bound_name}), {row.wall:.2f} s",
+              file=sys.stderr, flush=True)
+        rows.append(row)
+    print(f"## cns on {args.suite} (time limit {args.time_limit:g} s, seed {args.seed})\n")
+    print(cns_table(rows) + "\n\n" + "\n".join(cns_summary(rows)), flush=True)
+    if args.json is not None:
+        args.json.write_text(json.dumps({
+            "benchmark": "scale --engine cns", "command": " ".join(["python", "-m", "bench.scale",
+                                                                     *argv]),
+            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "revision": solver_revision(), "machine": machine(),
+            "summary": cns_summary(rows), "rows": [asdict(r) for r in rows]}, indent=2) + "\n",
+            encoding="utf-8")
+    return 0 if rows else 2
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--render":  # print a --json report's tables
         print(render(rows_from_json(json.loads(Path(sys.argv[2]).read_text(encoding="utf-8")))))
         sys.exit(0)
+    if len(sys.argv) >= 2 and sys.argv[1].startswith("--engine"):
+        sys.exit(main_cns(sys.argv[1:]))
     if len(sys.argv) >= 5 and sys.argv[1] == "--child":
         workers_arg = int(sys.argv[6]) if len(sys.argv) >= 7 and sys.argv[5] == "--workers" \
             else None

@@ -155,6 +155,9 @@ class Review(Out):
     what_if: ReviewWhatIf | None = Field(default=None, description=(
         "What the worst node and zone failures (and every zone, up to five) do to the "
         "current and the advised layout."))
+    migration: Migration | None = Field(default=None, description=(
+        "Ordered steps from the current layout to the advised one that keep every node's "
+        "capacity and every critical component's disruption budget at every step."))
 
 
 class FailureDomain(Out):
@@ -197,6 +200,36 @@ class WhatIf(Out):
 class ReviewWhatIf(Out):
     current: WhatIf
     advised: WhatIf | None = None
+
+
+class MigrationStep(Out):
+    """One step of a migration: add a node, create or delete one replica, remove a node."""
+
+    action: Literal["addNode", "create", "delete", "removeNode"]
+    pod: str | None = Field(default=None, description=(
+        "create: a pod of the advised layout; delete: a pod of the current layout, or of the "
+        "advised one when the replica is a temporary one."))
+    replica: int | None = None
+    node: str
+    temporary: bool = Field(default=False, description=(
+        "A node, or a replica, that only serves the migration and is gone by its end."))
+    pool: str | None = Field(default=None, description="addNode: the pool the node is of.")
+    allocatable: dict[str, str] | None = Field(default=None, description=(
+        "addNode: the node's allocatable (a surge node's is that of the node it copies)."))
+
+
+class Migration(Out):
+    """How to get from the current layout to the advised one without an outage."""
+
+    steps: list[MigrationStep] = Field(default_factory=list)
+    moves: int = Field(default=0, description=(
+        "Replicas of the current layout that do not stay where they run (deleted, or "
+        "recreated elsewhere or in another pod)."))
+    peak_nodes: int = Field(default=0, description=(
+        "The most nodes in use (hosting a replica, or added and not removed yet) at any step."))
+    extra_nodes: int = Field(default=0, description=(
+        "peakNodes minus the larger of the current and the advised layout's nodes in use."))
+    notes: list[str] = Field(default_factory=list)
 
 
 Review.model_rebuild()

@@ -102,7 +102,7 @@ def test_review_of_the_reference_monolith(client: TestClient,
                            headers={"Content-Type": "application/yaml"})
     assert response.status_code == 200, response.text
     result = json_of(response)
-    assert set(result) == {"current", "advised", "comparison"}
+    assert set(result) == {"current", "advised", "comparison", "whatIf", "migration"}
     assert result["current"]["scores"]["spof"]["score"] == 100.0
     assert "CRITICAL_COMPONENTS_BUNDLED" in {f["code"] for f in result["current"]["findings"]}
     advised = result["advised"]
@@ -164,7 +164,7 @@ def test_review_job(client: TestClient, reference_review: dict[str, Any]) -> Non
     job = wait_job(client, submit(client, reference_review, kind="review"), "done")
     assert job["kind"] == "review"
     result = job["result"]
-    assert set(result) == {"current", "advised", "comparison"}
+    assert set(result) == {"current", "advised", "comparison", "whatIf", "migration"}
     assert_valid_plan(reference_review, result["advised"])
     assert result["current"]["scores"]["spof"]["score"] == 100.0
     assert job["bestPlan"] == result["advised"]

@@ -74,7 +74,8 @@ def wait_for(url: str, job: str, done: Any, timeout: float) -> dict[str, Any]:
 def test_jobs_survive_sigkill(tmp_path: Path) -> None:
     store, log = tmp_path / "jobs.sqlite3", tmp_path / "server.log"
     hard = hard_problem()
-    hard["policy"] = {"timeLimitSeconds": 4, "workers": 2, "seed": 0}
+    # Long enough to be caught running with a plan so far, even on a loaded machine.
+    hard["policy"] = {"timeLimitSeconds": 10, "workers": 2, "seed": 0}
     small = yaml.safe_load((ROOT / "examples" / "reference.yaml").read_text())
     with server(store, log) as (proc, url):
         running = httpx.post(f"{url}/v1/jobs", json=hard, timeout=10)

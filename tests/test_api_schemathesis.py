@@ -127,7 +127,8 @@ def test_openapi_document_is_valid(app: FastAPI) -> None:
     operations = {(method, path) for path, item in document["paths"].items() for method in item}
     assert operations == {
         ("post", "/v1/advise"), ("post", "/v1/review"), ("post", "/v1/jobs"),
-        ("post", "/v1/import"), ("get", "/v1/jobs"), ("get", "/v1/jobs/{job_id}"),
+        ("post", "/v1/import"), ("post", "/v1/whatif"), ("get", "/v1/jobs"),
+        ("get", "/v1/jobs/{job_id}"),
         ("delete", "/v1/jobs/{job_id}"),
         ("get", "/v1/schema"), ("get", "/healthz"), ("get", "/readyz")}
 

@@ -122,7 +122,7 @@ def test_review_example() -> None:
     result = run(["review", str(EXAMPLES / "reference-review.yaml")])
     assert result.returncode == 0, result.stderr
     review = json.loads(result.stdout)
-    assert set(review) == {"current", "advised", "comparison"}
+    assert set(review) == {"current", "advised", "comparison", "whatIf", "migration"}
 
 
 def test_schema_is_json_schema_of_the_input() -> None:
@@ -147,7 +147,7 @@ def test_batch_writes_one_line_per_file_and_worst_exit_code(tmp_path: Path) -> N
     plan = json.loads((tmp_path / "out" / "good.plan.json").read_text())
     assert plan["status"] in ("optimal", "feasible")
     review = json.loads((tmp_path / "out" / "reference-review.plan.json").read_text())
-    assert set(review) == {"current", "advised", "comparison"}
+    assert set(review) == {"current", "advised", "comparison", "whatIf", "migration"}
 
 
 def test_duplicate_json_keys_and_bad_option_values_exit_2() -> None:

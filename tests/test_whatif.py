@@ -3,6 +3,10 @@ evicted replicas go again (kube-scheduler's way, pools growing), and what stays 
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +17,7 @@ from advisor.prepare import prepare
 from advisor.whatif import default_failures, simulate, what_if
 from models import parse_problem
 from models.quantity import parse_quantity
+from tests.api_support import PROBLEM_JSON, serve
 from tests.support import container, node, problem
 
 
@@ -135,3 +140,27 @@ def test_an_unknown_node_or_zone_is_a_named_input_error() -> None:
     assert "a-1" in caught.value.issues[0].message
     with pytest.raises(InputError):
         simulate(inst, current_view(inst), "zone", "zone-x")
+
+
+def test_whatif_over_the_cli_and_the_api(tmp_path: Path) -> None:
+    data = _zoned({"web": (["web"], ["a-1", "b-1"]), "db": (["db"], ["c-1"])})
+    path = tmp_path / "app.json"
+    path.write_text(json.dumps(data))
+    run = subprocess.run([sys.executable, "-m", "advisor.cli", "whatif", str(path), "--fail",
+                          "zone=zone-c", "-f", "json"], capture_output=True, text=True,
+                         check=False)
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout)
+    assert [f["failure"] for f in out["failures"]] == [{"kind": "zone", "name": "zone-c"}]
+    assert out["failures"][0]["lostComponents"] == ["db"]
+    bad = subprocess.run([sys.executable, "-m", "advisor.cli", "whatif", str(path), "--fail",
+                          "rack=r1"], capture_output=True, text=True, check=False)
+    assert bad.returncode == 2
+    assert "--fail" in bad.stderr
+    with serve(tmp_path) as client:
+        answer = client.post("/v1/whatif?fail=node=c-1", json=data)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["failures"][0]["lostComponents"] == ["db"]
+        wrong = client.post("/v1/whatif?fail=node=nope", json=data)
+        assert wrong.status_code == 422
+        assert wrong.headers["content-type"].startswith(PROBLEM_JSON)

@@ -599,3 +599,295 @@ class _Check:
 def validate(problem: Problem, plan_wire: dict[str, Any]) -> list[str]:
     """Every hard rule the plan breaks, as human-readable lines; [] when it keeps them all."""
     return _Check(problem, plan_wire).run()
+
+
+# ---- migration sequences ----------------------------------------------------------------
+#
+# A migration is replayed step by step from the current layout (the review's `current`
+# wire form): every step must be possible (a node to create on, a replica to delete, an
+# empty node to remove), keep every node within its allocatable (or within what it starts
+# with, for a node the current layout overcommits), and keep every critical component at or
+# above its disruption budget's minimum available (one ready replica without a budget; a
+# component that starts lower may not go lower). The end must be the advised layout.
+
+MIGRATION_ACTIONS = ("addNode", "create", "delete", "removeNode")
+
+
+@dataclass
+class _Running:
+    origin: str  # "current", "advised" or "temporary"
+    pod: str
+    replica: int
+    containers: frozenset[str]
+
+
+def _wire_node(problem: Problem, raw: dict[str, Any]) -> NodeInfo:
+    """A node of a wire `nodes` list: its allocatable as listed, its labels and taints from
+    the problem (a fixed node, or a pool's)."""
+    name = str(raw.get("name"))
+    fixed = next((n for n in problem.nodes if n.name == name), None)
+    base = fixed_node(fixed) if fixed is not None else pool_node(problem, name, raw.get("zone"))
+    allocatable = {str(r): parse_quantity(v) for r, v in (raw.get("allocatable") or {}).items()}
+    pods = allocatable.get("pods")
+    return NodeInfo(name=name, pool=base.pool if base else None, zone=raw.get("zone"),
+                    labels=dict(base.labels) if base else {},
+                    taints=list(base.taints) if base else [], allocatable=allocatable,
+                    pods_cap=DEFAULT_MAX_PODS if pods is None
+                    else to_units("pods", pods, round_up=False))
+
+
+class _Replay:
+    def __init__(self, problem: Problem, current: dict[str, Any], advised: dict[str, Any]
+                 ) -> None:
+        self.problem = problem
+        self.out: list[str] = []
+        self.step = 0
+        self.containers = {c.name: c for c in problem.containers}
+        self.resources = requested_resources(problem)
+        self.cur_pods = {str(p["name"]): (frozenset(p["containers"]), int(p["replicas"]))
+                         for p in current.get("pods") or []}
+        self.adv_pods = {str(p["name"]): (frozenset(p["containers"]), int(p["replicas"]))
+                         for p in advised.get("pods") or []}
+        self.nodes = {str(n["name"]): _wire_node(problem, n) for n in current.get("nodes") or []}
+        self.running: dict[str, list[_Running]] = defaultdict(list)
+        for raw in current.get("placements") or []:
+            pod = str(raw["pod"])
+            self.running[str(raw["node"])].append(
+                _Running("current", pod, int(raw["replica"]), self.cur_pods[pod][0]))
+        self.surge: set[str] = set()
+        self.added: set[str] = set()
+        self.created: set[tuple[str, int]] = set()
+        self.deleted = 0
+        self.start = {n: self._load(n) for n in self.running}
+        self.start_nodes = len(self._in_use())
+        self.peak = self.start_nodes
+        helpers = {h.container for h in problem.hints if isinstance(h, HelperHint)}
+        self.component = {c.name: c.component or c.name for c in problem.containers
+                          if c.critical and c.name not in helpers}
+        self.ready = self._ready()
+        self.need = self._needs(current, advised)
+
+    def fail(self, tag: str, message: str) -> None:
+        where = f"step {self.step}: " if self.step else ""
+        self.out.append(f"[{tag}] {where}{message}")
+
+    # -- counting ------------------------------------------------------------------------
+    def _load(self, node: str) -> dict[str, int]:
+        load = {r: 0 for r in self.resources}
+        for rep in self.running.get(node, []):
+            for name in rep.containers:
+                for r in self.resources:
+                    load[r] += container_units(self.containers[name], r)
+        load["pods"] = len(self.running.get(node, []))
+        return load
+
+    def _in_use(self) -> set[str]:
+        return {n for n in self.nodes if self.running.get(n) or n in self.added}
+
+    def _holds(self, containers: frozenset[str]) -> set[str]:
+        return {self.component[c] for c in containers if c in self.component}
+
+    def _ready(self) -> Counter[str]:
+        ready: Counter[str] = Counter({c: 0 for c in self.component.values()})
+        for reps in self.running.values():
+            for rep in reps:
+                ready.update(self._holds(rep.containers))
+        return ready
+
+    def _needs(self, current: dict[str, Any], advised: dict[str, Any]) -> dict[str, int]:
+        """Per critical component, the fewest ready replicas any step may leave it."""
+        final: Counter[str] = Counter()
+        for raw in advised.get("placements") or []:
+            final.update(self._holds(self.adv_pods[str(raw["pod"])][0]))
+        need: dict[str, int] = {}
+        for comp in set(self.component.values()):
+            names = {c for c, k in self.component.items() if k == comp}
+            budgets = [b for b in self.problem.disruption_budgets if names & set(b.containers)]
+            least = []
+            for pods in (self.cur_pods, self.adv_pods):
+                total = sum(n for cs, n in pods.values() if cs & names)
+                least.append(max((total - b.allowed_down(total) for b in budgets),
+                                 default=min(1, total)))
+            need[comp] = min(*least, self.ready[comp], final[comp])
+        return need
+
+    # -- steps ---------------------------------------------------------------------------
+    def apply(self, raw: dict[str, Any]) -> None:
+        action, node = raw.get("action"), str(raw.get("node"))
+        if action not in MIGRATION_ACTIONS:
+            self.fail("migration", f"unknown action {action!r}")
+        elif action == "addNode":
+            self.add_node(node, raw)
+        elif action == "removeNode":
+            self.remove_node(node)
+        elif not isinstance(raw.get("pod"), str) or not isinstance(raw.get("replica"), int):
+            self.fail("migration", f"{action} on node {node} names no pod and replica")
+        elif node not in self.nodes:
+            self.fail("migration", f"{action} on node {node}, which does not exist (now)")
+        elif action == "create":
+            self.create(node, str(raw["pod"]), int(raw["replica"]), bool(raw.get("temporary")))
+        else:
+            self.delete(node, str(raw["pod"]), int(raw["replica"]), bool(raw.get("temporary")))
+        self.peak = max(self.peak, len(self._in_use()))
+
+    def add_node(self, node: str, raw: dict[str, Any]) -> None:
+        if node in self.nodes:
+            self.fail("migration", f"addNode {node}: the node exists already")
+            return
+        if any(n.name == node for n in self.problem.nodes):
+            self.fail("migration", f"addNode {node}: a fixed node cannot be added")
+            return
+        info = pool_node(self.problem, node, None)
+        if info is None:
+            given = raw.get("allocatable")
+            if not given:
+                self.fail("migration", f"addNode {node}: neither a pool node nor given an "
+                                       "allocatable")
+                return
+            allocatable = {str(r): parse_quantity(v) for r, v in given.items()}
+            pods = allocatable.get("pods")
+            info = NodeInfo(name=node, pool=None, zone=None, labels={}, taints=[],
+                            allocatable=allocatable,
+                            pods_cap=DEFAULT_MAX_PODS if pods is None
+                            else to_units("pods", pods, round_up=False))
+            self.surge.add(node)
+        self.nodes[node] = info
+        self.added.add(node)
+        if info.pool is not None:
+            pool = next(p for p in self.problem.pools if p.name == info.pool)
+            present = sum(1 for n in self.nodes.values() if n.pool == pool.name)
+            if present > pool.max_count:
+                self.fail("migration", f"addNode {node}: pool {pool.name} now has {present} "
+                                       f"nodes > maxCount {pool.max_count}")
+
+    def remove_node(self, node: str) -> None:
+        if node not in self.nodes:
+            self.fail("migration", f"removeNode {node}: no such node (now)")
+            return
+        if self.running.get(node):
+            self.fail("migration", f"removeNode {node}: it still runs "
+                                   f"{len(self.running[node])} replica(s)")
+        fixed = next((n for n in self.problem.nodes if n.name == node), None)
+        if fixed is not None and not fixed.releasable:
+            self.fail("migration", f"removeNode {node}: a fixed node that is not releasable")
+        del self.nodes[node]
+        self.added.discard(node)
+        self.running.pop(node, None)
+
+    def create(self, node: str, pod: str, replica: int, temporary: bool) -> None:
+        if pod not in self.adv_pods or not 0 <= replica < self.adv_pods[pod][1]:
+            self.fail("migration", f"create {pod} replica {replica}: no such replica in the "
+                                   "advised layout")
+            return
+        if not temporary:
+            if (pod, replica) in self.created:
+                self.fail("migration", f"create {pod} replica {replica}: created twice")
+            self.created.add((pod, replica))
+        containers = self.adv_pods[pod][0]
+        self.running[node].append(_Running("temporary" if temporary else "advised", pod,
+                                           replica, containers))
+        self.ready.update(self._holds(containers))
+        if node not in self.surge:
+            self._admission(node, pod, containers)
+        self._capacity(node)
+
+    def delete(self, node: str, pod: str, replica: int, temporary: bool) -> None:
+        origin = "temporary" if temporary else "current"
+        reps = self.running.get(node, [])
+        match = next((rep for rep in reps if (rep.origin, rep.pod, rep.replica)
+                      == (origin, pod, replica)), None)
+        if match is None:
+            self.fail("migration", f"delete {pod} replica {replica} on node {node}: no such "
+                                   f"{origin} replica runs there")
+            return
+        reps.remove(match)
+        self.deleted += origin == "current"
+        for comp in sorted(self._holds(match.containers)):
+            self.ready[comp] -= 1
+            if self.ready[comp] < self.need[comp]:
+                self.fail("migration-budget", f"deleting {pod} replica {replica} leaves "
+                                              f"component {comp} {self.ready[comp]} ready "
+                                              f"replica(s), below {self.need[comp]}")
+
+    def _capacity(self, node: str) -> None:
+        info, load = self.nodes[node], self._load(node)
+        start = self.start.get(node, {})
+        for r in [*self.resources, "pods"]:
+            cap = info.pods_cap if r == "pods" else info.capacity(r)
+            if load[r] > max(cap, start.get(r, 0)):
+                self.fail("migration-capacity", f"node {node}: {r} requested {load[r]} units > "
+                                                f"allocatable {cap}")
+
+    def _admission(self, node: str, pod: str, containers: frozenset[str]) -> None:
+        info = self.nodes[node]
+        members = [self.containers[c] for c in sorted(containers) if c in self.containers]
+        tolerations = [t for c in members for t in c.tolerations]
+        for c in members:
+            for key, value in sorted(c.node_selector.items()):
+                if info.labels.get(key) != value:
+                    self.fail("migration", f"create {pod} on node {node}: {c.name} selects "
+                                           f"{key}={value}")
+        for taint in info.taints:
+            if taint.effect != "PreferNoSchedule" and not tolerates(tolerations, taint):
+                self.fail("migration", f"create {pod} on node {node}: taint {taint.key} is "
+                                       "not tolerated")
+
+    # -- the end -------------------------------------------------------------------------
+    def finish(self, current: dict[str, Any], advised: dict[str, Any],
+               migration: dict[str, Any]) -> None:
+        self.step = 0
+        want: dict[str, Counter[frozenset[str]]] = defaultdict(Counter)
+        for raw in advised.get("placements") or []:
+            want[str(raw["node"])][self.adv_pods[str(raw["pod"])][0]] += 1
+        have: dict[str, Counter[frozenset[str]]] = defaultdict(Counter)
+        for node, reps in self.running.items():
+            for rep in reps:
+                have[node][rep.containers] += 1
+        for node in sorted(set(want) | set(have)):
+            if want[node] != have[node]:
+                self.fail("migration-end", f"node {node} ends with "
+                                           f"{_sets(have[node])}, the advised layout runs "
+                                           f"{_sets(want[node])}")
+        for node in sorted(self.added & set(self.nodes)):
+            if not sum(want[node].values()):
+                self.fail("migration-end", f"node {node} is added for the migration and never "
+                                           "removed")
+        self._counts(current, want, migration)
+
+    def _counts(self, current: dict[str, Any], want: dict[str, Counter[frozenset[str]]],
+                migration: dict[str, Any]) -> None:
+        before: dict[str, Counter[frozenset[str]]] = defaultdict(Counter)
+        for raw in current.get("placements") or []:
+            before[str(raw["node"])][self.cur_pods[str(raw["pod"])][0]] += 1
+        stay = sum(min(n, want[node][cs]) for node, sets in before.items()
+                   for cs, n in sets.items())
+        least = sum(sum(sets.values()) for sets in before.values()) - stay
+        if self.deleted > least:
+            self.fail("migration-count", f"{self.deleted} current replicas are deleted, but "
+                                         f"only {least} do not stay where they run")
+        advised_nodes = sum(1 for sets in want.values() if sum(sets.values()))
+        expected = {"moves": self.deleted, "peakNodes": self.peak,
+                    "extraNodes": self.peak - max(self.start_nodes, advised_nodes)}
+        for key, value in expected.items():
+            if migration.get(key) != value:
+                self.fail("migration-count", f"{key}={migration.get(key)} but the steps give "
+                                             f"{value}")
+
+
+def _sets(counts: Counter[frozenset[str]]) -> str:
+    shown = [f"{n}x[{', '.join(sorted(cs))}]" for cs, n in sorted(
+        counts.items(), key=lambda kv: sorted(kv[0])) if n]
+    return ", ".join(shown) or "nothing"
+
+
+def validate_migration(problem: Problem, current_wire: dict[str, Any],
+                       advised_wire: dict[str, Any], migration_wire: dict[str, Any]
+                       ) -> list[str]:
+    """Every rule a migration breaks, replaying its steps from `current_wire` (a review's
+    `current`) to `advised_wire` (its `advised`); [] when every step keeps them all."""
+    replay = _Replay(problem, current_wire, advised_wire)
+    for i, raw in enumerate(migration_wire.get("steps") or []):
+        replay.step = i + 1
+        replay.apply(raw)
+    replay.finish(current_wire, advised_wire, migration_wire)
+    return replay.out

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from advisor.kube.k8s import _selects
+from advisor.kube.k8s.objects import selects
 from models import DisruptionBudget
 
 REPLACES = "podlayout.io/replaces"
@@ -122,11 +122,11 @@ def _why_not_kept(b: DisruptionBudget, held: list[BudgetPod],
             return f"{p.name} is also covered by {', '.join(others)}"
         if not _same_namespace(p.namespace, source.namespace):
             return f"{p.name} is not in its namespace"
-        if not _selects(source.selector, p.labels):
+        if not selects(source.selector, p.labels):
             return f"its selector no longer selects the pods of {p.name}"
     for p in pods:
         if (p not in held and _same_namespace(p.namespace, source.namespace)
-                and _selects(source.selector, p.labels)):
+                and selects(source.selector, p.labels)):
             return f"its selector would select the pods of {p.name} too"
     return None
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from advisor.kube.common import Document, dns_label
-from advisor.kube.k8s import _Ctx, _metadata, _selects, _Workload
+from advisor.kube.common import dns_label
+from advisor.kube.k8s.objects import Ctx, Objects, metadata, plain, selects
+from advisor.kube.k8s.workload import Workload
 from models.problem import MAX_REPLICAS
 
 SERVICE = "Service"
@@ -22,8 +23,6 @@ _PERCENT = re.compile(r"([0-9]+)%")
 _COUNT = re.compile(r"[0-9]+")
 _BUDGET_FIELDS = ("minAvailable", "maxUnavailable")
 
-Objects = list[tuple[dict[str, Any], Document]]
-
 
 def _same_namespace(own: str | None, other: str | None) -> bool:
     # A Service or budget selects pods of its own namespace; a manifest without one is
@@ -31,20 +30,11 @@ def _same_namespace(own: str | None, other: str | None) -> bool:
     return own is None or other is None or own == other
 
 
-def _plain(value: Any) -> Any:
-    """A copy with string keys: the problem shares no object with the documents."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _listing(workloads: list[_Workload]) -> str:
+def _listing(workloads: list[Workload]) -> str:
     return ", ".join(w.name for w in workloads)
 
 
-def components(workloads: list[_Workload], services: Objects,
+def components(workloads: list[Workload], services: Objects,
                warnings: list[str]) -> dict[str, str]:
     """The component of each main container a Service puts together with others (main
     container name -> component name); a container absent counts as its own component.
@@ -52,10 +42,10 @@ def components(workloads: list[_Workload], services: Objects,
     Only Services selecting two or more workloads matter: one selecting a single workload
     says what that workload already is. A workload several of them select joins the one
     selecting the most workloads (ties: the first by name)."""
-    selecting: list[tuple[str, str | None, list[_Workload]]] = []
+    selecting: list[tuple[str, str | None, list[Workload]]] = []
     for obj, doc in services:
-        ctx = _Ctx(doc, SERVICE)
-        name, namespace, _ = _metadata(obj, ctx)
+        ctx = Ctx(doc, SERVICE)
+        name, namespace, _ = metadata(obj, ctx)
         ctx.what = f"{SERVICE} {name}"
         spec = ctx.mapping(obj.get("spec"), "spec")
         if spec.get("type") == "ExternalName":
@@ -69,7 +59,7 @@ def components(workloads: list[_Workload], services: Objects,
             selecting.append((name, namespace, chosen))
     selecting.sort(key=lambda s: (-len(s[2]), s[0], s[1] or ""))
 
-    members: dict[int, list[_Workload]] = {i: [] for i in range(len(selecting))}
+    members: dict[int, list[Workload]] = {i: [] for i in range(len(selecting))}
     for work in workloads:
         among = [i for i, (_, _, chosen) in enumerate(selecting)
                  if any(w is work for w in chosen)]
@@ -120,7 +110,7 @@ def mark_components(containers: list[dict[str, Any]], component_of: dict[str, st
         containers[i] = dict([*items[:at], ("component", component), *items[at:]])
 
 
-def _amount(value: object, path: str, ctx: _Ctx) -> int | str:
+def _amount(value: object, path: str, ctx: Ctx) -> int | str:
     """minAvailable or maxUnavailable: a count, or a percentage of the replicas."""
     if isinstance(value, str) and _COUNT.fullmatch(value):
         value = int(value)  # "2": a count written as a string, as templates often do
@@ -153,7 +143,7 @@ def _budget_name(name: str, namespace: str | None, used: set[str]) -> str:
     return out
 
 
-def budgets(workloads: list[_Workload], pdbs: Objects,
+def budgets(workloads: list[Workload], pdbs: Objects,
             warnings: list[str]) -> list[dict[str, Any]]:
     """The problem's `disruptionBudgets`: one per PodDisruptionBudget that selects the pods
     of a workload, over their main containers; taken in name order, as a pod two budgets
@@ -161,8 +151,8 @@ def budgets(workloads: list[_Workload], pdbs: Objects,
     # name, namespace, minAvailable or maxUnavailable and its value, containers, source
     parsed: list[tuple[str, str | None, str, int | str, list[str], dict[str, Any]]] = []
     for obj, doc in pdbs:
-        ctx = _Ctx(doc, BUDGET)
-        name, namespace, meta = _metadata(obj, ctx)
+        ctx = Ctx(doc, BUDGET)
+        name, namespace, meta = metadata(obj, ctx)
         ctx.what = f"{BUDGET} {name}"
         spec = ctx.mapping(obj.get("spec"), "spec")
         given = [f for f in _BUDGET_FIELDS if spec.get(f) is not None]
@@ -184,7 +174,7 @@ def budgets(workloads: list[_Workload], pdbs: Objects,
         empty_selects = obj.get("apiVersion") != "policy/v1beta1"
         chosen = [] if raw is None or (not selector and not empty_selects) else [
             w for w in workloads
-            if _same_namespace(namespace, w.namespace) and _selects(selector, w.labels)]
+            if _same_namespace(namespace, w.namespace) and selects(selector, w.labels)]
         if not chosen:
             warnings.append(f"{ctx.what} selects the pods of no workload in the input: it is "
                             "left out")
@@ -192,7 +182,7 @@ def budgets(workloads: list[_Workload], pdbs: Objects,
         source: dict[str, Any] = {"name": name}
         if namespace:
             source["namespace"] = namespace
-        source["selector"] = _plain(selector)
+        source["selector"] = plain(selector)
         labels = ctx.strings(meta.get("labels"), "metadata.labels")
         if labels:
             source["labels"] = labels
