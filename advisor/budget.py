@@ -24,7 +24,8 @@ class Shares:
     the phase starts (after the reserve); the others are fractions of the whole limit."""
 
     # The first plan (greedy and packing heuristics), at most `first_plan_seconds`: on
-    # 10,000 replicas one packing variant takes about half a second.
+    # 10,000 replicas one packing variant takes half a second on an idle machine, three
+    # or four on a busy one. The heuristics stop at `Budget.deadline()` in any case.
     first_plan: float = 0.15
     first_plan_seconds: float = 8.0
     # Plain vector packing of `pure_packing_replicas` replicas or more: CP-SAT improved none

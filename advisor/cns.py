@@ -15,7 +15,7 @@ weight of the unpacked replicas:
 
 When the unpacked replicas fit on two nodes (checked exactly), the plan has K nodes, and
 the search starts again for K-1. A replica weighs the sum of its shares of a node (a power
-of it, `power`): heavy replicas are the hard ones to place, so the search keeps them packed
+of it, `powers`): heavy replicas are the hard ones to place, so the search keeps them packed
 and leaves light ones over. Between phases, a resource the unpacked set holds more of than
 two nodes do counts more in every weight (`reweigh`), so that the search turns to the
 resource that keeps the rest from fitting.
@@ -51,11 +51,12 @@ class Params:
     out: int = 2  # replicas a swap takes out of a node
     into: int = 2  # unpacked replicas a swap puts in
     tenure: int = 12  # iterations a replica just packed stays packed (plus up to as many again)
-    power: float = 1.0  # weight = (sum of a replica's shares of a node) ** power
+    # weight = (sum of a replica's shares of a node) ** power, attempt after attempt in turn
+    powers: tuple[float, ...] = (1.0, 1.5)
     stall: int = 60  # tabu iterations without a lighter unpacked set before a descent
     patience: int = 12  # descents without a lighter unpacked set before a restart
     reweigh: float = 0.5  # scale step of a resource the unpacked set has too much of
-    sample: float = 0.25  # share of the nodes a descent pass re-packs
+    sample: float = 0.05  # share of the nodes a descent pass re-packs (at least 2)
 
 
 DEFAULT = Params()
@@ -81,7 +82,7 @@ class _Items:
     size: Floats  # item x resource, integer values (exact in float64 below 2^53)
     cap: Floats  # resource
     share: Floats  # item x resource: size / cap
-    weight: Floats  # item: its shares' sum ** power
+    weight: Floats  # item: its shares' sum
     pod: Ints  # item -> pod index
     spread: bool
     pods: int
@@ -100,7 +101,7 @@ def improve(inst: Instance, start: Assignment, deadline: float, seed: int = 0,
     if not pure_packing(inst) or not start.complete or time.monotonic() >= deadline:
         return None
     groups = _pod_groups(inst, start)
-    items, bins = _items(inst, start, groups, params.power)
+    items, bins = _items(inst, start, groups)
     lower = nodes_lower_bound(inst)
     if len(bins) <= lower:
         return None
@@ -132,7 +133,7 @@ def _pod_groups(inst: Instance, start: Assignment) -> list[list[int]]:
     return [groups[r] for r in sorted(groups)]
 
 
-def _items(inst: Instance, start: Assignment, groups: list[list[int]], power: float
+def _items(inst: Instance, start: Assignment, groups: list[list[int]]
            ) -> tuple[_Items, list[list[int]]]:
     cap = np.array(inst.candidates[0].capacity, dtype=np.float64)
     sizes: list[Floats] = []
@@ -157,7 +158,7 @@ def _items(inst: Instance, start: Assignment, groups: list[list[int]], power: fl
     share = size / np.where(cap > 0, cap, 1.0)
     items = _Items(count=len(size), size=np.vstack([size, np.zeros(len(cap))]), cap=cap,
                    share=np.vstack([share, np.zeros(len(cap))]),
-                   weight=np.append(share.sum(axis=1) ** power, 0.0),
+                   weight=np.append(share.sum(axis=1), 0.0),
                    pod=np.array([*pods, len(groups)], dtype=np.int64),
                    spread=inst.spread != Spread.NONE, pods=len(groups))
     return items, [where[k] for k in sorted(where)]
@@ -199,7 +200,8 @@ def _fewer(items: _Items, bins: list[list[int]], deadline: float, rng: np.random
             drop = [int(k) for k in rng.choice(light, size=DELETED, replace=False)]
         kept = [list(b) for k, b in enumerate(bins) if k not in drop]
         unpacked = [i for k in drop for i in bins[k]]
-        found = _Search(items, kept, unpacked, rng, params).run(deadline)
+        power = params.powers[attempt % len(params.powers)]
+        found = _Search(items, kept, unpacked, rng, params, power).run(deadline)
         if found is not None:
             return [b for b in found if b]
         attempt += 1
@@ -211,7 +213,7 @@ class _Search:
     on two nodes."""
 
     def __init__(self, items: _Items, bins: list[list[int]], unpacked: list[int],
-                 rng: np.random.Generator, params: Params) -> None:
+                 rng: np.random.Generator, params: Params, power: float) -> None:
         self.items = items
         self.bins = bins
         self.unpacked = unpacked
@@ -228,7 +230,8 @@ class _Search:
         # Per resource, how much its shares count in a weight: raised for the resources the
         # unpacked set has too much of for two nodes.
         self.scale = np.ones(len(items.cap))
-        self.w = items.weight.copy()
+        self.power = power
+        self.w = items.weight ** power
         self._splits: dict[frozenset[int], list[list[int]] | None] = {}
         self.deadline = float("inf")
         self._pairs: dict[int, tuple[Ints, Ints]] = {}
@@ -297,7 +300,7 @@ class _Search:
 
     def progress(self) -> tuple[float, float]:
         """How far the unpacked set is from two nodes, whatever the scale: the shares over
-        two nodes' worth, then the weight at the starting scale."""
+        two nodes' worth, then the sum of their shares."""
         shares = self.items.share[self.unpacked].sum(axis=0)
         excess = float(np.maximum(shares - 2.0, 0.0).sum())
         return round(excess, 9), round(float(self.items.weight[self.unpacked].sum()), 9)
@@ -312,7 +315,7 @@ class _Search:
             return
         self.scale *= np.where(over, 1.0 + self.params.reweigh, 1.0)
         self.scale *= len(self.scale) / self.scale.sum()
-        self.w = (self.items.share @ self.scale) ** self.params.power
+        self.w = (self.items.share @ self.scale) ** self.power
         self.o_w = self.w[self.o_idx].sum(axis=1)
 
     def _finish(self) -> list[list[int]] | None:
@@ -445,7 +448,9 @@ class _Search:
         """Re-pack nodes (a random sample each pass) with the unpacked replicas, exactly,
         while that packs more weight. A pass over every node costs more than many tabu
         iterations and rarely pays off on most nodes."""
-        size = max(8, int(len(self.bins) * self.params.sample))
+        if self.params.sample <= 0:
+            return
+        size = max(2, round(len(self.bins) * self.params.sample))
         improved = True
         while improved and time.monotonic() < deadline:
             improved = False

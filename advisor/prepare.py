@@ -377,22 +377,38 @@ def _unit_signature(conts: list[Container], selector: dict[str, str]) -> tuple[o
 def _mark_incompatible(problem: Problem, units: list[Unit], candidates: list[Candidate],
                        incompatible: set[tuple[int, int]]) -> None:
     """Unit pairs that can never share a pod: different replica counts, a port clash,
-    clashing selectors, or (under zone spreading) different zones able to host them."""
-    zoned = problem.policy.spread == Spread.ZONE
-    zones = [_zones_of(candidates, unit) for unit in units] if zoned else []
-    for ua in range(len(units)):
-        one = units[ua]
-        for ub in range(ua + 1, len(units)):
-            if (ua, ub) in incompatible:
-                continue
-            two = units[ub]
-            if one.replicas != two.replicas or one.ports & two.ports or any(
-                two.selector.get(k, v) != v for k, v in one.selector.items()
-            ) or (
-                # Zone spreading divides by the zones that can host a pod: keep it per unit.
-                zoned and zones[ua] != zones[ub]
-            ):
-                incompatible.add((ua, ub))
+    clashing selectors, or (under zone spreading) different zones able to host them.
+    Decided for all pairs at once (numpy): 2,000 units make 2 million pairs."""
+    n = len(units)
+    if n < 2:
+        return
+    clash = np.zeros((n, n), dtype=np.bool_)
+    replicas = np.array([u.replicas for u in units], dtype=np.int64)
+    clash |= replicas[:, None] != replicas[None, :]
+    by_port: dict[tuple[int, str], list[int]] = {}
+    by_label: dict[str, dict[str, list[int]]] = {}
+    for u, unit in enumerate(units):
+        for port in unit.ports:
+            by_port.setdefault(port, []).append(u)
+        for key, value in unit.selector.items():
+            by_label.setdefault(key, {}).setdefault(value, []).append(u)
+    for members in by_port.values():
+        if len(members) > 1:
+            clash[np.ix_(members, members)] = True
+    for values in by_label.values():
+        if len(values) > 1:  # units selecting different values of one label
+            value_of = np.full(n, -1, dtype=np.int64)
+            for i, members in enumerate(values.values()):
+                value_of[members] = i
+            chosen = value_of >= 0
+            clash |= chosen[:, None] & chosen[None, :] & (value_of[:, None] != value_of[None, :])
+    if problem.policy.spread == Spread.ZONE:
+        # Zone spreading divides by the zones that can host a pod: keep it per unit.
+        kinds: dict[frozenset[str], int] = {}
+        kind = np.array([kinds.setdefault(frozenset(_zones_of(candidates, unit)), len(kinds))
+                         for unit in units], dtype=np.int64)
+        clash |= kind[:, None] != kind[None, :]
+    incompatible.update((a, b) for a, b in np.argwhere(np.triu(clash, 1)).tolist())
 
 
 def _merge_options(n_units: int, links: _Links) -> dict[int, list[int]]:
