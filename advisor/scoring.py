@@ -59,56 +59,21 @@ def _pct(part: float, whole: float) -> float:
 
 def waste(inst: Instance, view: LayoutView) -> tuple[WasteScore, WasteDetail]:
     load = view.load(inst)
-    pods_r = inst.pods_index
     shapes = {tuple(p.demand) for p in view.pods}
     resources = [r for r in range(len(inst.resources))
-                 if r != pods_r and sum(inst.candidates[k].capacity[r] for k in load) > 0]
-    total = {r: 0 for r in resources}
-    idle = {r: 0 for r in resources}
-    stranded = {r: 0 for r in resources}
-    slack = {r: 0 for r in resources}
+                 if r != inst.pods_index and sum(inst.candidates[k].capacity[r] for k in load) > 0]
+    sums = _WasteSums(resources)
     node_share: dict[int, tuple[float, float, float, float]] = {}
     detail = WasteDetail([], [], [], {}, {})
     for k, row in load.items():
-        cap = inst.candidates[k].capacity
-        free = [max(0, cap[r] - row[r]) for r in range(len(cap))]
-        for r in range(len(cap)):
-            if row[r] > cap[r]:
-                detail.overcommitted.append((k, inst.resources[r]))
-        hosts = row[pods_r] > 0
-        closed = hosts and not any(all(s[r] <= free[r] for r in range(len(cap))) for s in shapes)
-        if not hosts:
-            detail.idle_nodes.append(k)
-        elif closed:
-            detail.stranded_nodes.append(k)
-            for r, name in enumerate(inst.resources):
-                if any(sh[r] > free[r] for sh in shapes):
-                    detail.blockers[name] = detail.blockers.get(name, 0) + 1
-        parts = [0.0, 0.0, 0.0, 0.0]  # waste, idle, stranded, slack (mean share over cpu, memory)
-        for r in resources:
-            total[r] += cap[r]
-            if not hosts:
-                idle[r] += cap[r]
-                kind = 1
-            elif closed and any(s[r] <= free[r] for s in shapes):
-                stranded[r] += free[r]
-                kind = 2
-            else:
-                slack[r] += free[r]
-                kind = 3
-            if r in (0, 1) and cap[r] > 0:
-                # Mean over the cpu and memory the node actually has.
-                has = sum(1 for q in (0, 1) if cap[q] > 0)
-                share = (cap[r] if not hosts else free[r]) / cap[r] / has
-                parts[0] += share
-                parts[kind] += share
-        node_share[k] = (parts[0], parts[1], parts[2], parts[3])
+        node_share[k] = _node_waste(inst, k, row, shapes, sums, detail)
+    total = sums.total
     requested = {r: sum(min(load[k][r], inst.candidates[k].capacity[r]) for k in load)
                  for r in resources}
     by_resource = {inst.resources[r]: _pct(total[r] - requested[r], total[r]) for r in resources}
     detail.by_resource = by_resource
     detail.stranded_by_resource = {
-        inst.resources[r]: _pct(stranded[r], total[r]) for r in resources
+        inst.resources[r]: _pct(sums.stranded[r], total[r]) for r in resources
     }
     costs = {k: _node_cost(inst, k) for k in load}
     priced = {k: c for k, c in costs.items() if c is not None}
@@ -120,12 +85,62 @@ def waste(inst: Instance, view: LayoutView) -> tuple[WasteScore, WasteDetail]:
         main = [r for r in resources if r in (0, 1)] or resources
         combined = [
             round(sum(_pct(m[r], total[r]) for r in main) / len(main), 2) if main else 0.0
-            for m in ({r: total[r] - requested[r] for r in resources}, idle, stranded, slack)
+            for m in ({r: total[r] - requested[r] for r in resources}, sums.idle, sums.stranded,
+                      sums.slack)
         ]
     return WasteScore(
         score=combined[0], by_resource=by_resource, idle=combined[1], stranded=combined[2],
         slack=combined[3], duplication=duplication(inst, view),
     ), detail
+
+
+class _WasteSums:
+    """Per resource: capacity, and free capacity by kind (idle, stranded, slack)."""
+
+    def __init__(self, resources: list[int]) -> None:
+        self.resources = resources
+        self.total = dict.fromkeys(resources, 0)
+        self.idle = dict.fromkeys(resources, 0)
+        self.stranded = dict.fromkeys(resources, 0)
+        self.slack = dict.fromkeys(resources, 0)
+
+
+def _node_waste(inst: Instance, k: int, row: list[int], shapes: set[tuple[int, ...]],
+                sums: _WasteSums, detail: WasteDetail) -> tuple[float, float, float, float]:
+    """One node's part: its free capacity added to `sums` by kind, what closes it noted in
+    `detail`; returns its waste, idle, stranded and slack shares (mean over cpu and memory)."""
+    cap = inst.candidates[k].capacity
+    free = [max(0, cap[r] - row[r]) for r in range(len(cap))]
+    detail.overcommitted.extend((k, inst.resources[r]) for r in range(len(cap))
+                                if row[r] > cap[r])
+    hosts = row[inst.pods_index] > 0
+    closed = hosts and not any(all(s[r] <= free[r] for r in range(len(cap))) for s in shapes)
+    if not hosts:
+        detail.idle_nodes.append(k)
+    elif closed:
+        detail.stranded_nodes.append(k)
+        for r, name in enumerate(inst.resources):
+            if any(sh[r] > free[r] for sh in shapes):
+                detail.blockers[name] = detail.blockers.get(name, 0) + 1
+    parts = [0.0, 0.0, 0.0, 0.0]
+    for r in sums.resources:
+        sums.total[r] += cap[r]
+        if not hosts:
+            sums.idle[r] += cap[r]
+            kind = 1
+        elif closed and any(s[r] <= free[r] for s in shapes):
+            sums.stranded[r] += free[r]
+            kind = 2
+        else:
+            sums.slack[r] += free[r]
+            kind = 3
+        if r in (0, 1) and cap[r] > 0:
+            # Mean over the cpu and memory the node actually has.
+            has = sum(1 for q in (0, 1) if cap[q] > 0)
+            share = (cap[r] if not hosts else free[r]) / cap[r] / has
+            parts[0] += share
+            parts[kind] += share
+    return parts[0], parts[1], parts[2], parts[3]
 
 
 def _node_cost(inst: Instance, k: int) -> float | None:

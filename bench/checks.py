@@ -36,8 +36,40 @@ def port_clashes(pod: str, members: list[Container]) -> list[str]:
 
 
 def plan_violations(problem: Problem, plan: Plan) -> list[str]:
-    issues: list[str] = []
     containers = {c.name: c for c in problem.containers}
+    pod_of, issues = _membership(containers, plan)
+    if set(containers) - set(pod_of):
+        return issues  # nothing else can be checked
+    pods = {p.name: p for p in plan.pods}
+    for pod in plan.pods:
+        declared = {containers[c].replicas for c in pod.containers} - {None}
+        if declared and declared != {pod.replicas}:
+            issues.append(f"pod {pod.name} has {pod.replicas} replicas, its containers ask "
+                          f"for {sorted(x or 0 for x in declared)}")
+        issues += port_clashes(pod.name, [containers[c] for c in pod.containers])
+    hosts = _hosts(plan, pods, issues)
+    issues += _spread(problem, hosts)
+    unplaced: dict[str, int] = {}
+    for u in plan.unplaced:
+        unplaced[u.pod] = unplaced.get(u.pod, 0) + 1
+    for name, nodes in hosts.items():
+        if len(nodes) + unplaced.get(name, 0) != pods[name].replicas:
+            issues.append(f"pod {name}: {len(nodes)} placed + {unplaced.get(name, 0)} unplaced "
+                          f"!= {pods[name].replicas} replicas")
+    for hint in problem.hints:
+        if isinstance(hint, HelperHint):
+            if pod_of[hint.container] != pod_of[hint.main]:
+                issues.append(f"{hint.type} {hint.container} is not in {hint.main}'s pod")
+        elif isinstance(hint, GroupHint):
+            issues += _group_hint(hint, [pod_of[c] for c in hint.containers], pods, hosts)
+    issues += _capacity(problem, plan, hosts)
+    return issues
+
+
+def _membership(containers: dict[str, Container], plan: Plan
+                ) -> tuple[dict[str, str], list[str]]:
+    """Each container's pod; a container in two pods or in none is an issue."""
+    issues: list[str] = []
     pod_of: dict[str, str] = {}
     for pod in plan.pods:
         for name in pod.containers:
@@ -47,16 +79,11 @@ def plan_violations(problem: Problem, plan: Plan) -> list[str]:
     missing = sorted(set(containers) - set(pod_of))
     if missing:
         issues.append(f"containers in no pod: {', '.join(missing)}")
-        return issues
-    pods = {p.name: p for p in plan.pods}
+    return pod_of, issues
 
-    for pod in plan.pods:
-        declared = {containers[c].replicas for c in pod.containers} - {None}
-        if declared and declared != {pod.replicas}:
-            issues.append(f"pod {pod.name} has {pod.replicas} replicas, its containers ask "
-                          f"for {sorted(x or 0 for x in declared)}")
-        issues += port_clashes(pod.name, [containers[c] for c in pod.containers])
 
+def _hosts(plan: Plan, pods: dict[str, PlannedPod], issues: list[str]) -> dict[str, list[str]]:
+    """The nodes each pod's placed replicas run on; unknown or doubled replicas are issues."""
     hosts: dict[str, list[str]] = {p.name: [] for p in plan.pods}
     seen: set[tuple[str, int]] = set()
     for placed in plan.placements:
@@ -67,55 +94,58 @@ def plan_violations(problem: Problem, plan: Plan) -> list[str]:
             issues.append(f"replica {placed.pod}/{placed.replica} placed twice")
         seen.add((placed.pod, placed.replica))
         hosts[placed.pod].append(placed.node)
-    if problem.policy.spread.value in ("node", "zone"):
-        for name, nodes in hosts.items():
-            doubled = sorted({n for n in nodes if nodes.count(n) > 1}) if len(
-                set(nodes)) < len(nodes) else []
-            if doubled:
-                issues.append(f"spread {problem.policy.spread.value}: pod {name} has two "
-                              f"or more replicas on {doubled[:5]}")
-    unplaced: dict[str, int] = {}
-    for u in plan.unplaced:
-        unplaced[u.pod] = unplaced.get(u.pod, 0) + 1
+    return hosts
+
+
+def _spread(problem: Problem, hosts: dict[str, list[str]]) -> list[str]:
+    if problem.policy.spread.value not in ("node", "zone"):
+        return []
+    issues: list[str] = []
     for name, nodes in hosts.items():
-        if len(nodes) + unplaced.get(name, 0) != pods[name].replicas:
-            issues.append(f"pod {name}: {len(nodes)} placed + {unplaced.get(name, 0)} unplaced "
-                          f"!= {pods[name].replicas} replicas")
+        doubled = sorted({n for n in nodes if nodes.count(n) > 1}) if len(
+            set(nodes)) < len(nodes) else []
+        if doubled:
+            issues.append(f"spread {problem.policy.spread.value}: pod {name} has two "
+                          f"or more replicas on {doubled[:5]}")
+    return issues
 
-    for hint in problem.hints:
-        if isinstance(hint, HelperHint):
-            if pod_of[hint.container] != pod_of[hint.main]:
-                issues.append(f"{hint.type} {hint.container} is not in {hint.main}'s pod")
-            continue
-        if not isinstance(hint, GroupHint):
-            continue
-        hinted = [pod_of[c] for c in hint.containers]
-        if hint.type == "samePod" and len(set(hinted)) > 1:
-            issues.append(f"samePod {hint.containers} split over pods {sorted(set(hinted))}")
-        elif hint.type == "separatePods" and len(set(hinted)) < len(hinted):
-            issues.append(f"separatePods {hint.containers} share a pod")
-        elif hint.type == "separateNodes":
-            if len(set(hinted)) < len(hinted):
-                issues.append(f"separateNodes {hint.containers} share a pod")
-            for i, a in enumerate(hinted):
-                for b in hinted[i + 1:]:
-                    if a != b and set(hosts[a]) & set(hosts[b]):
-                        issues.append(f"separateNodes {hint.containers}: {a} and {b} share "
-                                      f"{sorted(set(hosts[a]) & set(hosts[b]))}")
-        elif hint.type == "sameNode":
-            for i, a in enumerate(hinted):
-                for b in hinted[i + 1:]:
-                    if a == b:
-                        continue
-                    small, big = sorted((a, b), key=lambda p: pods[p].replicas)
-                    stray = set(hosts[small]) - set(hosts[big])
-                    if pods[a].replicas == pods[b].replicas:  # either may follow the other
-                        stray = stray and set(hosts[big]) - set(hosts[small])
-                    if stray:
-                        issues.append(f"sameNode {hint.containers}: {small} runs on "
-                                      f"{sorted(stray)} without {big}")
 
-    issues += _capacity(problem, plan, hosts)
+def _group_hint(hint: GroupHint, hinted: list[str], pods: dict[str, PlannedPod],
+                hosts: dict[str, list[str]]) -> list[str]:
+    """A samePod, separatePods, separateNodes or sameNode hint over the pods `hinted`."""
+    issues: list[str] = []
+    if hint.type == "samePod" and len(set(hinted)) > 1:
+        issues.append(f"samePod {hint.containers} split over pods {sorted(set(hinted))}")
+    elif hint.type == "separatePods" and len(set(hinted)) < len(hinted):
+        issues.append(f"separatePods {hint.containers} share a pod")
+    elif hint.type == "separateNodes":
+        if len(set(hinted)) < len(hinted):
+            issues.append(f"separateNodes {hint.containers} share a pod")
+        for i, a in enumerate(hinted):
+            for b in hinted[i + 1:]:
+                if a != b and set(hosts[a]) & set(hosts[b]):
+                    issues.append(f"separateNodes {hint.containers}: {a} and {b} share "
+                                  f"{sorted(set(hosts[a]) & set(hosts[b]))}")
+    elif hint.type == "sameNode":
+        issues += _same_node(hint, hinted, pods, hosts)
+    return issues
+
+
+def _same_node(hint: GroupHint, hinted: list[str], pods: dict[str, PlannedPod],
+               hosts: dict[str, list[str]]) -> list[str]:
+    """The pod with fewer replicas runs only where the other does (equal: either way)."""
+    issues: list[str] = []
+    for i, a in enumerate(hinted):
+        for b in hinted[i + 1:]:
+            if a == b:
+                continue
+            small, big = sorted((a, b), key=lambda p: pods[p].replicas)
+            stray = set(hosts[small]) - set(hosts[big])
+            if pods[a].replicas == pods[b].replicas:  # either may follow the other
+                stray = stray and set(hosts[big]) - set(hosts[small])
+            if stray:
+                issues.append(f"sameNode {hint.containers}: {small} runs on "
+                              f"{sorted(stray)} without {big}")
     return issues
 
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from bench.baselines import bins, first_fit_decreasing, forced_groups
 from bench.checks import port_clashes
-from models import GroupHint, ProblemError, parse_problem
+from models import GroupHint, Problem, ProblemError, parse_problem
 
 ZONES = ("zone-a", "zone-b", "zone-c")
 UTILISATION = (0.60, 0.75)
@@ -416,6 +416,26 @@ def problem_stats(data: dict[str, Any]) -> ProblemStats:
     )
 
 
+def _relation_issues(problem: Problem, group_of: dict[str, str]) -> list[str]:
+    """Pair hints inside one forced pod, and pod pairs both sameNode and separateNodes."""
+    issues: list[str] = []
+    relations: dict[frozenset[str], set[str]] = {}
+    for hint in problem.hints:
+        if not isinstance(hint, GroupHint) or hint.type == "samePod":
+            continue
+        pods = [group_of[c] for c in hint.containers]
+        for i, a in enumerate(pods):
+            for b in pods[i + 1:]:
+                if a == b:
+                    issues.append(f"{hint.type} {hint.containers} inside the forced pod {a}")
+                else:
+                    relations.setdefault(frozenset((a, b)), set()).add(hint.type)
+    for pair, kinds in relations.items():
+        if {"sameNode", "separateNodes"} <= kinds:
+            issues.append(f"{' and '.join(sorted(pair))} are both sameNode and separateNodes")
+    return issues
+
+
 def check_problem(data: dict[str, Any], *,
                   utilisation: tuple[float, float] | None = UTILISATION) -> list[str]:
     """Why `data` is not a consistent, feasible benchmark problem (empty when it is).
@@ -439,20 +459,7 @@ def check_problem(data: dict[str, Any], *,
         if len(declared) > 1:
             issues.append(f"pod {g.name} mixes replica counts {sorted(x or 0 for x in declared)}")
         issues += port_clashes(g.name, [by_name[c] for c in g.containers])
-    relations: dict[frozenset[str], set[str]] = {}
-    for hint in problem.hints:
-        if not isinstance(hint, GroupHint) or hint.type == "samePod":
-            continue
-        pods = [group_of[c] for c in hint.containers]
-        for i, a in enumerate(pods):
-            for b in pods[i + 1:]:
-                if a == b:
-                    issues.append(f"{hint.type} {hint.containers} inside the forced pod {a}")
-                else:
-                    relations.setdefault(frozenset((a, b)), set()).add(hint.type)
-    for pair, kinds in relations.items():
-        if {"sameNode", "separateNodes"} <= kinds:
-            issues.append(f"{' and '.join(sorted(pair))} are both sameNode and separateNodes")
+    issues += _relation_issues(problem, group_of)
     caps = bins(problem)
     for g in groups:
         if not any(all(b.capacity.get(r, 0) >= d for r, d in g.demand.items()) for b in caps):

@@ -150,10 +150,20 @@ def _duplicates(names: list[str], path: str) -> list[FieldIssue]:
 
 
 def check_references(problem: Problem) -> list[FieldIssue]:
+    known = {c.name for c in problem.containers}
+    issues = _check_inventory(problem)
+    issues += _check_hints(problem, known)
+    issues += _check_components(problem)
+    issues += _check_budgets(problem, known)
+    if problem.layout is not None:
+        issues += _check_layout(problem, known)
+    return issues
+
+
+def _check_inventory(problem: Problem) -> list[FieldIssue]:
+    """Unique names, pool and node names apart, requests of `pods`, some capacity."""
     issues: list[FieldIssue] = []
-    names = [c.name for c in problem.containers]
-    known = set(names)
-    issues += _duplicates(names, "containers")
+    issues += _duplicates([c.name for c in problem.containers], "containers")
     issues += _duplicates([n.name for n in problem.nodes], "nodes")
     issues += _duplicates([p.name for p in problem.pools], "pools")
     node_names = {n.name for n in problem.nodes}
@@ -177,71 +187,66 @@ def check_references(problem: Problem) -> list[FieldIssue]:
             ))
     if not problem.nodes and not any(p.max_count > 0 for p in problem.pools):
         issues.append(FieldIssue("nodes", "give at least one node or a pool with maxCount > 0"))
-    for i, node in enumerate(problem.nodes):
-        if not any(v > 0 for k, v in node.allocatable.items() if k != "pods"):
-            issues.append(FieldIssue(f"nodes[{i}].allocatable", "allocates no resources"))
-    for i, pool in enumerate(problem.pools):
-        if not any(v > 0 for k, v in pool.allocatable.items() if k != "pods"):
-            issues.append(FieldIssue(f"pools[{i}].allocatable", "allocates no resources"))
+    capacities = [(f"nodes[{i}]", n.allocatable) for i, n in enumerate(problem.nodes)]
+    capacities += [(f"pools[{i}]", p.allocatable) for i, p in enumerate(problem.pools)]
+    issues += [FieldIssue(f"{path}.allocatable", "allocates no resources")
+               for path, allocatable in capacities
+               if not any(v > 0 for k, v in allocatable.items() if k != "pods")]
+    return issues
 
+
+def _check_hints(problem: Problem, known: set[str]) -> list[FieldIssue]:
+    """Hints name known containers, each once; helpers form no ring and serve no two mains
+    a hint keeps apart."""
+    issues: list[FieldIssue] = []
     mains_of: dict[str, list[str]] = {}
     apart: set[frozenset[str]] = set()
     for i, hint in enumerate(problem.hints):
         if isinstance(hint, HelperHint):
-            for field in ("container", "main"):
-                value = getattr(hint, field)
-                if value not in known:
-                    issues.append(
-                        FieldIssue(f"hints[{i}].{field}", f"unknown container {value!r}")
-                    )
+            issues += [FieldIssue(f"hints[{i}].{field}", f"unknown container {value!r}")
+                       for field in ("container", "main")
+                       if (value := getattr(hint, field)) not in known]
             if hint.container == hint.main:
                 issues.append(FieldIssue(
                     f"hints[{i}].main", f"{hint.main!r} cannot be a {hint.type} of itself"
                 ))
             mains_of.setdefault(hint.container, []).append(hint.main)
-        else:
-            assert isinstance(hint, GroupHint | TrafficHint)
-            for j, value in enumerate(hint.containers):
-                if value not in known:
-                    issues.append(
-                        FieldIssue(f"hints[{i}].containers[{j}]", f"unknown container {value!r}")
-                    )
-            if len(set(hint.containers)) != len(hint.containers):
-                issues.append(FieldIssue(f"hints[{i}].containers", "names a container twice"))
-            if isinstance(hint, GroupHint) and hint.type in ("separatePods", "separateNodes"):
-                members = hint.containers
-                for a in members:
-                    for b in members:
-                        if a < b:
-                            apart.add(frozenset((a, b)))
+            continue
+        assert isinstance(hint, GroupHint | TrafficHint)
+        issues += [FieldIssue(f"hints[{i}].containers[{j}]", f"unknown container {value!r}")
+                   for j, value in enumerate(hint.containers) if value not in known]
+        if len(set(hint.containers)) != len(hint.containers):
+            issues.append(FieldIssue(f"hints[{i}].containers", "names a container twice"))
+        if isinstance(hint, GroupHint) and hint.type in ("separatePods", "separateNodes"):
+            apart |= {frozenset((a, b)) for a in hint.containers for b in hint.containers
+                      if a < b}
     for i, hint in enumerate(problem.hints):
-        if isinstance(hint, HelperHint):
-            # A helper serves a main; helpers of each other in a ring leave no main at all.
-            if hint.container == hint.main:
-                continue  # reported above
-            seen, current = {hint.container}, hint.main
-            while current in mains_of and current not in seen:
-                seen.add(current)
-                current = mains_of[current][0]
-            if current in seen and current in mains_of:
-                issues.append(FieldIssue(
-                    f"hints[{i}].main",
-                    f"{hint.container!r} and {hint.main!r} are helpers of each other "
-                    "(directly or through others): one of them must be the main container",
-                ))
-            others = [m for m in mains_of.get(hint.container, []) if m != hint.main]
-            for other in others:
-                if frozenset((hint.main, other)) in apart:
-                    issues.append(FieldIssue(
-                        f"hints[{i}].main",
-                        f"{hint.container!r} is a helper of both {hint.main!r} and {other!r}, "
-                        "which a hint keeps apart",
-                    ))
+        if isinstance(hint, HelperHint) and hint.container != hint.main:
+            issues += _helper_issues(i, hint, mains_of, apart)
+    return issues
 
-    issues += _check_components(problem)
-    issues += _check_budgets(problem, known)
-    if problem.layout is not None:
-        issues += _check_layout(problem, known)
+
+def _helper_issues(i: int, hint: HelperHint, mains_of: dict[str, list[str]],
+                   apart: set[frozenset[str]]) -> list[FieldIssue]:
+    issues: list[FieldIssue] = []
+    # A helper serves a main; helpers of each other in a ring leave no main at all.
+    seen, current = {hint.container}, hint.main
+    while current in mains_of and current not in seen:
+        seen.add(current)
+        current = mains_of[current][0]
+    if current in seen and current in mains_of:
+        issues.append(FieldIssue(
+            f"hints[{i}].main",
+            f"{hint.container!r} and {hint.main!r} are helpers of each other "
+            "(directly or through others): one of them must be the main container",
+        ))
+    for other in mains_of.get(hint.container, []):
+        if other != hint.main and frozenset((hint.main, other)) in apart:
+            issues.append(FieldIssue(
+                f"hints[{i}].main",
+                f"{hint.container!r} is a helper of both {hint.main!r} and {other!r}, "
+                "which a hint keeps apart",
+            ))
     return issues
 
 

@@ -60,60 +60,11 @@ def feasible_problems(draw: st.DrawFn) -> dict[str, Any]:
         replicas = draw(st.integers(1, count))
         replicas_of[g] = replicas
         for i, name in enumerate(members):
-            c: dict[str, Any] = {
-                "name": name,
-                "requests": {
-                    "cpu": f"{draw(st.integers(1, cpu // n))}m",
-                    "memory": f"{draw(st.integers(1, memory * 1024 // n))}Mi",
-                },
-                "critical": draw(st.booleans()),
-            }
-            if gpu and draw(st.booleans()):
-                c["requests"]["nvidia.com/gpu"] = f"{draw(st.integers(1, 1000 // n))}m"
-            # Ports: a main may listen on 8080 or 53/UDP, which other groups' mains may share
-            # (such groups must then not merge); every container may have a port of its own.
-            ports: list[Any] = []
-            if i == 0:
-                ports += draw(st.sampled_from([[], [8080], [{"port": 53, "protocol": "UDP"}]]))
-            if draw(st.booleans()):
-                ports.append(9000 + len(containers))
-            if ports:
-                c["ports"] = ports
-            if draw(st.booleans()):
-                c["nodeSelector"] = {"kind": "app"}
-            if tainted and i == len(members) - 1:
-                c["tolerations"] = [{"key": "dedicated", "operator": "Exists"}]
-            if draw(st.booleans()):
-                c["volumes"] = [draw(st.sampled_from(["data", "logs"]))]
-            if i == 0:
-                c["replicas"] = replicas
-            elif draw(st.booleans()):
-                hints.append({"type": draw(st.sampled_from(HELPERS)), "container": name,
-                              "main": members[0]})
-            else:
-                if draw(st.booleans()):
-                    c["replicas"] = replicas
-                hints.append({"type": "samePod", "containers": [members[0], name]})
+            c = _container(draw, name, i, members, replicas, (cpu, memory, n),
+                           gpu=gpu, tainted=tainted, hints=hints, taken=len(containers))
             containers.append(c)
 
-    mains = [(g, members[0]) for g, members in groups.items()]
-    if len(mains) >= 2:
-        pairs = [(a, b) for a in mains for b in mains if a[0] < b[0]]
-        for (_, a), (_, b) in draw(st.lists(st.sampled_from(pairs), max_size=3, unique=True)):
-            kind = draw(st.sampled_from(["separatePods", "sameNode", "traffic"]))
-            hint: dict[str, Any] = {"type": kind, "containers": [a, b]}
-            if kind == "traffic":
-                hint["weight"] = draw(st.sampled_from([1, 10, 100]))
-            hints.append(hint)
-        # At most one separateNodes pair, between groups in no sameNode hint, that fit apart.
-        linked = {x for h in hints if h["type"] == "sameNode" for x in h["containers"]}
-        apart = [(a, b) for (ga, a), (gb, b) in pairs
-                 if a not in linked and b not in linked
-                 and replicas_of[ga] + replicas_of[gb] <= count]
-        wanted: bool = draw(st.booleans())
-        if apart and wanted:
-            pair = draw(st.sampled_from(apart))
-            hints.append({"type": "separateNodes", "containers": list(pair)})
+    hints += _pair_hints(draw, groups, replicas_of, count)
 
     data: dict[str, Any] = {
         "containers": containers,
@@ -133,6 +84,75 @@ def feasible_problems(draw: st.DrawFn) -> dict[str, Any]:
             for i in range(count)
         ]
     return data
+
+
+def _container(draw: st.DrawFn, name: str, i: int, members: list[str], replicas: int,
+               size: tuple[int, int, int], *, gpu: bool, tainted: bool,
+               hints: list[dict[str, Any]], taken: int) -> dict[str, Any]:
+    """Container `i` of a forced group `members`: the main (i == 0) or a helper or samePod
+    member (whose hint goes to `hints`); `size` is the node's cpu, memory and the count."""
+    cpu, memory, n = size
+    c: dict[str, Any] = {
+        "name": name,
+        "requests": {
+            "cpu": f"{draw(st.integers(1, cpu // n))}m",
+            "memory": f"{draw(st.integers(1, memory * 1024 // n))}Mi",
+        },
+        "critical": draw(st.booleans()),
+    }
+    if gpu and draw(st.booleans()):
+        c["requests"]["nvidia.com/gpu"] = f"{draw(st.integers(1, 1000 // n))}m"
+    # Ports: a main may listen on 8080 or 53/UDP, which other groups' mains may share
+    # (such groups must then not merge); every container may have a port of its own.
+    ports: list[Any] = []
+    if i == 0:
+        ports += draw(st.sampled_from([[], [8080], [{"port": 53, "protocol": "UDP"}]]))
+    if draw(st.booleans()):
+        ports.append(9000 + taken)
+    if ports:
+        c["ports"] = ports
+    if draw(st.booleans()):
+        c["nodeSelector"] = {"kind": "app"}
+    if tainted and i == len(members) - 1:
+        c["tolerations"] = [{"key": "dedicated", "operator": "Exists"}]
+    if draw(st.booleans()):
+        c["volumes"] = [draw(st.sampled_from(["data", "logs"]))]
+    if i == 0:
+        c["replicas"] = replicas
+    elif draw(st.booleans()):
+        hints.append({"type": draw(st.sampled_from(HELPERS)), "container": name,
+                      "main": members[0]})
+    else:
+        if draw(st.booleans()):
+            c["replicas"] = replicas
+        hints.append({"type": "samePod", "containers": [members[0], name]})
+    return c
+
+
+def _pair_hints(draw: st.DrawFn, groups: dict[int, list[str]], replicas_of: dict[int, int],
+                count: int) -> list[dict[str, Any]]:
+    """Hints between the mains of groups: separatePods, sameNode, traffic, and at most one
+    separateNodes pair between groups in no sameNode hint that fit apart."""
+    hints: list[dict[str, Any]] = []
+    mains = [(g, members[0]) for g, members in groups.items()]
+    if len(mains) >= 2:
+        pairs = [(a, b) for a in mains for b in mains if a[0] < b[0]]
+        for (_, a), (_, b) in draw(st.lists(st.sampled_from(pairs), max_size=3, unique=True)):
+            kind = draw(st.sampled_from(["separatePods", "sameNode", "traffic"]))
+            hint: dict[str, Any] = {"type": kind, "containers": [a, b]}
+            if kind == "traffic":
+                hint["weight"] = draw(st.sampled_from([1, 10, 100]))
+            hints.append(hint)
+        # At most one separateNodes pair, between groups in no sameNode hint, that fit apart.
+        linked = {x for h in hints if h["type"] == "sameNode" for x in h["containers"]}
+        apart = [(a, b) for (ga, a), (gb, b) in pairs
+                 if a not in linked and b not in linked
+                 and replicas_of[ga] + replicas_of[gb] <= count]
+        wanted: bool = draw(st.booleans())
+        if apart and wanted:
+            pair = draw(st.sampled_from(apart))
+            hints.append({"type": "separateNodes", "containers": list(pair)})
+    return hints
 
 
 @SETTINGS

@@ -352,6 +352,21 @@ class _Geometry:
         if self.with_memory:
             bars.append(("memory", self.bar_w + 3, node.memory, node.used_memory,
                          self.memory_scale))
+        parts += self._node_bars(bars, stranded, bottom)
+        parts += self._node_replicas(node, colours, bottom)
+        for resource, bx, capacity, _, scale in bars:
+            if resource in over and capacity > 0:
+                line_y = bottom - capacity * scale
+                parts.append(f'<path class="pl-limit" d="M{_num(bx - 1)} {_num(line_y)}'
+                             f'h{_num(self.bar_w + 2)}"/>')
+        parts += self._node_labels(node, idle, over, bottom)
+        parts.append("</g>")
+        out.append("".join(parts))
+
+    def _node_bars(self, bars: list[tuple[str, float, float, float, float]],
+                   stranded: set[str], bottom: float) -> list[str]:
+        """Each resource's frame, hatched where its free part is stranded."""
+        parts: list[str] = []
         for resource, bx, capacity, used, scale in bars:
             if capacity <= 0:
                 # No such resource on this node: a dashed stub rather than an empty frame.
@@ -366,6 +381,12 @@ class _Geometry:
                 parts.append(f'<rect fill="url(#{self.pattern_id})" x="{_num(bx + 0.5)}" '
                              f'y="{_num(top + 0.5)}" width="{_num(self.bar_w - 1)}" '
                              f'height="{_num(max(0.0, free_h - 0.5))}"/>')
+        return parts
+
+    def _node_replicas(self, node: _Node, colours: Mapping[str, str], bottom: float
+                       ) -> list[str]:
+        """Each replica, stacked from the bottom of the cpu and memory bars."""
+        parts: list[str] = []
         y_cpu = y_mem = bottom
         for rep in node.replicas:
             colour = colours.get(rep.pod, PALETTE[0])
@@ -382,11 +403,12 @@ class _Geometry:
                              f'width="{_num(self.bar_w)}" height="{_num(max(h_mem, 0.8))}"/>')
             parts.append(f'<g class="pl-replica" fill="{_attr(colour)}">'
                          f"<title>{escape(rep.tip)}</title>{''.join(rects)}</g>")
-        for resource, bx, capacity, _, scale in bars:
-            if resource in over and capacity > 0:
-                line_y = bottom - capacity * scale
-                parts.append(f'<path class="pl-limit" d="M{_num(bx - 1)} {_num(line_y)}'
-                             f'h{_num(self.bar_w + 2)}"/>')
+        return parts
+
+    def _node_labels(self, node: _Node, idle: bool, over: list[str], bottom: float
+                     ) -> list[str]:
+        """The idle/over mark, the bar captions and the node's name."""
+        parts: list[str] = []
         mid = self.col_w / 2
         if idle:
             parts.append(f'<text class="pl-mark" x="{_num(mid)}" y="{HEADROOM - 3}">idle</text>')
@@ -408,8 +430,7 @@ class _Geometry:
         else:
             parts.append(f'<text x="{_num(mid)}" y="{_num(label_y)}" text-anchor="middle">'
                          f"{escape(name)}</text>")
-        parts.append("</g>")
-        out.append("".join(parts))
+        return parts
 
     @staticmethod
     def _node_tip(node: _Node, idle: bool, stranded: set[str], over: list[str]) -> str:
