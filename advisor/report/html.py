@@ -12,6 +12,12 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from advisor.report.digest import Digest, Side, digest
+from advisor.report.resilience import (
+    failure_rows,
+    migration_headline,
+    migration_view,
+    outcome_words,
+)
 from advisor.report.svg import palette, render_svg
 from models import Problem
 
@@ -49,6 +55,8 @@ def render_html(result: dict[str, Any], problem: Problem | None = None,
         d=d, sides=sides, pictures=pictures, exposures=_exposures(sides),
         status_text=STATUS_TEXT, counts=_counts(d),
         any_cost=any(s.cost is not None for s in sides),
+        failures=failure_rows(result), outcome_words=outcome_words,
+        migration=migration_view(result), migration_headline=migration_headline,
     )
 
 

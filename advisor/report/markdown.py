@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from advisor.report.digest import Digest, Side, digest
+from advisor.report.resilience import markdown_part
 from models import Problem
 
 # GitHub refuses comments longer than 65,536 characters; leave room for the note.
@@ -19,6 +20,7 @@ def render_markdown(result: dict[str, Any], problem: Problem | None = None,
     parts = [_summary(d), _findings(d)]
     if d.kind == "review":
         parts.append(_changes(d))
+        parts.append(markdown_part(result, _cell))
     if d.conflicts:
         parts.append("### Conflicts\n\n" + "\n".join(
             f"- **{_cell(c['kind'])}**: {_cell(c['message'])}" for c in d.conflicts))

@@ -8,6 +8,7 @@ import textwrap
 from typing import Any
 
 from advisor.report.digest import Digest, FindingGroup, Side, digest
+from advisor.report.resilience import text_lines
 from models import Problem
 
 # Subjects listed per finding group before "and N more".
@@ -41,6 +42,7 @@ def render_text(result: dict[str, Any], problem: Problem | None = None,
     lines += ["", *_findings(d)]
     if d.kind == "review":
         lines += ["", *_changes(d)]
+        lines += text_lines(result)
     return "\n".join(lines).rstrip() + "\n"
 
 
