@@ -164,3 +164,35 @@ def test_whatif_over_the_cli_and_the_api(tmp_path: Path) -> None:
         wrong = client.post("/v1/whatif?fail=node=nope", json=data)
         assert wrong.status_code == 422
         assert wrong.headers["content-type"].startswith(PROBLEM_JSON)
+
+
+def test_whatif_reports_in_every_format(tmp_path: Path) -> None:
+    from advisor.report.whatif import FAILURE_RULES, render_whatif
+    from tests.test_report_sarif import validate as validate_sarif
+
+    data = _zoned({"web": (["web"], ["a-1", "b-1"]), "db": (["db"], ["c-1"]),
+                   "cache": (["cache"], ["c-1"])})
+    inst = prepare(parse_problem(data))
+    result = what_if(inst, current_view(inst)).to_wire()
+    page = render_whatif("html", result, "app.yaml")
+    for failure in result["failures"]:
+        label = f"{failure['failure']['kind']} {failure['failure']['name']}"
+        assert page.count(f"<code>{label}</code>") >= 2  # its table row and its section
+    log = json.loads(render_whatif("sarif", result, "app.yaml"))
+    validate_sarif(log)
+    expected = sum(bool(f["lostComponents"]) + bool(f["degradedComponents"])
+                   + bool(f["pendingReplicas"]) for f in result["failures"])
+    results = log["runs"][0]["results"]
+    assert len(results) == expected > 0
+    assert {r["ruleId"] for r in results} <= set(FAILURE_RULES)
+    stops = [r for r in results if r["ruleId"] == "FAILURE_STOPS_COMPONENTS"]
+    assert all(r["properties"]["subjects"] for r in stops)
+    assert any("db" in r["properties"]["subjects"] for r in stops)
+    with serve(tmp_path) as client:
+        answer = client.post("/v1/whatif?fail=zone=zone-c", json=data,
+                             headers={"Accept": "text/html"})
+        assert answer.status_code == 200
+        assert answer.headers["content-type"].startswith("text/html")
+        assert "<code>zone zone-c</code>" in answer.text
+        refused = client.post("/v1/whatif", json=data, headers={"Accept": "image/png"})
+        assert refused.status_code == 406

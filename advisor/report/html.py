@@ -51,7 +51,7 @@ def render_html(result: dict[str, Any], problem: Problem | None = None,
     pictures = [Picture(label=s.label, svg=Markup(render_svg(
         s.layout, colours=colours, max_width=width, label=f"{s.label} layout")))
         for s in sides]
-    return _environment().get_template("report.html").render(
+    return environment().get_template("report.html").render(
         d=d, sides=sides, pictures=pictures, exposures=_exposures(sides),
         status_text=STATUS_TEXT, counts=_counts(d),
         any_cost=any(s.cost is not None for s in sides),
@@ -61,7 +61,7 @@ def render_html(result: dict[str, Any], problem: Problem | None = None,
 
 
 @cache
-def _environment() -> Environment:
+def environment() -> Environment:
     env = Environment(loader=PackageLoader("advisor.report", "templates"), autoescape=True,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["num"] = _num

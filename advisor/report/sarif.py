@@ -312,7 +312,7 @@ class _Locator:
         return out
 
 
-def _artifact(path: str) -> dict[str, str]:
+def artifact_location(path: str) -> dict[str, str]:
     """An artifactLocation: relative paths stay relative to the checkout (%SRCROOT%)."""
     pure = PurePath(path)
     if pure.is_absolute():
@@ -325,7 +325,7 @@ def _location(where: _Where, note: str | None = None, ident: int | None = None
     out: dict[str, Any] = {}
     if ident is not None:
         out["id"] = ident
-    out["physicalLocation"] = {"artifactLocation": _artifact(where.file),
+    out["physicalLocation"] = {"artifactLocation": artifact_location(where.file),
                                "region": {"startLine": max(1, where.line)}}
     if note is not None:
         out["message"] = {"text": note}
