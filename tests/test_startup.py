@@ -41,8 +41,9 @@ def run(module: str, args: list[str]) -> dict[str, object]:
     return result
 
 
-# api.cli is the installed `podlayout`; advisor.cli is the core's commands alone.
-@pytest.mark.parametrize("module", ["api.cli", "advisor.cli"])
+# api.entry is the installed `podlayout`, api.cli its commands; advisor.cli is the core's
+# commands alone.
+@pytest.mark.parametrize("module", ["api.entry", "api.cli", "advisor.cli"])
 @pytest.mark.parametrize("args", [["--version"], ["--help"], ["advise", "--help"],
                                   ["import", "k8s", "--help"]])
 def test_version_and_help_import_no_solver_or_api(module: str, args: list[str]) -> None:
@@ -58,9 +59,27 @@ def test_help_still_lists_every_command() -> None:
         assert command in out, out
 
 
-def test_version_prints_the_version() -> None:
-    result = run("api.cli", ["--version"])
+@pytest.mark.parametrize("module", ["api.entry", "api.cli"])
+def test_version_prints_the_version(module: str) -> None:
+    result = run(module, ["--version"])
     assert str(result["out"]).startswith("podlayout ")
+
+
+def test_the_command_answers_version_before_loading_its_command_line_library() -> None:
+    """`podlayout --version` imports neither typer nor rich (most of its start-up time)."""
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.format(module="api.entry"), json.dumps(["--version"]),
+         json.dumps(["typer", "rich", "click", "advisor", "models"])],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["out"].startswith("podlayout ")
+    assert result["loaded"] == []
+
+
+def test_the_installed_command_runs_the_commands() -> None:
+    result = run("api.entry", ["--help"])
+    assert "advise" in str(result["out"])
 
 
 def test_the_package_names_still_load_on_use() -> None:
