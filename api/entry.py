@@ -9,9 +9,9 @@ import sys
 
 def main() -> None:
     if sys.argv[1:] == ["--version"]:
-        from importlib import metadata
+        from advisor.version import __version__
 
-        sys.stdout.write(f"podlayout {metadata.version('pod-layout-advisor')}\n")
+        sys.stdout.write(f"podlayout {__version__}\n")
         return
     from api.cli import main as commands
 
