@@ -14,11 +14,13 @@ import pytest
 from advisor.current import current_view
 from advisor.errors import InputError
 from advisor.prepare import prepare
+from advisor.report.whatif import FAILURE_RULES, render_whatif
 from advisor.whatif import default_failures, simulate, what_if
 from models import parse_problem
 from models.quantity import parse_quantity
 from tests.api_support import PROBLEM_JSON, serve
 from tests.support import container, node, problem
+from tests.test_report_sarif import validate as validate_sarif
 
 
 def _layout(pods: dict[str, tuple[list[str], list[str]]]) -> dict[str, Any]:
@@ -167,9 +169,6 @@ def test_whatif_over_the_cli_and_the_api(tmp_path: Path) -> None:
 
 
 def test_whatif_reports_in_every_format(tmp_path: Path) -> None:
-    from advisor.report.whatif import FAILURE_RULES, render_whatif
-    from tests.test_report_sarif import validate as validate_sarif
-
     data = _zoned({"web": (["web"], ["a-1", "b-1"]), "db": (["db"], ["c-1"]),
                    "cache": (["cache"], ["c-1"])})
     inst = prepare(parse_problem(data))
