@@ -15,7 +15,7 @@ from api.deps import require_token
 from api.jobs import JobManager
 from api.routes import imports, jobs, meta, solve, whatif
 from api.settings import Settings
-from api.store import JobStore
+from api.store import open_store
 
 DESCRIPTION = """Decides how to group containers into Kubernetes pods and where to place every
 replica, with waste and SPOF scores, findings, and the solver's bound and gap.
@@ -31,7 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = JobStore(settings.store_path, settings.store_timeout_seconds)
+        store = open_store(settings)
         manager = JobManager(settings, store)
         manager.start()
         app.state.manager = manager

@@ -35,7 +35,7 @@ def serve(
 
     from api.app import create_app
     from api.settings import Settings
-    from api.store import JobStore, StoreError
+    from api.store import StoreError, open_store, store_setting
 
     level = log_level.lower()
     if level not in ("debug", "info", "warning", "error"):
@@ -62,11 +62,13 @@ def serve(
                   "reach it can run solves", markup=False)
     try:
         # Fail here, with a clear message, not mid-start (a damaged file is found here too).
-        JobStore(settings.store_path, settings.store_timeout_seconds).close()
+        store = open_store(settings)
+        where = store.describe()
+        store.close()
     except StoreError as exc:
-        err.print(f"error: PODLAYOUT_STORE_PATH: {exc}", markup=False)
+        err.print(f"error: {store_setting(settings)}: {exc}", markup=False)
         raise typer.Exit(EXIT_INPUT) from None
-    err.print(f"podlayout: jobs in {settings.store_path}; {settings.workers} worker(s); "
+    err.print(f"podlayout: jobs in {where}; {settings.workers} worker(s); "
               f"http://{host}:{port}/docs", markup=False)
     # Access logs carry method, path and status only: never bodies or headers.
     application = create_app(settings)

@@ -1,9 +1,12 @@
-"""Background jobs: a bounded pool of solver threads fed from the SQLite store.
+"""Background jobs: a bounded pool of solver threads fed from the job store.
 
 The store is the queue: a worker claims the oldest queued job, so jobs that were queued or
-running when the server died are picked up again after a restart. CP-SAT releases the GIL
-while it searches; a `SolveControl` per running job carries the stop button and the best
-plan so far, which a flusher thread writes to the store every second.
+running when the server died are picked up again after a restart (or, on a store several
+servers share, by another server once the dead one's leases run out). CP-SAT releases the
+GIL while it searches; a `SolveControl` per running job carries the stop button and the best
+plan so far, which a flusher thread writes to the store every second. A heartbeat thread
+renews the leases of the running jobs, reads their stop flags (a DELETE may have reached
+another server) and takes over the jobs of servers whose leases ran out.
 """
 
 from __future__ import annotations
@@ -19,13 +22,20 @@ from advisor.review import review
 from advisor.solve import SolveControl, advise, relative_gap
 from api.body import with_notes
 from api.settings import Settings
-from api.store import JobKind, JobRecord, JobStatus, JobStore, StoreError
+from api.store import JobKind, JobRecord, JobStatus, Store, StoreError
 from models import Problem, ProblemError, parse_problem
 
 log = logging.getLogger("podlayout.jobs")
 
 FLUSH_SECONDS = 1.0
 PURGE_SECONDS = 600.0
+# How often the heartbeat runs: often enough that a stop asked of another server is seen
+# within seconds, and that a lease is renewed several times before it runs out.
+HEARTBEAT_SECONDS = 2.0
+
+
+def heartbeat_seconds(lease_seconds: float) -> float:
+    return min(HEARTBEAT_SECONDS, lease_seconds / 3)
 
 
 class QueueFullError(Exception):
@@ -41,13 +51,14 @@ class _Running:
     # plans replace it only once they are better.
     floor: float | None = None
     by_close: bool = False  # stopped by a clean shutdown, not by the user
+    lost: bool = False  # another server took the job over: this run records nothing
     flushed_version: int = -1
     flushed_progress: Any = None
     done: threading.Event = field(default_factory=threading.Event)
 
 
 class JobManager:
-    def __init__(self, settings: Settings, store: JobStore) -> None:
+    def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
         self._running: dict[str, _Running] = {}
@@ -69,6 +80,7 @@ class JobManager:
         for i in range(self.settings.workers):
             self._spawn(self._work, f"podlayout-job-{i}")
         self._spawn(self._flush_loop, "podlayout-flush")
+        self._spawn(self._heartbeat_loop, "podlayout-heartbeat")
 
     def _spawn(self, target: Any, name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -125,6 +137,13 @@ class JobManager:
         if running is not None:
             running.control.stop()
             running.done.wait(wait)
+        elif before.status == "running":  # on another server: it reads the flag by heartbeat
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline:
+                after = self.store.get(job_id)
+                if after is None or after.status != "running":
+                    return after
+                self._closing.wait(0.2)
         return self.store.get(job_id)
 
     def live_record(self, job_id: str) -> JobRecord | None:
@@ -198,46 +217,61 @@ class JobManager:
             control.stop()
         log.info("job %s: running (attempt %d)", record.id, record.attempts)
         started = time.monotonic()
-        result: dict[str, Any] | None = None
-        error: dict[str, Any] | None = None
-        try:
-            problem = parse_problem(record.problem)
-            if record.kind == "review":
-                result = with_notes(review(problem, control).to_wire(), record.notes)
-            else:
-                result = with_notes(advise(problem, control).to_wire(), record.notes)
-        except ProblemError as exc:
-            error = {"title": "Invalid problem", "status": 422, "detail": str(exc),
-                     "errors": [{"field": i.path, "message": i.message} for i in exc.issues]}
-        except Exception as exc:  # one job's failure must not take the worker down
-            log.exception("job %s failed", record.id)
-            error = {"title": "Internal error", "status": 500,
-                     "detail": f"the solve failed: {type(exc).__name__}"}
+        result, error = self._solve(record, control)
+        if running.lost:
+            log.warning("job %s: another server took it over; this run's end is dropped",
+                        record.id)
+            return
         if running.by_close and control.stopped and not self._stop_asked(record.id):
             # Stopped by a clean shutdown, not by the user: not the job's fault, not its end.
             self.store.requeue(record.id)
             log.info("job %s: back in the queue for the next start", record.id)
             return
+        self._record_end(record.id, running, result, error, started)
+
+    def _solve(self, record: JobRecord, control: SolveControl
+               ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """(result, None), or (None, the problem+json error) when the job failed."""
+        try:
+            problem = parse_problem(record.problem)
+            if record.kind == "review":
+                return with_notes(review(problem, control).to_wire(), record.notes), None
+            return with_notes(advise(problem, control).to_wire(), record.notes), None
+        except ProblemError as exc:
+            return None, {
+                "title": "Invalid problem", "status": 422, "detail": str(exc),
+                "errors": [{"field": i.path, "message": i.message} for i in exc.issues]}
+        except Exception as exc:  # one job's failure must not take the worker down
+            log.exception("job %s failed", record.id)
+            return None, {"title": "Internal error", "status": 500,
+                          "detail": f"the solve failed: {type(exc).__name__}"}
+
+    def _record_end(self, job_id: str, running: _Running, result: dict[str, Any] | None,
+                    error: dict[str, Any] | None, started: float) -> None:
+        control = running.control
         best = result.get("advised", result) if result is not None else None
         status: JobStatus = "failed" if error else "stopped" if control.stopped else "done"
         for attempt in range(3):  # a full disk or a locked file may pass; then give up
             try:
-                self._flush_one(record.id, running)
+                self._flush_one(job_id, running)
                 if best is not None:  # the progress the answer ends with, not the last report
                     solver = best["solver"]
-                    self.store.save_progress(record.id, {
+                    self.store.save_progress(job_id, {
                         "objective": solver["objective"], "bound": solver["bound"],
                         "gap": solver["gap"], "solutions": control.progress.solutions
                         if control.progress else 0}, None)
-                self.store.finish(record.id, status, result, error)
-                log.info("job %s: %s in %.1f s", record.id, status, time.monotonic() - started)
+                if self.store.finish(job_id, status, result, error):
+                    log.info("job %s: %s in %.1f s", job_id, status, time.monotonic() - started)
+                else:
+                    log.warning("job %s: another server took it over; this run's end is "
+                                "dropped", job_id)
                 return
             except StoreError:
-                log.exception("job %s: cannot record its end (try %d of 3)", record.id,
+                log.exception("job %s: cannot record its end (try %d of 3)", job_id,
                               attempt + 1)
                 if self._closing.wait(0.5 * (attempt + 1)):
                     break
-        log.error("job %s: its end is not recorded; the next start runs it again", record.id)
+        log.error("job %s: its end is not recorded; the next start runs it again", job_id)
 
     def _stop_asked(self, job_id: str) -> bool:
         record = self.store.get(job_id)
@@ -259,6 +293,40 @@ class JobManager:
                     self.purge()
                 except Exception:
                     log.exception("retention purge failed")
+
+    def _heartbeat_loop(self) -> None:
+        while not self._closing.wait(heartbeat_seconds(self.settings.lease_seconds)):
+            try:
+                self._beat()
+                self._take_over()
+            except StoreError as exc:  # unreachable for a moment: the lease has slack
+                log.warning("heartbeat: %s; trying again", exc)
+            except Exception:
+                log.exception("heartbeat failed; trying again")
+
+    def _beat(self) -> None:
+        """Renew the leases of the running jobs; stop those asked to stop, or taken over."""
+        with self._lock:
+            running = dict(self._running)
+        beat = self.store.heartbeat(list(running))
+        for job_id in beat.stop:
+            running[job_id].control.stop()
+        for job_id in beat.lost:
+            job = running[job_id]
+            if not job.done.is_set():
+                log.warning("job %s: its lease ran out and another server took it over",
+                            job_id)
+                job.lost = True
+                job.control.stop()
+
+    def _take_over(self) -> None:
+        """The jobs of servers whose leases ran out: queued again, or ended."""
+        moved = self.store.reclaim(self.settings.max_attempts)
+        for job_id, status in moved.items():
+            log.warning("job %s: its server stopped renewing its lease; now %s", job_id, status)
+        if "queued" in moved.values():
+            with self._wake:
+                self._wake.notify_all()
 
     def _flush_one(self, job_id: str, job: _Running) -> None:
         control = job.control

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from advisor.loading import MAX_INPUT_BYTES
+from api.store import sqlite_path
 from models.problem import MAX_CONTAINERS, MAX_NODES
 
 
@@ -25,7 +26,15 @@ class Settings(BaseSettings):
 
     store_path: Path = Field(
         default_factory=default_store_path,
-        description="SQLite file holding the jobs (created with its directory).")
+        description="SQLite file holding the jobs (created with its directory), unless "
+        "store_url names another store.")
+    store_url: SecretStr | None = Field(
+        None, description="Where the jobs live: sqlite:///PATH (the default, at store_path) or "
+        "postgresql://USER:PASSWORD@HOST:PORT/DATABASE, one store several servers share.")
+    lease_seconds: float = Field(
+        30.0, ge=3, le=600,
+        description="PostgreSQL store: a running job's lease; a server that stops renewing it "
+        "for this long is taken for dead and its jobs run elsewhere.")
     store_timeout_seconds: float = Field(
         3.0, gt=0, le=60,
         description="How long a store call waits for a lock held elsewhere; then 503.")
@@ -60,6 +69,13 @@ class Settings(BaseSettings):
         description="Runs of one job a server crash may cost; after that it is `interrupted`.")
     api_token: SecretStr | None = Field(
         None, description="When set, every /v1 route needs `Authorization: Bearer <token>`.")
+
+    @field_validator("store_url")
+    @classmethod
+    def _store_url_known(cls, url: SecretStr | None) -> SecretStr | None:
+        if url is not None:
+            sqlite_path(url.get_secret_value())  # ValueError names the two forms
+        return url
 
     @model_validator(mode="after")
     def _limits_agree(self) -> Settings:

@@ -12,13 +12,19 @@ import os
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-JobKind = Literal["advise", "review"]
-JobStatus = Literal["queued", "running", "done", "stopped", "cancelled", "failed", "interrupted"]
-FINISHED: tuple[JobStatus, ...] = ("done", "stopped", "cancelled", "failed", "interrupted")
+from api.store.records import (
+    FINISHED,
+    Beat,
+    JobKind,
+    JobRecord,
+    JobStatus,
+    StoreError,
+    after_crash,
+    record,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -46,44 +52,6 @@ CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, seq);
 _SUMMARY = ("seq, id, kind, status, created_at, started_at, finished_at, attempts, "
             "stop_requested, time_limit, '{}' AS problem, notes, NULL AS progress, "
             "NULL AS best, NULL AS result, NULL AS error")
-
-
-class StoreError(Exception):
-    """The job store cannot be opened or written."""
-
-
-@dataclass(frozen=True)
-class JobRecord:
-    id: str
-    kind: JobKind
-    status: JobStatus
-    created_at: float
-    started_at: float | None
-    finished_at: float | None
-    attempts: int
-    stop_requested: bool
-    time_limit: float
-    problem: dict[str, Any]
-    notes: list[str]
-    progress: dict[str, Any] | None
-    best: dict[str, Any] | None
-    result: dict[str, Any] | None
-    error: dict[str, Any] | None
-
-
-def _load(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
-
-
-def _record(row: sqlite3.Row) -> JobRecord:
-    return JobRecord(
-        id=row["id"], kind=row["kind"], status=row["status"], created_at=row["created_at"],
-        started_at=row["started_at"], finished_at=row["finished_at"], attempts=row["attempts"],
-        stop_requested=bool(row["stop_requested"]), time_limit=row["time_limit"],
-        problem=json.loads(row["problem"]), notes=json.loads(row["notes"]),
-        progress=_load(row["progress"]), best=_load(row["best"]), result=_load(row["result"]),
-        error=_load(row["error"]),
-    )
 
 
 # How long a store call waits for a lock another process or thread holds before the call
@@ -144,7 +112,8 @@ class JobStore:
             except BlockingIOError:
                 self._lock_file.close()
                 raise StoreError(f"another podlayout server is using the job store {path}; "
-                                 "give each server its own PODLAYOUT_STORE_PATH") from None
+                                 "give each server its own file, or share a "
+                                 "postgresql:// PODLAYOUT_STORE_URL") from None
             # SQLite gives the -wal and -shm files the database file's mode.
             _private_file(path)
             self._db = self._connect()
@@ -217,6 +186,9 @@ class JobStore:
         except sqlite3.Error:
             pass  # the connection is unusable; the caller reports the first error
 
+    def describe(self) -> str:
+        return str(self.path)
+
     def ping(self, write: bool = False) -> None:
         """The store answers a read (and, with `write`, could take the write lock) within
         the timeout; StoreError otherwise."""
@@ -241,7 +213,7 @@ class JobStore:
 
     def get(self, job_id: str) -> JobRecord | None:
         rows = self._rows("SELECT * FROM jobs WHERE id = ?", (job_id,))
-        return _record(rows[0]) if rows else None
+        return record(rows[0]) if rows else None
 
     def page(self, limit: int, offset: int, statuses: list[JobStatus], kind: JobKind | None
              ) -> tuple[list[JobRecord], int]:
@@ -258,7 +230,7 @@ class JobStore:
         rows = self._rows(f"SELECT {_SUMMARY} FROM jobs {where} ORDER BY seq DESC "
                           "LIMIT ? OFFSET ?", (*args, limit, offset))
         total = self._rows(f"SELECT COUNT(*) AS n FROM jobs {where}", tuple(args))[0]["n"]
-        return [_record(r) for r in rows], int(total)
+        return [record(r) for r in rows], int(total)
 
     def count(self, status: JobStatus) -> int:
         return int(self._rows("SELECT COUNT(*) AS n FROM jobs WHERE status = ?",
@@ -271,7 +243,7 @@ class JobStore:
                 "UPDATE jobs SET status = 'running', started_at = ?, attempts = attempts + 1 "
                 "WHERE seq = (SELECT seq FROM jobs WHERE status = 'queued' ORDER BY seq "
                 "LIMIT 1) RETURNING *", (time.time(),)).fetchall()
-        return _record(rows[0]) if rows else None
+        return record(rows[0]) if rows else None
 
     def save_progress(self, job_id: str, progress: dict[str, Any] | None,
                       best: dict[str, Any] | None) -> None:
@@ -282,15 +254,15 @@ class JobStore:
              None if best is None else json.dumps(best), job_id))
 
     def finish(self, job_id: str, status: JobStatus, result: dict[str, Any] | None,
-               error: dict[str, Any] | None = None) -> None:
+               error: dict[str, Any] | None = None) -> bool:
         """The run's end. With a result, the best plan is the result's (read from it, not
         stored twice)."""
-        self._write(
+        return self._write(
             "UPDATE jobs SET status = ?, finished_at = ?, result = ?, error = ?, "
             "best = CASE WHEN ? IS NULL THEN best END WHERE id = ?",
             (status, time.time(), None if result is None else json.dumps(result),
              None if error is None else json.dumps(error),
-             None if result is None else 1, job_id))
+             None if result is None else 1, job_id)) > 0
 
     def requeue(self, job_id: str) -> None:
         """Back to the queue after a clean shutdown stopped it: that run does not count."""
@@ -322,25 +294,31 @@ class JobStore:
                 "SELECT id, attempts, stop_requested, best FROM jobs "
                 "WHERE status = 'running' ORDER BY seq").fetchall()
             for row in rows:
-                if not row["stop_requested"] and row["attempts"] < max_attempts:
-                    # The next run reports its own progress; the best plan stays.
+                status, best = after_crash(row["attempts"], bool(row["stop_requested"]),
+                                           row["best"], max_attempts)
+                if status == "queued":
                     db.execute("UPDATE jobs SET status = 'queued', started_at = NULL, "
                                "progress = NULL WHERE id = ?", (row["id"],))
-                    outcome[row["id"]] = "queued"
-                    continue
-                status: JobStatus = "stopped" if row["stop_requested"] else "interrupted"
-                best = _load(row["best"])
-                if best is not None:
-                    best["solver"]["interrupted"] = True
-                    best["solver"]["message"] = (
-                        f"the server stopped during run {row['attempts']}: the best plan "
-                        "saved before that; the solve did not finish")
-                db.execute(
-                    "UPDATE jobs SET status = ?, finished_at = ?, best = ? WHERE id = ?",
-                    (status, now, None if best is None else json.dumps(best), row["id"]))
+                else:
+                    db.execute(
+                        "UPDATE jobs SET status = ?, finished_at = ?, best = ? WHERE id = ?",
+                        (status, now, best, row["id"]))
                 outcome[row["id"]] = status
             db.execute("COMMIT")
         return outcome
+
+    def reclaim(self, max_attempts: int) -> dict[str, JobStatus]:
+        """Nothing to take over: the file lock keeps one server per file."""
+        return {}
+
+    def heartbeat(self, job_ids: list[str]) -> Beat:
+        """No leases (one server per file); the stop flags of the jobs it runs."""
+        if not job_ids:
+            return Beat()
+        marks = ",".join("?" * len(job_ids))
+        rows = self._rows(f"SELECT id FROM jobs WHERE stop_requested = 1 AND id IN ({marks})",
+                          tuple(job_ids))
+        return Beat(stop=frozenset(row["id"] for row in rows))
 
     def purge(self, finished_before: float) -> int:
         marks = ",".join("?" * len(FINISHED))
