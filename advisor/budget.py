@@ -33,6 +33,12 @@ class Shares:
     # did (docs/benchmarks.md), so the heuristics get more.
     pure_packing: float = 0.4
     pure_packing_replicas: int = 200
+    # Plain vector packing of `search_replicas` replicas or more: the fixed-node-count search
+    # (advisor/cns.py) runs alone for this share of what remains before the exact model is
+    # built (its plan is the hint and caps the pool nodes), then beside CP-SAT
+    # (docs/benchmarks.md has the measurements).
+    search_first_of_rest: float = 0.5
+    search_replicas: int = 60
     # Building the small model that prices the first plan (and caps the pools).
     probe_of_rest: float = 0.3
     # Building the exact model.
@@ -116,6 +122,10 @@ class Budget:
         many = pure_packing and replicas >= s.pure_packing_replicas
         return min(self.limit * (s.pure_packing if many else s.first_plan),
                    s.first_plan_seconds)
+
+    def search_first_deadline(self) -> float:
+        """When the fixed-node-count search before the build stops (Shares.search_first_of_rest)."""
+        return self.deadline(self.remaining() * self.shares.search_first_of_rest)
 
     def build_seconds(self, cells: int) -> float:
         """Expected time to build a model of `cells` (unit, node) pairs."""

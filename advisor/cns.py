@@ -22,13 +22,16 @@ resource that keeps the rest from fitting.
 
 Only for `packing.pure_packing` problems (one elastic pool of identical nodes, no
 node-level hints). Under `spread: node` two replicas of one pod never share a node, in
-every move and every exact check.
+every move and every exact check. The solve runs it (advisor/strategies.py) before the
+exact model is built on 60 replicas or more, then beside CP-SAT, or alone when no model
+fits in the time left.
 """
 
 from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,30 +92,55 @@ class _Items:
 
 
 def improve(inst: Instance, start: Assignment, deadline: float, seed: int = 0,
-            params: Params = DEFAULT) -> Assignment | None:
+            params: Params = DEFAULT, stop: Callable[[], bool] | None = None,
+            lower: int | None = None) -> Assignment | None:
     """A complete, valid plan on fewer nodes than `start`, or None.
 
     None when the problem is not plain vector packing, `start` leaves replicas out, it is
     already at the lower bound, or no plan with fewer nodes is found by `deadline` (a
-    `time.monotonic()` value). The search is seeded: with the same seed it takes the same
-    steps, so runs that reach the lower bound before the deadline return the same plan (a
-    run the deadline stops returns the best plan found by then, which depends on how far
-    the machine got)."""
-    if not pure_packing(inst) or not start.complete or time.monotonic() >= deadline:
-        return None
+    `time.monotonic()` value) or before `stop` says so. The search is seeded: with the same
+    seed it takes the same steps, so runs that reach the lower bound before the deadline
+    return the same plan (a run the deadline stops returns the best plan found by then,
+    which depends on how far the machine got)."""
+    best = None
+    for plan in plans(inst, start, deadline, seed, params, stop, lower):
+        best = plan
+    return best
+
+
+def plans(inst: Instance, start: Assignment, deadline: float, seed: int = 0,
+          params: Params = DEFAULT, stop: Callable[[], bool] | None = None,
+          lower: int | None = None) -> Iterator[Assignment]:
+    """Every plan `improve` finds on the way, one node fewer each, as it finds them.
+    `lower`: the lower bound on nodes, when the caller knows it already."""
+    until = Until(deadline, stop)
+    if not pure_packing(inst) or not start.complete or until.over():
+        return
     groups = _pod_groups(inst, start)
     items, bins = _items(inst, start, groups)
-    lower = nodes_lower_bound(inst)
-    if len(bins) <= lower:
-        return None
+    lower = nodes_lower_bound(inst) if lower is None else lower
     rng = np.random.default_rng(seed)
-    best: list[list[int]] | None = None
-    while len(bins) > lower and time.monotonic() < deadline:
-        fewer = _fewer(items, bins, deadline, rng, params)
+    while len(bins) > lower and not until.over():
+        fewer = _fewer(items, bins, until, rng, params)
         if fewer is None:
-            break
-        bins = best = fewer
-    return None if best is None else _assignment(inst, start, groups, items, best)
+            return
+        bins = fewer
+        yield _assignment(inst, start, groups, items, bins)
+
+
+class Until:
+    """When the search stops: a deadline (time.monotonic()), or earlier when `stop` says so
+    (another search proved the plan optimal, or the user asked)."""
+
+    def __init__(self, deadline: float, stop: Callable[[], bool] | None = None) -> None:
+        self.deadline = deadline
+        self.stop = stop
+
+    def over(self) -> bool:
+        return time.monotonic() >= self.deadline or (self.stop is not None and self.stop())
+
+
+NEVER = Until(float("inf"))
 
 
 def _pod_groups(inst: Instance, start: Assignment) -> list[list[int]]:
@@ -181,7 +209,7 @@ def _assignment(inst: Instance, start: Assignment, groups: list[list[int]], item
 # --- one node fewer -------------------------------------------------------------------------
 
 
-def _fewer(items: _Items, bins: list[list[int]], deadline: float, rng: np.random.Generator,
+def _fewer(items: _Items, bins: list[list[int]], until: Until, rng: np.random.Generator,
            params: Params) -> list[list[int]] | None:
     """A plan on one node fewer than `bins`, or None by the deadline. Each attempt empties
     other nodes: the least loaded first, then a random choice among the lighter half."""
@@ -189,10 +217,10 @@ def _fewer(items: _Items, bins: list[list[int]], deadline: float, rng: np.random
     load = np.array([items.weight[b].sum() for b in bins])
     order = [int(k) for k in np.argsort(load, kind="stable")]
     attempt = 0
-    while time.monotonic() < deadline:
+    while not until.over():
         if target <= 2 or len(bins) <= DELETED:
             every = [i for b in bins for i in b]
-            return _split(items, every, target, deadline) if target >= 1 else None
+            return _split(items, every, target, until) if target >= 1 else None
         if attempt == 0:
             drop = order[:DELETED]
         else:
@@ -201,7 +229,7 @@ def _fewer(items: _Items, bins: list[list[int]], deadline: float, rng: np.random
         kept = [list(b) for k, b in enumerate(bins) if k not in drop]
         unpacked = [i for k in drop for i in bins[k]]
         power = params.powers[attempt % len(params.powers)]
-        found = _Search(items, kept, unpacked, rng, params, power).run(deadline)
+        found = _Search(items, kept, unpacked, rng, params, power).run(until)
         if found is not None:
             return [b for b in found if b]
         attempt += 1
@@ -233,7 +261,7 @@ class _Search:
         self.power = power
         self.w = items.weight ** power
         self._splits: dict[frozenset[int], list[list[int]] | None] = {}
-        self.deadline = float("inf")
+        self.until = NEVER
         self._pairs: dict[int, tuple[Ints, Ints]] = {}
         self._patterns: dict[int, Ints] = {}
         # Every node's out-sets in one table, a block of rows per node (members padded with
@@ -280,16 +308,16 @@ class _Search:
     def weight(self) -> float:
         return float(self.w[self.unpacked].sum())
 
-    def run(self, deadline: float) -> list[list[int]] | None:
-        self.deadline = deadline
+    def run(self, until: Until) -> list[list[int]] | None:
+        self.until = until
         best = self.progress()
         stalls = 0
-        while time.monotonic() < deadline and stalls < self.params.patience:
+        while not until.over() and stalls < self.params.patience:
             done = self._finish()
             if done is not None:
                 return done
-            self._tabu(deadline)
-            self._descent(deadline)
+            self._tabu(until)
+            self._descent(until)
             reached = self.progress()
             if reached < best:
                 best, stalls = reached, 0
@@ -323,18 +351,18 @@ class _Search:
             return self.bins
         key = frozenset(self.unpacked)
         if key not in self._splits:
-            self._splits[key] = _split(self.items, self.unpacked, 2, self.deadline)
+            self._splits[key] = _split(self.items, self.unpacked, 2, self.until)
         split = self._splits[key]
         return None if split is None else self.bins + split
 
     # --- tabu phase ---------------------------------------------------------------------
 
-    def _tabu(self, deadline: float) -> None:
+    def _tabu(self, until: Until) -> None:
         """Best swaps until `stall` iterations bring no unpacked set lighter than any
         before in this phase."""
         since = 0
         lightest = current = self.weight()
-        while since < self.params.stall and time.monotonic() < deadline:
+        while since < self.params.stall and not until.over():
             move = self._best_swap(current, lightest)
             if move is None:
                 break
@@ -444,7 +472,7 @@ class _Search:
 
     # --- descent phase ------------------------------------------------------------------
 
-    def _descent(self, deadline: float) -> None:
+    def _descent(self, until: Until) -> None:
         """Re-pack nodes (a random sample each pass) with the unpacked replicas, exactly,
         while that packs more weight. A pass over every node costs more than many tabu
         iterations and rarely pays off on most nodes."""
@@ -452,10 +480,10 @@ class _Search:
             return
         size = max(2, round(len(self.bins) * self.params.sample))
         improved = True
-        while improved and time.monotonic() < deadline:
+        while improved and not until.over():
             improved = False
             for k in self.rng.permutation(len(self.bins))[:size]:
-                if time.monotonic() >= deadline:
+                if until.over():
                     return
                 if self._repack(int(k)):
                     improved = True
@@ -491,7 +519,7 @@ SPLIT_SUBSETS = 60_000
 
 
 def _fitting_subsets(items: _Items, pool: list[int], weights: Floats, limit: int,
-                     deadline: float = float("inf")) -> tuple[Ints, Floats, Floats] | None:
+                     until: Until = NEVER) -> tuple[Ints, Floats, Floats] | None:
     """Every subset of `pool` that fits on a node, as bit
     masks over `pool`, summed sizes and weights; None past `limit` or the deadline. Built
     by doubling: a set that does not fit has no superset that does, so it is dropped at
@@ -511,7 +539,7 @@ def _fitting_subsets(items: _Items, pool: list[int], weights: Floats, limit: int
         masks = np.concatenate([masks, masks[ok] | (1 << j)])
         sums = np.concatenate([sums, grown[ok]])
         weight = np.concatenate([weight, weight[ok] + weights[i]])
-        if len(masks) > limit or time.monotonic() > deadline:
+        if len(masks) > limit or until.over():
             return None
     return masks, sums, weight
 
@@ -531,7 +559,7 @@ def _heaviest_fit(items: _Items, weights: Floats, pool: list[int]) -> list[int] 
 
 
 def _split(items: _Items, members: list[int], nodes: int,
-           deadline: float = float("inf")) -> list[list[int]] | None:
+           until: Until = NEVER) -> list[list[int]] | None:
     """`members` on `nodes` nodes (at most two): first fit decreasing, then, where it fails,
     exactly while the subsets that fit on one node can be enumerated; None when neither
     finds a way."""
@@ -547,7 +575,7 @@ def _split(items: _Items, members: list[int], nodes: int,
         return quick
     # Node A holds the first replica (the two nodes are alike): A's sets that fit, then
     # whether the rest fits on B.
-    found = _fitting_subsets(items, members, items.weight, SPLIT_SUBSETS, deadline)
+    found = _fitting_subsets(items, members, items.weight, SPLIT_SUBSETS, until)
     if found is None:
         return None
     masks, sums, _ = found

@@ -4,6 +4,10 @@ Everything is read in place from `../shared/bench-data` (next to this
 repository; see its README for sources and commits). Nothing here imports the
 advisor.
 
+- **VBP generated** (`vbp-gen`, `generated_vbp_instances`): the larger spread, Panigrahy
+  classes 1-9 at 120 and 250 items in 3 dimensions, two seeds each, drawn here by the
+  published generator's rules (bench-data holds one instance per class and size of the
+  1620), mapped as VBP below; no published optimum, so the reference is a lower bound.
 - **VBP** (`vbp/panigrahy/*.vbp`, optima in `vbp/panigrahy_optima.tsv`): the d
   dimensions become `cpu` (the integer size in millicores, `"{size}m"`),
   `memory` (the size in bytes, a plain integer), then the extended resources
@@ -61,8 +65,9 @@ DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "bench-data"
 VBP_RESOURCES = ("cpu", "memory", *(f"example.com/r{k}" for k in range(3, 11)))
 GPU_MILLI = "alibaba.com/gpu-milli"
 GPU = "alibaba.com/gpu"
-SUITES = ("vbp", "openb", "synthetic", "core")
-DEFAULT_TIME_LIMITS = {"vbp": 10.0, "openb": 60.0, "synthetic": 30.0, "core": 10.0}
+SUITES = ("vbp", "vbp-gen", "openb", "synthetic", "core")
+DEFAULT_TIME_LIMITS = {"vbp": 10.0, "vbp-gen": 10.0, "openb": 60.0, "synthetic": 30.0,
+                       "core": 10.0}
 CORE_SEEDS = (0, 1, 2, 3, 4)
 
 
@@ -383,6 +388,9 @@ def suite_names(suite: str, pattern: str = "*") -> list[str]:
     if suite == "vbp":
         names = [p.stem for p in sorted((data_dir() / "vbp" / "panigrahy").glob("*.vbp"),
                                         key=_vbp_key)]
+    elif suite == "vbp-gen":
+        names = [f"gen-class{c}_{n}_3_s{s}" for c, n, s in
+                 itertools.product(range(1, 10), GENERATED_SIZES, GENERATED_SEEDS)]
     elif suite == "openb":
         data_dir()
         names = ["openb-default"]
@@ -400,6 +408,11 @@ def load_instance(suite: str, name: str, time_limit: float) -> Instance:
         found = vbp_instances(time_limit, name)
         if len(found) != 1:
             raise DataError(f"no VBP instance {name!r}")
+        return found[0]
+    if suite == "vbp-gen":
+        found = generated_vbp_instances(time_limit, name)
+        if len(found) != 1:
+            raise DataError(f"no generated VBP instance {name!r}")
         return found[0]
     if suite == "openb":
         return openb_instance(time_limit)

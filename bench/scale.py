@@ -54,6 +54,8 @@ BASELINES = ("ffd", "kube-least", "kube-most")
 BASELINE_TITLES = {"ffd": "FFD", "kube-least": "kube LA", "kube-most": "kube MA"}
 TITLES = {
     "vbp": "VBP: Panigrahy instances with published optima (Mommessin et al. 2024)",
+    "vbp-gen": "VBP, a larger spread: Panigrahy classes 1-9 at 120 and 250 items, drawn by the "
+               "published generator's rules",
     "openb": "openb: Alibaba GPU cluster trace, 8152 pods on 1523 nodes (Weng et al. 2023)",
     "synthetic": "Synthetic scale: microservice replicas with spread: node on an elastic pool",
     "core": "Core: ~100 containers with hints on 20 nodes",
@@ -309,7 +311,7 @@ def markdown_table(rows: list[Row]) -> str:
             "status", "gap", "waste", "SPOF", "unplaced adv / FFD / LA / MA"]
     if gpu:
         cols += ["stranded GPU adv / FFD / LA / MA", "device-infeasible nodes adv / FFD / LA / MA"]
-    cols += ["wall s", "peak MiB", "adv/OPT-LB", "adv/FFD", "adv/LA", "adv/MA"]
+    cols += ["wall s", "over limit s", "peak MiB", "adv/OPT-LB", "adv/FFD", "adv/LA", "adv/MA"]
     lines = ["| " + " | ".join(cols) + " |",
              "|" + "|".join("---" if c in ("instance", "status") else "---:" for c in cols) + "|"]
     for r in rows:
@@ -324,11 +326,36 @@ def markdown_table(rows: list[Row]) -> str:
                       " / ".join("—" if m.gpu is None else str(m.gpu.device_infeasible_nodes)
                                  for m in methods)]
         peak = "—" if r.advisor.peak_mib is None else f"{r.advisor.peak_mib:.0f}"
-        cells += [f"{r.advisor.wall:.2f}", peak, _ratio(r.plan, r.reference),
+        cells += [f"{r.advisor.wall:.2f}", _over(r), peak, _ratio(r.plan, r.reference),
                   _ratio(r.plan, b["ffd"]), _ratio(r.plan, b["kube-least"]),
                   _ratio(r.plan, b["kube-most"])]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+# solver.wallTimeSeconds may pass policy.timeLimitSeconds by at most this much.
+CLOCK_SLACK = 0.3
+
+
+def _over(row: Row) -> str:
+    """The solver's own wall time less the time limit (negative: under it)."""
+    wall = row.advisor.solver_wall
+    return "—" if wall is None else f"{wall - row.time_limit:+.2f}"
+
+
+def clock_line(rows: list[Row]) -> str:
+    """How many runs' solver.wallTimeSeconds passed the time limit + CLOCK_SLACK."""
+    timed = [r for r in rows if r.advisor.solver_wall is not None]
+    over = [r for r in timed if (r.advisor.solver_wall or 0.0) > r.time_limit + CLOCK_SLACK]
+    most = max(((r.advisor.solver_wall or 0.0) - r.time_limit for r in timed), default=None)
+    worst = "" if most is None else f"; closest to it: {most:+.2f} s against the limit"
+    names = "".join(f"; {r.instance} {r.advisor.solver_wall:.2f} s" for r in over)
+    return (f"- clock: solver.wallTimeSeconds above the time limit + {CLOCK_SLACK:g} s on "
+            f"{len(over)} of {len(timed)} runs{names}{worst}")
+
+
+def summary(suite: str, rows: list[Row]) -> list[str]:
+    return [*SUMMARIES[suite](rows), clock_line(rows)]
 
 
 def _yes(flag: bool) -> str:
@@ -375,6 +402,23 @@ def summary_vbp(rows: list[Row]) -> list[str]:
         + (f" ({', '.join(f'{r.instance} {_nodes(r.plan)} > {r.best_overall}' for r in above)})"
            if above else ""),
         f"- VBP: slowest {_max_wall(rows)} (target ≤ 10 s): {_yes(wall <= 10)}",
+        _failures(rows),
+    ]
+
+
+def summary_vbp_gen(rows: list[Row]) -> list[str]:
+    """No published optimum: against the advisor's own lower bound (nodesLowerBound) and FFD."""
+    ok = [r for r in rows if r.plan.valid and r.plan.unplaced == 0 and r.plan.nodes]
+    at_lb = [r for r in ok if r.plan.nodes == r.advisor.solver_lower_bound]
+    total = sum(r.plan.nodes or 0 for r in ok)
+    lower = sum(r.advisor.solver_lower_bound or 0 for r in ok)
+    ffd = sum(r.baselines["ffd"].nodes or 0 for r in ok)
+    wall = max((r.advisor.wall for r in rows), default=0.0)
+    return [
+        f"- VBP generated: {len(ok)} of {len(rows)} plans place every replica; at the lower "
+        f"bound (proven optimal): {len(at_lb)}; nodes over all of them: advisor {total}, "
+        f"lower bound {lower}, FFD {ffd}",
+        f"- VBP generated: slowest {_max_wall(rows)} (target ≤ 10 s): {_yes(wall <= 10)}",
         _failures(rows),
     ]
 
@@ -428,7 +472,8 @@ def summary_core(rows: list[Row]) -> list[str]:
 
 
 SUMMARIES: dict[str, Callable[[list[Row]], list[str]]] = {
-    "vbp": summary_vbp, "openb": summary_openb, "synthetic": summary_synthetic,
+    "vbp": summary_vbp, "vbp-gen": summary_vbp_gen, "openb": summary_openb,
+    "synthetic": summary_synthetic,
     "core": summary_core,
 }
 
@@ -439,7 +484,8 @@ def progress_line(r: Row) -> str:
     what = (f"{adv.status}, gap {_gap(adv.gap)}" if adv.outcome == "ok"
             else f"{adv.outcome.upper()} ({adv.message})")
     return (f"{r.suite} {r.instance}: {r.replicas} replicas: advisor {_nodes(r.plan)} nodes "
-            f"({what}; {adv.wall:.2f} s, {adv.peak_mib or 0:.0f} MiB), ref {_reference(r)}, "
+            f"({what}; {adv.wall:.2f} s, over limit {_over(r)} s, {adv.peak_mib or 0:.0f} MiB), "
+            f"ref {_reference(r)}, "
             f"FFD {_nodes(b['ffd'])}, kube LA {_nodes(b['kube-least'])}, "
             f"kube MA {_nodes(b['kube-most'])}"
             + (f"; unplaced {_unplaced(r.plan)}" if r.plan.unplaced else ""))
@@ -468,7 +514,7 @@ def render(results: dict[str, list[Row]]) -> str:
         if rows:
             limit = rows[0].time_limit
             parts += [f"## {TITLES[suite]} (time limit {limit:g} s)", "",
-                      markdown_table(rows), "", "\n".join(SUMMARIES[suite](rows)), ""]
+                      markdown_table(rows), "", "\n".join(summary(suite, rows)), ""]
     return "\n".join(parts)
 
 
@@ -493,7 +539,7 @@ def report(results: dict[str, list[Row]], argv: list[str], revisions: tuple[str,
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "revision": {"start": revisions[0], "end": revisions[1]},
         "machine": machine(),
-        "suites": {suite: {"summary": SUMMARIES[suite](rows),
+        "suites": {suite: {"summary": summary(suite, rows),
                            "rows": [asdict(r) for r in rows]}
                    for suite, rows in results.items()},
     }

@@ -153,3 +153,41 @@ def test_table_shows_broken_plans_and_failed_runs_not_numbers() -> None:
     summary = "\n".join(scale.summary_vbp([row, crashed]))
     assert "at OPT on 0 of 2" in summary
     assert "plans breaking a hard rule" in summary
+
+
+def test_the_clock_column_and_line_count_runs_past_the_slack() -> None:
+    from bench import scale  # noqa: PLC0415
+
+    ok = scale.MethodResult(method="ffd", nodes=5, placed=10, unplaced=0)
+
+    def run(name: str, solver_wall: float | None) -> scale.Row:
+        return scale.Row(suite="vbp", instance=name, replicas=10, time_limit=10.0, opt=5,
+                         paper_lb=5, best_overall=5, lower_bound=5,
+                         advisor=scale.AdvisorRun("ok", status="feasible", wall=solver_wall or 0,
+                                                  solver_wall=solver_wall),
+                         plan=ok, baselines={"ffd": ok, "kube-least": ok, "kube-most": ok})
+
+    rows = [run("under", 9.4), run("inside-slack", 10.25), run("late", 10.31), run("none", None)]
+    table = scale.markdown_table(rows)
+    assert "over limit s" in table.splitlines()[0]
+    assert "| -0.60 |" in table
+    assert "| +0.31 |" in table
+    line = scale.clock_line(rows)
+    assert "on 1 of 3 runs" in line
+    assert "late 10.31 s" in line
+    assert "inside-slack" not in line
+    assert scale.summary("vbp", rows)[-1] == line
+
+
+def test_the_larger_spread_is_a_suite_of_its_own() -> None:
+    names = data.suite_names("vbp-gen")
+    assert len(names) == 36
+    assert len(data.suite_names("vbp-gen", "gen-class9_250_*")) == 2
+    inst = data.load_instance("vbp-gen", "gen-class9_250_3_s1", 10.0)
+    assert inst.replicas == 251  # class 9 keeps its n + 1 items
+    assert inst.opt is None
+    assert sum(c["replicas"] for c in inst.data["containers"]) == 251
+    assert "vbp-gen" in data.SUITES
+    assert data.DEFAULT_TIME_LIMITS["vbp-gen"] == 10.0
+    with pytest.raises(data.DataError):
+        data.load_instance("vbp-gen", "gen-class10_120_3_s0", 10.0)

@@ -137,3 +137,15 @@ def test_budget_for_an_instance() -> None:
     assert budget.limit == 7
     assert 0 < budget.reserve < 7
     assert 0 < budget.remaining() <= 7 - budget.reserve
+
+
+def test_the_search_before_the_build_leaves_the_model_its_share() -> None:
+    clock = FakeClock()
+    budget = Budget(10.0, clock=clock)
+    clock.now += 1.5  # the first plan
+    end = budget.search_first_deadline()
+    share = SHARES.search_first_of_rest
+    assert end - clock.now == pytest.approx(share * budget.remaining())
+    assert end < budget.deadline()  # CP-SAT gets the rest, the search beside it
+    clock.now += 100.0  # past the limit: no time at all, however small the minimum
+    assert budget.search_first_deadline() <= budget.deadline()

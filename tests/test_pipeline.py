@@ -11,7 +11,7 @@ import pytest
 from advisor.bounds import nodes_lower_bound
 from advisor.budget import Budget, Shares
 from advisor.model import LayoutModel
-from advisor.packing import initial_plan
+from advisor.packing import initial_plan, pack, unit_order
 from advisor.prepare import prepare
 from advisor.solve import SolveControl, advise, finish
 from advisor.strategies import (
@@ -29,7 +29,7 @@ from advisor.strategies import (
     price,
     strict_attempt,
 )
-from bench.data import synthetic_problem
+from bench.data import generated_vbp_instances, synthetic_problem
 from models import Plan, parse_problem
 from tests.support import container, node, problem
 from tests.validator import validate
@@ -184,3 +184,54 @@ def test_the_time_limit_is_kept_on_a_mid_size_problem() -> None:
     assert plan.solver.wall_time_seconds <= limit + 0.3
     assert plan.status in ("optimal", "feasible", "heuristic")
     assert plan.unplaced == []
+
+
+def off_by_one_packing(copies: int = 8, limit: float = 4.0) -> dict[str, Any]:
+    """Cpu alone binds (10 cpu nodes): 5+5 on `copies` nodes and 4+3+3 on 2 x `copies` is the
+    optimum, at the volume bound; first fit decreasing spends one node more per three 3s."""
+    items = [("five", 5, 2 * copies), ("four", 4, 2 * copies), ("three", 3, 4 * copies)]
+    containers = [container(name, cpu=str(cpu), memory="100Mi", replicas=n, critical=False)
+                  for name, cpu, n in items]
+    pools = [{"name": "bin", "allocatable": {"cpu": "10", "memory": "4Gi"},
+              "maxCount": 8 * copies}]
+    return problem(containers, pools=pools, objective="minWaste", timeLimitSeconds=limit)
+
+
+def test_the_fixed_node_count_search_closes_the_gap_before_the_model() -> None:
+    data = off_by_one_packing()
+    inst = prepare(parse_problem(data))
+    nodes = sorted((c.index for c in inst.candidates), key=lambda k: inst.candidates[k].pool_rank)
+    weak = pack(inst, nodes, unit_order(inst, "sum"), "room")  # first fit decreasing
+    control = SolveControl(keep_plans=True)
+    lower = nodes_lower_bound(inst)
+    job = Job.start(inst, control, Budget.for_instance(inst), weak, lower)
+    assert sum(u.replicas for u in inst.units) >= job.budget.shares.search_replicas
+    assert len(weak.used_nodes()) > lower == 24
+    outcome = exact(job, price(job))
+    assert outcome.assignment is not None
+    assert len(outcome.assignment.used_nodes()) == lower
+    assert outcome.status == "optimal"
+    assert "fixed-node-count search" in outcome.message
+    assert "volume-cpu" in outcome.message  # the bound that decided
+    plan = wire(job, outcome)
+    assert validate(inst.problem, plan.to_wire()) == []
+    assert len({p.node for p in plan.placements}) == 24
+    offered = control.best_plan()  # the search's plan went to the control as it came
+    assert offered is not None
+    assert offered.solver.nodes_used == lower
+
+
+def test_the_search_keeps_the_time_limit_when_it_cannot_reach_the_bound() -> None:
+    # Panigrahy class 9 (a few dimensions large, the others near zero): the lower bound is
+    # weak (52 where the best plans known use 57), so the search runs until the clock.
+    limit = 2.0
+    (inst,) = generated_vbp_instances(limit, "gen-class9_120_3_s0")
+    prepared = prepare(parse_problem(inst.data))
+    first = initial_plan(prepared, nodes_lower_bound(prepared), 0.3)
+    plan = advise(parse_problem(inst.data))
+    assert plan.solver.wall_time_seconds <= limit + 0.3
+    assert validate(parse_problem(inst.data), plan.to_wire()) == []
+    assert plan.unplaced == []
+    assert plan.solver.nodes_used is not None
+    assert plan.solver.nodes_lower_bound is not None
+    assert plan.solver.nodes_lower_bound < plan.solver.nodes_used <= len(first.used_nodes())
