@@ -55,15 +55,30 @@ WEIGHTS = {
     Objective.BALANCED: Weights(spof=4000, node=1, blast=500),
     Objective.MIN_SPOF: Weights(spof=1_000_000, node=1, blast=250_000),
     Objective.MIN_WASTE: Weights(spof=1000, node=100, blast=250),
+    # The frontier trades the two apart (advisor/frontier.py); a single plan asked of it is
+    # the balanced one.
+    Objective.FRONTIER: Weights(spof=4000, node=1, blast=500),
 }
+
+
+@dataclass(frozen=True)
+class CurrentPod:
+    """One pod of the current layout: the units it is made of (leader first; empty when its
+    containers are no union of units, so it cannot stay) and its replicas per node."""
+
+    units: tuple[int, ...]
+    counts: dict[int, int]
 
 
 @dataclass
 class Current:
-    """The user's current layout, in model terms: what `term_moves` rewards keeping."""
+    """The user's current layout, in model terms: what `term_moves` rewards keeping, and
+    what the move budget (`add_move_budget`) counts against."""
 
     counts: dict[int, dict[int, int]]  # unit -> node -> replicas there today
     together: set[tuple[int, int]]  # (v, s): unit v shares a pod with earlier unit s today
+    pods: list[CurrentPod] = field(default_factory=list)
+    max_moves: int | None = None  # policy.maxMoves: replicas that may leave their node
 
 
 @dataclass
@@ -175,11 +190,13 @@ class LayoutModel:
         self.allow_unplaced = allow_unplaced
         self.model = cp_model.CpModel()
         self.hints: dict[int, int] = {}  # variable index -> hinted value
+        self.last_solution: list[int] | None = None  # every variable's value, last solve
         # name -> [(coef, const, sign, var)]: the term adds coef * (const + sign * var)
         self.terms: dict[str, list[tuple[int, int, int, cp_model.IntVar]]] = {}
         self.assumption_of: dict[str, cp_model.IntVar] = {}
         self.use_assumptions = assumptions
         self.hint = hint
+        self.current = current
         # Pool nodes the current layout uses stay individually choosable (moves reward them).
         self.pinned = {k for per_node in (current.counts.values() if current else [])
                        for k in per_node}
@@ -197,6 +214,7 @@ class LayoutModel:
                   self.term_spof, self.term_blast_radius, self.term_traffic]
         if current is not None:
             steps.append(lambda: self.term_moves(current))
+            steps.append(lambda: self.add_move_budget(current))
         if allow_unplaced:
             steps.append(self.term_unplaced)
         for step in [*steps, self._objective]:
@@ -327,9 +345,22 @@ class LayoutModel:
                 self.placed.append(unit.replicas)
         # Grouping: join[v][s] for the earlier units v may join; lead[v] = join[v][v].
         self.join: dict[int, dict[int, cp_model.IntVar]] = {}
-        for v, options in inst.merge_options.items():
+        for v, options in self._join_options().items():
             leader = self.hint.leader[v] if self.hint else v
             self.join[v] = {s: self._new_bool(f"join[{v},{s}]", leader == s) for s in [v, *options]}
+
+    def _join_options(self) -> dict[int, list[int]]:
+        """Earlier units each unit may join: the instance's, and under a move budget the
+        groupings of today's layout too (keeping those moves nothing, coupled or not)."""
+        options = {v: list(opts) for v, opts in self.inst.merge_options.items()}
+        if self.current is None or self.current.max_moves is None:
+            return options
+        for pod in self.current.pods:
+            for v in pod.units[1:]:
+                lead = pod.units[0]
+                if lead not in options.get(v, []) and (lead, v) not in self.inst.incompatible:
+                    options.setdefault(v, []).append(lead)
+        return options
 
     def _assumption(self, label: str) -> cp_model.IntVar | None:
         if not self.use_assumptions:
@@ -386,7 +417,7 @@ class LayoutModel:
         inst = self.inst
         self.model.add(sum(self.used.values()) >= nodes_lower_bound(inst))
         for r in range(len(inst.resources)):
-            if r == inst.pods_index and inst.merge_options:
+            if r == inst.pods_index and self.join:
                 continue  # merged units make fewer pods than units
             need = sum(u.replicas * u.demand[r] for u in inst.units)
             # More than all nodes together is infeasible anyway; the cap keeps it in int64.
@@ -687,6 +718,53 @@ class LayoutModel:
             if lit is not None:
                 self._term("moves", lit, -self.w.keep * self.inst.units[v].replicas)
 
+    def add_move_budget(self, current: Current) -> None:
+        """policy.maxMoves: at most that many of today's replicas leave their node. A pod
+        keeps replicas only while its units stay exactly one pod (`_intact`); each node then
+        keeps at most as many as both layouts run there, as the migration counts."""
+        if current.max_moves is None:
+            return
+        kept: list[cp_model.IntVar] = []
+        for p, pod in enumerate(current.pods):
+            intact = self._intact(p, pod.units) if pod.units else None
+            if intact is None:
+                continue
+            lead = pod.units[0]
+            hinted = self._hint_intact(pod.units)
+            for k, today in pod.counts.items():
+                if k not in self.m[lead]:
+                    continue
+                var = self._new_int(0, today, f"stays[{p},{k}]",
+                                    min(today, self._hint_count(lead, k)) if hinted else 0)
+                self.model.add(var <= self.m[lead][k])
+                self.model.add(var == 0).only_enforce_if(intact.negated())
+                kept.append(var)
+        total = sum(sum(pod.counts.values()) for pod in current.pods)
+        self.model.add(sum(kept) >= total - current.max_moves)
+
+    def _intact(self, p: int, units: tuple[int, ...]) -> cp_model.IntVar | None:
+        """A literal true only when exactly `units` form one pod, led by the first; None
+        when the grouping options cannot form it."""
+        lead, rest = units[0], units[1:]
+        if any(lead not in self.join.get(v, {}) for v in rest):
+            return None
+        intact = self._new_bool(f"intact[{p}]", self._hint_intact(units))
+        if lead in self.join:
+            self.model.add_implication(intact, self.join[lead][lead])
+        for v in rest:
+            self.model.add_implication(intact, self.join[v][lead])
+        for w, options in self.join.items():
+            if w not in units and lead in options:
+                self.model.add_implication(intact, options[lead].negated())
+        return intact
+
+    def _hint_intact(self, units: tuple[int, ...]) -> bool:
+        if self.hint is None:
+            return False
+        lead = units[0]
+        return {u for u, s in enumerate(self.hint.leader) if s == lead} == set(units) \
+            and self.hint.leader[lead] == lead
+
     def term_unplaced(self) -> None:
         """Replicas left out: critical ones weigh more than all non-critical ones together,
         so that critical pods are placed first whatever the sizes."""
@@ -722,6 +800,30 @@ class LayoutModel:
     def hinted_objective(self) -> int:
         return sum(self.hinted_terms().values())
 
+    def term_expr(self, names: tuple[str, ...]) -> cp_model.LinearExpr:
+        """The named terms added up (0 when none is in the model)."""
+        return cp_model.LinearExpr.sum([coef * (const + sign * var) for name in names
+                                        for coef, const, sign, var in self.terms.get(name, [])])
+
+    def term_ceiling(self, names: tuple[str, ...]) -> int:
+        """The most the named terms can add up to, from their variables' domains."""
+        top = 0
+        for name in names:
+            for coef, const, sign, var in self.terms.get(name, []):
+                domain = list(self.model.proto.variables[var.index].domain)
+                top += max(coef * (const + sign * domain[0]), coef * (const + sign * domain[-1]))
+        return max(0, top)
+
+    def retarget(self, expr: LinearExpr, hint: list[int] | None = None) -> None:
+        """Minimise `expr` instead, from `hint` (a full solution of this model) when given."""
+        self.model.minimize(expr)
+        self.objective_expr = expr  # type: ignore[assignment]  # any linear expression
+        if hint is not None:
+            self.model.proto.solution_hint.vars.clear()
+            self.model.proto.solution_hint.values.clear()
+            self.model.proto.solution_hint.vars.extend(range(len(hint)))
+            self.model.proto.solution_hint.values.extend(hint)
+
     def cap_objective(self, value: int) -> None:
         """No worse than a known plan (the greedy): prunes and guarantees the promise."""
         self.model.add(self.objective_expr <= value)
@@ -753,6 +855,7 @@ class LayoutModel:
                 for name, terms in self.terms.items()
             }
             result.assignment = self._extract(solver)
+            self.last_solution = list(solver.response_proto.solution)
         return result
 
     def _extract(self, solver: _Values) -> Assignment:

@@ -1,10 +1,12 @@
 """The ways a solve can end, each returning one immutable Outcome.
 
 - `exact`: the strict model (every replica placed), capped by the first plan's price;
-  for plain vector packing, more packing runs in a thread beside it;
+  for plain vector packing, the packing search (`search_first`, `packing_plans`) runs
+  before it is built (60 replicas or more) and in a thread beside it;
 - `partial`: the model that may leave replicas out, and the proof that they cannot all be
   placed;
-- `heuristic_only`: more packing runs when no model fits in the time left;
+- `heuristic_only`: more packing (the packing search for plain vector packing) when no
+  model fits in the time left;
 - `conflicts`: the smallest set of hints that cannot hold together;
 - `at_lower_bound`: the first plan when it already meets the lower bound.
 
@@ -26,7 +28,8 @@ import numpy as np
 from numpy.typing import NDArray
 from ortools.sat.python import cp_model
 
-from advisor.bounds import missing_capacity
+from advisor import cns
+from advisor.bounds import lower_bound, missing_capacity
 from advisor.budget import Budget
 from advisor.conflicts import hint_conflicts
 from advisor.current import current_view
@@ -42,7 +45,9 @@ from advisor.model import (
     Weights,
     blast_weight,
 )
+from advisor.moves import move_budget, pods_today, within_budget
 from advisor.packing import _arrays, _fills, applies, drain, pure_packing
+from advisor.packing import _Search as PoolPacking
 from advisor.prepare import MAX_POOL_CANDIDATES, Instance
 from models import Conflict
 from models.plan import Status
@@ -90,6 +95,9 @@ class Job:
     today: Current | None  # the current layout in model terms (review)
     first: Assignment  # the first plan: hint, cap and fallback answer
     lower: int  # fewest nodes any complete plan needs
+    # policy.maxMoves is set and no known plan keeps it: the first plan caps nothing.
+    over_budget: bool = False
+    origin: str = "greedy plan"  # what found the first plan, for messages
 
     @classmethod
     def start(cls, inst: Instance, control: Control, budget: Budget, first: Assignment,
@@ -97,8 +105,18 @@ class Job:
         w = WEIGHTS[inst.problem.policy.objective]
         today = current_in_model_terms(inst)
         w = replace(w, unplaced=unplaced_weight(inst, w, today))
+        kept = within_budget(inst, first, today)
+        today_kept = kept is not None and kept is not first
+        if kept is not None and today_kept:
+            control.offer(inst, kept, "heuristic")  # the greedy plan moved too much
         return cls(inst=inst, control=control, budget=budget, weights=w, today=today,
-                   first=first, lower=lower)
+                   first=kept or first, lower=lower, over_budget=kept is None,
+                   **({"origin": TODAY_ORIGIN} if today_kept else {}))
+
+    @property
+    def moves_capped(self) -> bool:
+        """policy.maxMoves holds: only plans the model checks, or today's layout, will do."""
+        return self.today is not None and self.today.max_moves is not None
 
     def cells(self, allowed: list[int]) -> int:
         """(unit, node) pairs a model over `allowed` has: what building it costs."""
@@ -135,6 +153,8 @@ def price(job: Job) -> Priced:
     fixed = [c.index for c in inst.candidates if c.pool is None]
     if not any(inst.pool_candidates.values()):
         return Priced(fixed, None, {}, None)
+    if job.over_budget:  # the first plan breaks the move budget: it prices nothing
+        return Priced(allowed_candidates(inst, job.weights, None, job.today), None, {}, None)
     probe_nodes = sorted(set(fixed) | job.first.used_nodes())
     if budget.affords(job.cells(probe_nodes), budget.shares.probe_of_rest):
         try:
@@ -163,12 +183,17 @@ def at_lower_bound(job: Job) -> Outcome | None:
 
 def exact(job: Job, priced: Priced) -> Outcome:
     """The strict model over the priced nodes, capped by the first plan's objective."""
+    before = job.first
+    job, priced = search_first(job, priced)
+    if job.first is not before and (done := at_lower_bound(job)) is not None:
+        return replace(done, message=bound_note(job, job.origin))
     try:
         model = priced.model or build(job, priced.allowed, hint=job.first)
     except OutOfTimeError:
         return heuristic_only(job, priced)
     cap = model.hinted_objective() if priced.cap is None else priced.cap
-    model.cap_objective(cap)
+    if not job.over_budget:
+        model.cap_objective(cap)
     with PackingBeside(job) as beside:
         result = search(job, model, 1.0, beside)
     if beside.found is not None and (result.objective is None
@@ -177,9 +202,10 @@ def exact(job: Job, priced: Priced) -> Outcome:
     if result.assignment is not None:
         return Outcome(result.assignment, "optimal" if result.status == "OPTIMAL" else "feasible",
                        result.objective, result.bound, result.terms)
-    message = ("stopped before CP-SAT found a better plan: greedy plan" if job.control.stopped
-               else f"CP-SAT found no better plan in time ({result.status}); greedy plan")
-    return job.heuristic(message, float(cap), model.hinted_terms())
+    message = (f"stopped before CP-SAT found a better plan: {job.origin}" if job.control.stopped
+               else f"CP-SAT found no better plan in time ({result.status}); {job.origin}")
+    note = over_budget_note(job, proven=result.status == "INFEASIBLE")
+    return job.heuristic(message + note, float(cap), model.hinted_terms())
 
 
 def heuristic_only(job: Job, priced: Priced | None = None) -> Outcome:
@@ -199,11 +225,14 @@ def heuristic_only(job: Job, priced: Priced | None = None) -> Outcome:
     else:
         message = (f"too large for the exact model within {limit:g} s (about "
                    f"{job.budget.build_seconds(job.cells(priced.allowed)):.0f} s to build it): "
-                   "greedy plan; raise policy.timeLimitSeconds for a proven plan")
+                   f"{job.origin}; raise policy.timeLimitSeconds for a proven plan")
         objective, terms = priced.cap, dict(priced.terms)
-    chosen = improved(job)
+    message += over_budget_note(job)
+    # The heuristics know no move budget: today's layout (or the plan within it) stays.
+    chosen = job.first if job.moves_capped else improved(job)
     if chosen is not job.first:
         job.control.offer(inst, chosen, "heuristic")
+        message = message.replace(f"): {job.origin};", f"): {improved_origin(job)};", 1)
         objective = plain_objective(job, chosen)
         terms = {} if objective is None else {"node_cost": objective}
     return Outcome(chosen, "heuristic", None if objective is None else float(objective), None,
@@ -211,13 +240,13 @@ def heuristic_only(job: Job, priced: Priced | None = None) -> Outcome:
 
 
 def improved(job: Job) -> Assignment:
-    """The first plan improved by the heuristics in the time left: node-filling runs for
-    plain vector packing; otherwise, where the objective is node cost alone, emptying the
-    least loaded nodes onto the others."""
+    """The first plan improved by the heuristics in the time left: the packing search for
+    plain vector packing (`packing_plans`); otherwise, where the objective is node cost
+    alone, emptying the least loaded nodes onto the others."""
     inst, first = job.inst, job.first
     best = first
     if pure_packing(inst):
-        for plan in more_plans(job, lambda: job.control.stopped):
+        for plan in packing_plans(job, lambda: job.control.stopped):
             best = plan
     elif applies(inst) and node_cost_only(job) and len(first.used_nodes()) > job.lower:
         drained = drain(inst, first, job.budget.remaining(), deadline=job.budget.deadline())
@@ -347,6 +376,87 @@ def search(job: Job, model: LayoutModel, share: float,
 
 # Node-filling runs after the first plan's start from this seed (the first plan's use 0).
 MORE_PACKING_SEED = 1
+# The fixed-node-count search after the one before the build (beside CP-SAT, or alone when
+# no model fits) starts from this offset to the policy's seed, not to retrace its attempts.
+LATER_SEARCH_SEED = 1
+
+
+def search_first(job: Job, priced: Priced) -> tuple[Job, Priced]:
+    """Plain packing of `search_replicas` or more, whose objective is node cost alone: the
+    fixed-node-count search (advisor/cns.py) alone, for a share of what remains, before the
+    exact model is built. A plan on fewer nodes becomes the first plan: CP-SAT's hint, and
+    the cap that decides how many pool nodes the model offers."""
+    inst, budget = job.inst, job.budget
+    replicas = sum(u.replicas for u in inst.units)
+    if (replicas < budget.shares.search_replicas or not pure_packing(inst)
+            or plain_objective(job, job.first) is None or job.control.stopped):
+        return job, priced
+    deadline = budget.search_first_deadline()
+    better, origin = shrunk(job, deadline), SHRINK_ORIGIN
+    searched = cns.improve(inst, better or job.first, deadline, seed=inst.problem.policy.seed,
+                           stop=lambda: job.control.stopped, lower=job.lower)
+    if searched is not None:
+        better, origin = searched, SEARCH_ORIGIN
+    objective = None if better is None else plain_objective(job, better)
+    if better is None or objective is None:
+        return job, priced
+    job.control.offer(inst, better, "heuristic", float(objective))
+    allowed = allowed_candidates(inst, job.weights, objective, job.today)
+    return (replace(job, first=better, origin=origin),
+            Priced(allowed, objective, {"node_cost": objective}, None))
+
+
+SEARCH_ORIGIN = "the fixed-node-count search's plan"
+SHRINK_ORIGIN = "the plan packed with every pool node open"
+
+
+def improved_origin(job: Job) -> str:
+    """What found the plan `improved` returns, when better than the first, for messages."""
+    if pure_packing(job.inst):
+        return "the packing searches' plan" if job.first.complete else \
+            "the packing heuristics' plan"
+    return "the greedy plan with its least loaded nodes emptied"
+
+
+def packing_plans(job: Job, stop: Callable[[], bool], deadline: float | None = None
+                  ) -> Iterator[Assignment]:
+    """Ever better plans for plain packing, until `stop` or `deadline` (default the
+    budget's): every pool node open and packed into fewer, down to the lower bound, then the
+    fixed-node-count search from the best plan (one node fewer each); node-filling runs
+    when the first plan leaves replicas out."""
+    inst = job.inst
+    if not pure_packing(inst):
+        return
+    if not job.first.complete:
+        yield from more_plans(job, stop)
+        return
+    deadline = job.budget.deadline() if deadline is None else deadline
+    start = job.first
+    if (packed := shrunk(job, deadline)) is not None:
+        yield packed
+        start = packed
+    yield from cns.plans(inst, start, deadline, seed=inst.problem.policy.seed + LATER_SEARCH_SEED,
+                         stop=stop, lower=job.lower)
+
+
+def shrunk(job: Job, deadline: float) -> Assignment | None:
+    """The first plan's nodes, all open at once and packed into fewer pool nodes down to the
+    lower bound (packing's pool shrinking), when that places every replica on fewer; None
+    otherwise. The first plan does the same when it has time: on 10,000 replicas on a busy
+    machine it may not have had it, and one node fewer at a time is slow to make up for it."""
+    if len(job.first.used_nodes()) <= job.lower:
+        return None
+    search = PoolPacking(job.inst, job.lower, max(0.0, deadline - time.monotonic()), deadline)
+    search.consider(job.first)
+    (pool_nodes,) = search.pools.values()
+    search.shrink_pool(pool_nodes)
+    return None if search.best is job.first else search.best
+
+
+def bound_note(job: Job, what: str) -> str:
+    """Which lower bound a plan on as few nodes as it meets (advisor/bounds.py)."""
+    value, name = lower_bound(job.inst)
+    return f"{what}: {value} nodes, the lower bound ({name}), so optimal"
 
 
 def more_plans(job: Job, stop: Callable[[], bool]) -> Iterator[Assignment]:
@@ -375,13 +485,13 @@ def more_plans(job: Job, stop: Callable[[], bool]) -> Iterator[Assignment]:
 
 
 class PackingBeside:
-    """More node-filling runs in a thread while CP-SAT searches, for plain vector packing
+    """The packing search in a thread while CP-SAT searches, for plain vector packing
     whose objective is node cost alone (so a plan's objective follows from its nodes).
     CP-SAT releases the GIL while it searches and numpy while it computes, so both cores
     work; improving plans go to the control as they come, and the best is set against
     CP-SAT's at the end. A plan on as few nodes as the lower bound stops the search.
 
-    The runs wait for CP-SAT's first solution (or half the search time): loading the model
+    The search waits for CP-SAT's first solution (or half the search time): loading the model
     and presolving run on one thread, and a busy neighbour slowed them 2.5-fold."""
 
     def __init__(self, job: Job) -> None:
@@ -433,13 +543,18 @@ class PackingBeside:
             return Outcome(plan, status, float(objective), None, {"node_cost": objective},
                            f"CP-SAT found no plan in time ({result.status}); the best of the "
                            "packing heuristics run beside it")
-        return Outcome(plan, status, float(objective), bound, {"node_cost": objective})
+        what = "the packing search's plan (beside CP-SAT)"
+        message = (bound_note(self.job, what) if self.floor is not None
+                   and objective <= self.floor else f"{what}, optimal by CP-SAT's bound" if status
+                   == "optimal" else what)
+        return Outcome(plan, status, float(objective), bound, {"node_cost": objective},
+                       message)
 
     def _run(self) -> None:
         job = self.job
         self._go.wait(self._delay)
         try:
-            for plan in more_plans(job, self._stop.is_set):
+            for plan in packing_plans(job, self._stop.is_set):
                 objective = plain_objective(job, plan)
                 assert objective is not None
                 self.found = (plan, objective)
@@ -532,6 +647,7 @@ def allowed_candidates(inst: Instance, w: Weights, objective_cap: int | None,
 
 def current_in_model_terms(inst: Instance) -> Current | None:
     """The problem's current layout as per-unit node counts, for `term_moves`."""
+    budget = move_budget(inst)
     if inst.problem.layout is None:
         return None
     view = current_view(inst)
@@ -545,10 +661,27 @@ def current_in_model_terms(inst: Instance) -> Current | None:
         if pod_of[inst.container_names.index(inst.units[v].name)]
         == pod_of[inst.container_names.index(inst.units[s].name)]
     }
-    return Current(counts=counts, together=together)
+    return Current(counts=counts, together=together, pods=pods_today(inst, view),
+                   max_moves=budget)
 
 
 # ---- messages and conflicts ---------------------------------------------------------------
+
+# The first plan when the greedy plan moves more than policy.maxMoves allows.
+TODAY_ORIGIN = "today's layout, the replicas it lacks scheduled (within policy.maxMoves)"
+
+
+def over_budget_note(job: Job, *, proven: bool = False) -> str:
+    """Why the answer moves more than policy.maxMoves allows (`proven`: the exact model has
+    no plan within it)."""
+    if not job.over_budget:
+        return ""
+    assert job.today is not None
+    found = ("no plan keeps it (proven)" if proven
+             else "no plan within it was found in time")
+    return (f"; it moves more than policy.maxMoves ({job.today.max_moves}) replicas: {found}, "
+            "and today's layout breaks a hard rule or moves more itself")
+
 
 def truncation_note(inst: Instance) -> str:
     if not inst.truncated:

@@ -5,6 +5,8 @@ from models.plan import (
     Comparison,
     Conflict,
     Finding,
+    Frontier,
+    FrontierPoint,
     NodeUsage,
     PlacedReplica,
     Plan,
@@ -36,7 +38,7 @@ from models.validation import FieldIssue, ProblemError, parse_problem
 
 __all__ = [
     "Assessment", "Comparison", "Conflict", "Container", "DisruptionBudget",
-    "FieldIssue", "Finding", "GroupHint",
+    "FieldIssue", "Finding", "Frontier", "FrontierPoint", "GroupHint",
     "HelperHint", "Layout", "LayoutPod", "Node", "NodeUsage", "Objective", "PlacedReplica",
     "Placement", "Plan", "PlannedPod", "Policy", "Pool", "Problem", "ProblemError", "Review",
     "Scores", "SolverInfo", "SpofScore", "Spread", "TrafficHint", "Unplaced", "WasteScore",

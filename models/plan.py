@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 from pydantic.alias_generators import to_camel
 
 Status = Literal["optimal", "feasible", "heuristic", "infeasible"]
@@ -230,6 +230,46 @@ class Migration(Out):
     extra_nodes: int = Field(default=0, description=(
         "peakNodes minus the larger of the current and the advised layout's nodes in use."))
     notes: list[str] = Field(default_factory=list)
+
+
+class FrontierPoint(Out):
+    """Where one plan of the frontier stands, and how it was found."""
+
+    node_cost: int | None = Field(default=None, description=(
+        "The objective's node_cost term: each used node's cost or size (an average node "
+        "about 1000), plus 1 per node."))
+    risk: int | None = Field(default=None, description=(
+        "The objective's SPOF and blast-radius terms together (spof_*, blast_radius_*), at "
+        "the balanced weights."))
+    bounded: str = Field(description=(
+        "What the solve minimised under which bound: `least node cost`, `least risk`, or "
+        "`least risk with node cost <= N`."))
+    proven: bool = Field(description=(
+        "Proven optimal for its bound: no plan within it has less risk (or cost)."))
+    delta: str = Field(default="", description=(
+        "How it differs from the plan before it (cheaper) in the list."))
+
+
+class Frontier(Out):
+    """Plans trading node cost against SPOF, none better than another on both: ordered
+    from the cheapest to the safest, the knee recommended."""
+
+    plans: list[Plan] = Field(default_factory=list)
+    points: list[FrontierPoint] = Field(default_factory=list, description=(
+        "Per plan, in the same order: its node cost and risk, its bound, and its delta."))
+    recommended: int = Field(default=0, description=(
+        "Index in `plans` of the knee: the plan after which more safety costs most per "
+        "unit of risk removed."))
+    extremes_proven: bool = Field(default=False, description=(
+        "The cheapest and the safest plans are proven: the least node cost and the least "
+        "risk any plan can have."))
+    wall_time_seconds: float = 0.0
+    message: str = ""
+
+
+class AdviseAnswer(RootModel[Plan | Frontier]):
+    """What `POST /v1/advise` answers: one plan, or the frontier when `policy.objective` is
+    `frontier`."""
 
 
 Review.model_rebuild()

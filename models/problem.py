@@ -298,6 +298,8 @@ class Objective(StrEnum):
     BALANCED = "balanced"
     MIN_WASTE = "minWaste"
     MIN_SPOF = "minSpof"
+    # Not one plan: the plans trading node cost against SPOF (advisor/frontier.py).
+    FRONTIER = "frontier"
 
 
 class Spread(StrEnum):
@@ -315,6 +317,12 @@ class Policy(Wire):
         default=8, ge=1, le=64,
         description="CP-SAT search workers (a portfolio: more than the cores still pays); "
                     "1 is fully deterministic.",
+    )
+    max_moves: StrictInt | None = Field(
+        default=None, ge=0, le=MAX_REPLICAS * 100,
+        description="A move budget: the advised plan moves at most this many replicas off "
+                    "their current node (a re-grouped pod moves all its replicas); needs the "
+                    "current `layout`. 0 only schedules the replicas the layout lacks.",
     )
 
 

@@ -41,6 +41,10 @@ def render(fmt: str, result: dict[str, Any], problem: Problem | None = None,
         raise ValueError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
     # Renderers load on demand: a JSON answer never pays for a template engine.
     module, name = _RENDERERS[fmt]
+    if "plans" in result and "recommended" in result:  # a frontier: several plans
+        if fmt == "sarif":
+            raise ValueError("sarif reports one layout's findings, not a frontier")
+        module = "advisor.report.frontier"
     renderer: Renderer = getattr(importlib.import_module(module), name)
     return renderer(result, problem, source)
 

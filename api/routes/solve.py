@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from advisor.frontier import frontier
 from advisor.review import review as run_review
 from advisor.solve import SolveControl
 from advisor.solve import advise as run_advise
@@ -19,7 +20,8 @@ from api.errors import ApiError
 from api.openapi import ERRORS, problem_body, report_responses
 from api.routes.formats import ReportFormat, report_response
 from api.settings import Settings
-from models import FieldIssue, Plan, Problem, Review
+from models import FieldIssue, Frontier, Objective, Plan, Problem, Review
+from models.plan import AdviseAnswer
 
 router = APIRouter(prefix="/v1", tags=["solve"])
 
@@ -28,7 +30,7 @@ DISCONNECT_POLL_SECONDS = 0.5
 
 
 async def _solve(request: Request, settings: Settings, gate: GateDep, fmt: str, review: bool,
-                 work: Callable[[Problem, SolveControl], Plan | Review]) -> Response:
+                 work: Callable[[Problem, SolveControl], Plan | Review | Frontier]) -> Response:
     # The slot first: a busy server answers 429 without reading or parsing the body.
     if not gate.acquire(blocking=False):
         raise ApiError(429, "the server is busy with other solves; retry later or submit a "
@@ -50,7 +52,16 @@ async def _solve(request: Request, settings: Settings, gate: GateDep, fmt: str, 
     finally:
         live.discard(control)
         gate.release()
-    body: dict[str, Any] = with_notes(result.to_wire(), notes)
+    if isinstance(result, Frontier):
+        if fmt == "sarif":
+            raise ApiError(406, "a frontier has no SARIF report (it is several layouts): "
+                                "ask for application/json, text/plain, text/markdown or "
+                                "text/html")
+        body: dict[str, Any] = result.to_wire()
+        if notes:
+            body["message"] = "; ".join([*notes, body["message"]])
+    else:
+        body = with_notes(result.to_wire(), notes)
     headers = {}
     if any(note.startswith("policy.timeLimitSeconds") for note in notes):
         headers[CAPPED_HEADER] = f"{problem.policy.time_limit_seconds:g}"
@@ -59,19 +70,29 @@ async def _solve(request: Request, settings: Settings, gate: GateDep, fmt: str, 
     return await run_in_threadpool(report_response, fmt, body, problem, headers)
 
 
+def _advise_or_frontier(problem: Problem, control: SolveControl) -> Plan | Frontier:
+    """One plan, or the frontier when the policy asks for it."""
+    if problem.policy.objective == Objective.FRONTIER:
+        return frontier(problem, control)
+    return run_advise(problem, control)
+
+
 @router.post(
     "/advise", summary="Plan grouping and placement",
-    response_model=Plan, responses={**ERRORS, **report_responses("plan")},
+    response_model=AdviseAnswer, responses={**ERRORS, **report_responses("plan")},
     openapi_extra=problem_body(),
     description="Solves within the problem's time limit (the server's default when the "
                 "policy sets none, capped at the server's maximum; a capped limit is named in "
                 "`solver.message` and the `X-Podlayout-Time-Limit-Capped` header; "
                 "`policy.workers` is capped the same way). An "
-                "infeasible problem is an answer too: 200 with `status: infeasible`.",
+                "infeasible problem is an answer too: 200 with `status: infeasible`. With "
+                "`policy.objective: frontier`, the answer is `{plans, points, recommended}`: "
+                "up to five plans trading node cost against SPOF, cheapest to safest. "
+                "`policy.maxMoves` needs the problem's `layout` (422 otherwise).",
 )
 async def advise(request: Request, settings: SettingsDep, gate: GateDep,
                  fmt: ReportFormat) -> Response:
-    return await _solve(request, settings, gate, fmt, False, run_advise)
+    return await _solve(request, settings, gate, fmt, False, _advise_or_frontier)
 
 
 @router.post(
