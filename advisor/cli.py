@@ -7,7 +7,6 @@ models) is imported inside the commands that use it, not here: `podlayout --vers
 
 from __future__ import annotations
 
-import html
 import json
 import os
 import shutil
@@ -17,28 +16,30 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
-from urllib.parse import quote
 
 import typer
 import typer.rich_utils
 from rich.console import Console, RenderableType
-from rich.progress import BarColumn, TaskID, TextColumn
+from rich.progress import BarColumn, TextColumn
 from rich.progress import Progress as Bars
 from rich.table import Column
 from rich.text import Text
 
 if TYPE_CHECKING:
+    from advisor.batch.runner import BatchOptions
+    from advisor.batch.tasks import FileResult, FileTask
     from advisor.kube.common import ImportOptions
     from advisor.model import Progress
-    from advisor.report.digest import Side
     from advisor.solve import SolveControl
     from models import Plan, Problem, ProblemError, Review
 
 EXIT_OK, EXIT_INFEASIBLE, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+# `advise --frontier [N]`: N without a value (advisor.frontier.DEFAULT_POINTS, not imported
+# here so that --help loads no solver), and at most.
+DEFAULT_FRONTIER_POINTS, MAX_FRONTIER_POINTS = 5, 20
 
 # Help is drawn as tables that crop what does not fit with an ellipsis: at 80 columns (what
 # rich assumes when stdout is no terminal) option help loses its ends. Draw it at least this
@@ -207,18 +208,20 @@ def _read(file: str, nodes: str | None = None, defaults: str | None = None,
         raise _fail(EXIT_INPUT, str(exc)) from None
 
 
-_OPTION_OF = {"time_limit_seconds": "--time-limit", "seed": "--seed", "workers": "--workers"}
+_OPTION_OF = {"time_limit_seconds": "--time-limit", "seed": "--seed", "workers": "--workers",
+              "max_moves": "--max-moves"}
 
 
 def _override(problem: Problem, time_limit: float | None, seed: int | None,
-              workers: int | None) -> Problem:
+              workers: int | None, max_moves: int | None = None) -> Problem:
     """Command-line overrides of the policy, validated by the same rules as the file's."""
     from pydantic import ValidationError
 
     from models import Policy
 
     update = {key: value for key, value in (("time_limit_seconds", time_limit), ("seed", seed),
-                                             ("workers", workers)) if value is not None}
+                                             ("workers", workers), ("max_moves", max_moves))
+              if value is not None}
     if not update:
         return problem
     try:
@@ -235,39 +238,6 @@ def _live_progress() -> bool:
     return err.is_terminal and not os.environ.get("PODLAYOUT_QUIET")
 
 
-@dataclass
-class _BatchClock:
-    """Files done out of the total, and when the last one ended, for the batch's ETA."""
-
-    total: int
-    done: int = 0
-    started: float = field(default_factory=time.monotonic)
-    last_done: float = field(default_factory=time.monotonic)
-
-    def finish_one(self) -> None:
-        self.done += 1
-        self.last_done = time.monotonic()
-
-    def eta(self) -> float | None:
-        """Seconds left: the mean time of the files done for each file left, less what the
-        current one has taken already; None before the first file ends."""
-        if self.done == 0 or self.done >= self.total:
-            return None
-        mean = (self.last_done - self.started) / self.done
-        return max(0.0, mean * (self.total - self.done) - (time.monotonic() - self.last_done))
-
-
-def _duration(seconds: float) -> str:
-    whole = round(seconds)
-    if whole < 60:
-        return f"{whole}s"
-    minutes, secs = divmod(whole, 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
-
-
 class _Bars(Bars):
     """Rich's progress rows, and a line of hints under them (what Ctrl-C does): a row of its
     own keeps the numbers readable at 80 columns."""
@@ -282,12 +252,11 @@ class _Bars(Bars):
 
 class _SolveDisplay:
     """The live lines on stderr while a solve runs: a bar against the time limit with the
-    objective, bound and gap; in a batch, the files done with an ETA above it. Transient:
-    nothing of it stays on the screen, and stdout is never touched."""
+    objective, bound and gap. Transient: nothing of it stays on the screen, and stdout is
+    never touched. (A batch draws its own display: advisor.batch.progress.)"""
 
-    def __init__(self, limit: float | None, clock: _BatchClock | None) -> None:
+    def __init__(self, limit: float | None) -> None:
         self.limit = limit
-        self.clock = clock
         self.bars = _Bars(
             TextColumn("{task.description}", markup=False,
                        table_column=Column(no_wrap=True, min_width=9)),
@@ -297,10 +266,6 @@ class _SolveDisplay:
                        table_column=Column(no_wrap=True, overflow="ellipsis")),
             console=err, transient=True, redirect_stdout=False, redirect_stderr=False,
             refresh_per_second=5)
-        self.files: TaskID | None = None
-        if clock is not None:
-            self.files = self.bars.add_task("batch", total=clock.total, completed=clock.done,
-                                            count="", detail="")
         self.solve = self.bars.add_task("preparing", total=limit, count="", detail="")
 
     def __enter__(self) -> _SolveDisplay:
@@ -312,11 +277,6 @@ class _SolveDisplay:
         self.bars.stop()
 
     def update(self, elapsed: float, latest: Progress | None, stopping: bool) -> None:
-        if self.files is not None and self.clock is not None:
-            eta = self.clock.eta()
-            self.bars.update(self.files, completed=self.clock.done,
-                             count=f"{self.clock.done}/{self.clock.total} files",
-                             detail=f"ETA {_duration(eta)}" if eta is not None else "ETA -")
         count = (f"{elapsed:.1f}/{self.limit:g}s" if self.limit is not None
                  else f"{elapsed:.1f}s")
         if latest is None or latest.objective is None:
@@ -337,8 +297,8 @@ class _SolveDisplay:
                          detail=detail)
 
 
-def _run_with_progress(work: Callable[[SolveControl], T], limit: float | None = None,
-                       clock: _BatchClock | None = None) -> tuple[T, bool]:
+def _run_with_progress(work: Callable[[SolveControl], T], limit: float | None = None
+                       ) -> tuple[T, bool]:
     """Run a solve in a thread; show progress on a terminal; Ctrl-C stops it gracefully."""
     from advisor.solve import SolveControl
 
@@ -359,7 +319,7 @@ def _run_with_progress(work: Callable[[SolveControl], T], limit: float | None = 
     thread = threading.Thread(target=target, name="podlayout-solve", daemon=True)
     thread.start()
     interrupted = False
-    display = _SolveDisplay(limit, clock) if _live_progress() else None
+    display = _SolveDisplay(limit) if _live_progress() else None
     with display or nullcontext():
         # An Event, not Thread.join: an interrupted join can leave is_alive() wrong.
         while not done.is_set():
@@ -424,34 +384,67 @@ def _root(
     """Decide how to group containers into pods and where to place every replica."""
 
 
+MovesOpt = Annotated[int | None, typer.Option(
+    "--max-moves", metavar="K", help="Override policy.maxMoves: the advised plan moves at "
+    "most K replicas off their current node (needs the current `layout`).")]
+FrontierOpt = Annotated[int | None, typer.Option(
+    "--frontier", metavar="[N]", min=1, max=MAX_FRONTIER_POINTS,
+    help="Print up to N plans (default 5) trading node cost against SPOF, cheapest to "
+    "safest, the knee recommended (as policy.objective: frontier).")]
+
+
 @app.command()
 def advise(file: FileArg, time_limit: TimeOpt = None, seed: SeedOpt = None,
            workers: WorkersOpt = None, nodes: NodesOpt = None,
            default_requests: DefaultsOpt = None, injected_requests: InjectedOpt = None,
-           fmt: ReportOpt = None) -> None:
+           fmt: ReportOpt = None, max_moves: MovesOpt = None,
+           frontier: FrontierOpt = None) -> None:
     """Plan the grouping and placement; print the plan (JSON, or a report by --format)."""
     from advisor.solve import advise as run_advise
+    from models import Objective
 
     report = _report_format(fmt)
     problem = _override(_read(file, nodes, default_requests, injected_requests), time_limit,
-                        seed, workers)
+                        seed, workers, max_moves)
+    if frontier is not None or problem.policy.objective == Objective.FRONTIER:
+        _advise_frontier(file, problem, report, frontier)
+        return
     plan, interrupted = _solve_or_fail(file, problem.policy.time_limit_seconds,
                                        lambda control: run_advise(problem, control))
     _emit(plan, interrupted, report, problem, _source_name(file))
+
+
+def _advise_frontier(file: str, problem: Problem, report: str, points: int | None) -> None:
+    """The frontier's plans; the exit code follows the recommended one."""
+    from advisor.frontier import DEFAULT_POINTS, frontier
+    from advisor.report import render
+
+    if report == "sarif":
+        raise _fail(EXIT_INPUT, "error: --format sarif reports one layout's findings; the "
+                                "frontier is json, yaml, text, markdown or html")
+    count = points or DEFAULT_POINTS
+    result, interrupted = _solve_or_fail(file, problem.policy.time_limit_seconds,
+                                         lambda control: frontier(problem, control, count))
+    sys.stdout.write(render(report, result.to_wire(), problem, _source_name(file)))
+    sys.stdout.flush()
+    if interrupted:
+        raise typer.Exit(EXIT_INTERRUPTED)
+    if result.plans and result.plans[result.recommended].status == "infeasible":
+        raise typer.Exit(EXIT_INFEASIBLE)
 
 
 @app.command()
 def review(file: FileArg, time_limit: TimeOpt = None, seed: SeedOpt = None,
            workers: WorkersOpt = None, nodes: NodesOpt = None,
            default_requests: DefaultsOpt = None, injected_requests: InjectedOpt = None,
-           fmt: ReportOpt = None) -> None:
+           fmt: ReportOpt = None, max_moves: MovesOpt = None) -> None:
     """Score the problem's current `layout`, list its findings, and show the advised plan.
     Manifests and Compose files bring their layout: the workloads as they are grouped today."""
     from advisor.review import review as run_review
 
     report = _report_format(fmt)
     problem = _override(_read(file, nodes, default_requests, injected_requests), time_limit,
-                        seed, workers)
+                        seed, workers, max_moves)
     if problem.layout is None:
         raise _fail(EXIT_INPUT, "error: layout: review needs the current `layout` in the input")
     result, interrupted = _solve_or_fail(file, problem.policy.time_limit_seconds,
@@ -466,8 +459,6 @@ FailOpt = Annotated[list[str] | None, typer.Option(
 WorstOpt = Annotated[int, typer.Option(
     "--worst", min=1, max=50, help="How many of the worst nodes to try when no --fail is "
     "given.")]
-# What-if results are neither a plan nor a review: these formats render them.
-WHATIF_FORMATS = ("json", "yaml", "text", "markdown")
 
 
 @app.command()
@@ -476,7 +467,7 @@ def whatif(file: FileArg, fail: FailOpt = None, worst: WorstOpt = 1, nodes: Node
            fmt: ReportOpt = None) -> None:
     """Simulate node and zone failures on the current `layout`: which critical components
     each stops or degrades, where the evicted replicas run again, what stays Pending."""
-    from advisor.report.whatif import render_whatif
+    from advisor.report.whatif import WHATIF_FORMATS, render_whatif
     from advisor.whatif import parse_failure, run_whatif
     from models import ProblemError
 
@@ -499,56 +490,107 @@ BatchFormatOpt = Annotated[str | None, typer.Option(
     help="Format of each report: json, yaml, text, markdown, html or sarif (html and sarif "
     "need --output-dir; html and markdown add an index page there). Default: json with "
     "--output-dir, else text on a terminal and json otherwise.")]
-# Formats whose output directory gets an index page linking every report.
-INDEX_NAMES = {"html": "index.html", "markdown": "index.md"}
-# Which exit code wins for the batch: bad input, then internal error, then infeasible.
-_EXIT_RANK = {EXIT_OK: 0, EXIT_INFEASIBLE: 1, EXIT_INTERNAL: 2, EXIT_INPUT: 3}
-
-
-def _worse(a: int, b: int) -> int:
-    return max(a, b, key=lambda code: _EXIT_RANK.get(code, 0))
-
-
-@dataclass
-class _Outcome:
-    """One input of a batch: its line, its result (for the index) and its rendered report
-    when that goes to stdout."""
-
-    line: dict[str, Any]
-    result: dict[str, Any] | None = None
-    report: str | None = None
-    interrupted: bool = False
+JobsOpt = Annotated[int | None, typer.Option(
+    "--jobs", "-j", min=1, max=1024,
+    help="Inputs solved at once, each in a process of its own; the CP-SAT workers of each "
+    "solve (policy.workers) are divided among them. Default: the number of cores.")]
+ResumeOpt = Annotated[bool, typer.Option(
+    "--resume", help="Skip inputs whose result for the same input bytes and options is "
+    "already in --output-dir (checked by a content hash); interrupted and crashed ones are "
+    "solved again.")]
+ShardOpt = Annotated[str | None, typer.Option(
+    "--shard", metavar="I/N", help="Solve only shard I of N (I from 0): a share of the "
+    "inputs balanced by size, the same in every shard, each input in exactly one.")]
+ShardsOpt = Annotated[int | None, typer.Option(
+    "--shards", metavar="N", help="Split into N shards and solve the one JOB_COMPLETION_INDEX "
+    "names (a Kubernetes Indexed Job sets it in each pod).")]
+BatchWorkersOpt = Annotated[int | None, typer.Option(
+    "--workers", help="Override policy.workers (CP-SAT workers for all the solves running "
+    "at once; each gets its share).")]
+MemoryOpt = Annotated[str | None, typer.Option(
+    "--memory-limit", metavar="SIZE", help="Address space of each input's process (e.g. "
+    "4Gi): a solve that needs more ends with an internal error, the others go on.")]
 
 
 @app.command()
 def batch(
     files: Annotated[list[Path], typer.Argument(
-        help="Problem files (JSON or YAML), Kubernetes manifests or Compose files.")],
+        help="Problem files (JSON or YAML), Kubernetes manifests or Compose files; or "
+        "`merge DIR...` to join the summaries of shards' output directories.")],
     output_dir: Annotated[
         Path | None,
-        typer.Option("--output-dir", "-o", help="Write each report here (FILE.plan.json, or "
-                     "the format's suffix) instead of stdout."),
+        typer.Option("--output-dir", "-o", help="Write each report here (NAME-HASH.plan.json, "
+                     "NAME-HASH.review.json, or the format's suffix), a record per input "
+                     "and summary.json, instead of printing the reports."),
     ] = None,
     time_limit: TimeOpt = None,
     nodes: NodesOpt = None,
     defaults: DefaultsOpt = None,
     injected: InjectedOpt = None,
     fmt: BatchFormatOpt = None,
+    jobs: JobsOpt = None,
+    resume: ResumeOpt = False,
+    shard: ShardOpt = None,
+    shards: ShardsOpt = None,
+    workers: BatchWorkersOpt = None,
+    memory_limit: MemoryOpt = None,
 ) -> None:
-    """Solve many problems one after another; one JSON line per file on stdout.
+    """Solve many problems, several at once; one JSON line per file on stdout.
 
     A file with a `layout` is reviewed, any other advised. Each line is
-    {file, exitCode, status, result | error | output}; the exit code is the worst
-    of the files' (2 bad input, then 3 internal error, then 1 infeasible, else 0).
-    Without --output-dir, --format yaml prints the lines as YAML documents, and text and
-    markdown print the reports one after another under a heading per file.
+    {file, exitCode, status, result | error | output}, in argument order; the exit code is
+    130 when interrupted, else the worst of the files' (2 bad input, then 3 internal error,
+    then 1 infeasible, else 0). Without --output-dir, --format yaml prints the lines as YAML
+    documents, and text and markdown print the reports one after another under a heading
+    per file. `podlayout batch merge DIR...` prints one summary of shards' output
+    directories (and writes it to --output-dir/summary.json when given).
     """
+    from advisor.batch.runner import run_batch
+
+    if files and str(files[0]) == "merge":
+        _batch_merge(files[1:], output_dir)
+    options = _batch_options(files, output_dir, time_limit, nodes, defaults, injected, fmt,
+                             jobs, resume, shard, shards, workers, memory_limit)
+    stream = "json" if output_dir is not None else options.report
+    live = _live_progress()  # as advise decides: a terminal, and no PODLAYOUT_QUIET
+    raise typer.Exit(run_batch(options, partial(_batch_out, stream=stream),
+                               display=err if live else None,
+                               redirect_stdout=live and _stdout_is_tty()))
+
+
+def _batch_options(files: list[Path], output_dir: Path | None, time_limit: float | None,
+                   nodes: str | None, defaults: str | None, injected: list[str] | None,
+                   fmt: str | None, jobs: int | None, resume: bool, shard: str | None,
+                   shards: int | None, workers: int | None, memory_limit: str | None
+                   ) -> BatchOptions:
+    """The batch's options, every one checked before any file: a bad one is a usage error."""
+    from advisor.batch.keys import ResultOptions
+    from advisor.batch.runner import BatchOptions, cpu_count
+    from advisor.batch.shards import ShardError, resolve_shard
+
     # Files written to a directory stay JSON whatever the terminal: only what stdout shows
     # follows it.
     report = _report_format(fmt, "json" if output_dir is not None else None)
     if output_dir is None and report in ("html", "sarif"):
         raise _fail(EXIT_INPUT, f"error: --format {report}: give --output-dir (one {report} "
                                 "file per input)")
+    if resume and output_dir is None:
+        raise _fail(EXIT_INPUT, "error: --resume: give --output-dir (where the results are)")
+    try:
+        chosen = resolve_shard(shard, shards)
+    except ShardError as exc:
+        raise _fail(EXIT_INPUT, f"error: {exc}") from None
+    _batch_checks(output_dir, time_limit, workers, nodes, defaults, injected)
+    return BatchOptions(
+        files=files, report=report, stream=report, output_dir=output_dir,
+        jobs=jobs or cpu_count(), resume=resume, shard=chosen,
+        options=ResultOptions(report, time_limit, workers, nodes, defaults,
+                              tuple(injected or ())),
+        memory_limit=_memory_limit(memory_limit))
+
+
+def _batch_checks(output_dir: Path | None, time_limit: float | None, workers: int | None,
+                  nodes: str | None, defaults: str | None, injected: list[str] | None) -> None:
     if output_dir is not None:
         if output_dir.exists() and not output_dir.is_dir():
             raise _fail(EXIT_INPUT, f"error: --output-dir {output_dir}: not a directory")
@@ -556,105 +598,59 @@ def batch(
             output_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise _fail(EXIT_INPUT, f"error: --output-dir {output_dir}: {exc}") from None
-    if time_limit is not None:  # a bad option is a usage error, before any file
+    if time_limit is not None or workers is not None:
         from models import Container, Problem
 
-        _override(Problem(containers=[Container(name="probe")]), time_limit, None, None)
+        _override(Problem(containers=[Container(name="probe")]), time_limit, None, workers)
     try:
         _options(nodes, defaults, injected)
     except _BadInputError as exc:
         raise _fail(EXIT_INPUT, str(exc)) from None
-    clock = _BatchClock(len(files))
-    written: set[Path] = set()
-    outcomes: list[_Outcome] = []
-    worst = EXIT_OK
-    for i, path in enumerate(files, start=1):
-        outcome = _batch_one(path, report, output_dir, written, clock, time_limit, nodes,
-                             defaults, injected)
-        outcomes.append(outcome)
-        worst = _worse(worst, outcome.line["exitCode"])
-        clock.finish_one()
-        _batch_out(i, len(files), path, outcome, "json" if output_dir is not None else report)
-        if outcome.interrupted:
-            break
-    if output_dir is not None and report in INDEX_NAMES:
-        worst = _worse(worst, _write_index(output_dir / INDEX_NAMES[report], report, outcomes))
-    raise typer.Exit(EXIT_INTERRUPTED if outcomes and outcomes[-1].interrupted else worst)
 
 
-def _batch_one(path: Path, report: str, output_dir: Path | None, written: set[Path],
-               clock: _BatchClock, time_limit: float | None, nodes: str | None,
-               defaults: str | None, injected: list[str] | None) -> _Outcome:
-    from advisor.report import render
-    from advisor.review import review as run_review
-    from advisor.solve import advise as run_advise
-    from models import ProblemError, Review
+def _memory_limit(text: str | None) -> int | None:
+    if text is None:
+        return None
+    from models.quantity import parse_quantity
 
-    line: dict[str, Any] = {"file": str(path)}
     try:
-        problem = _override(_load(str(path), nodes, defaults, injected), time_limit, None,
-                            None)
-    except _BadInputError as exc:
-        line.update(exitCode=EXIT_INPUT, status="invalid", error=str(exc))
-        return _Outcome(line)
-    limit = problem.policy.time_limit_seconds
-    result: Plan | Review
-    try:
-        if problem.layout is not None:
-            result, interrupted = _run_with_progress(partial(run_review, problem), limit, clock)
-        else:
-            result, interrupted = _run_with_progress(partial(run_advise, problem), limit, clock)
-        plan = result.advised if isinstance(result, Review) else result
-        wire = result.to_wire()
-        # Rendered here, inside the guard: a report that fails is this file's error only.
-        text = None if report in ("json", "yaml") and output_dir is None else render(
-            report, wire, problem, str(path))
-    except ProblemError as exc:
-        line.update(exitCode=EXIT_INPUT, status="invalid", error=_problem_text(str(path), exc))
-        return _Outcome(line)
-    except Exception as exc:  # one file's internal error must not lose the others
-        line.update(exitCode=EXIT_INTERNAL, status="error",
-                    error=f"internal error: {type(exc).__name__}: {exc}")
-        return _Outcome(line)
-    line.update(exitCode=EXIT_INFEASIBLE if plan.status == "infeasible" else EXIT_OK,
-                status=plan.status)
-    outcome = _Outcome(line, wire, interrupted=interrupted)
-    if output_dir is None:
-        if text is None:
-            line["result"] = wire
-        outcome.report = text
-        return outcome
-    target = _report_path(output_dir, path, report, isinstance(result, Review), written)
-    try:
-        target.write_text(text or "", encoding="utf-8")
-        line["output"] = str(target)
-    except OSError as exc:
-        line.update(exitCode=EXIT_INPUT, error=f"cannot write {target}: {exc}")
-    return outcome
+        value = int(parse_quantity(text))
+    except ValueError as exc:
+        raise _fail(EXIT_INPUT, f"error: --memory-limit {text}: {exc}") from None
+    if value < 256 * 2**20:
+        raise _fail(EXIT_INPUT, f"error: --memory-limit {text}: give at least 256Mi (a "
+                                "solve's process needs that much to start)")
+    return value
 
 
-def _report_path(output_dir: Path, path: Path, report: str, is_review: bool,
-                 written: set[Path]) -> Path:
-    # JSON keeps the names scripts read today (FILE.plan.json, reviews included); the other
-    # formats are new, and name a review as one.
-    from advisor.report import SUFFIXES
+def _batch_merge(dirs: list[Path], output_dir: Path | None) -> None:
+    from advisor.batch.naming import RECORDS_DIR, SUMMARY
+    from advisor.batch.records import summary_line
+    from advisor.batch.runner import merge
 
-    kind = "review" if is_review and report != "json" else "plan"
-    suffix = f".{kind}{SUFFIXES[report]}"
-    target = output_dir / f"{path.stem}{suffix}"
-    n = 2
-    while target in written:  # two inputs with one name: never overwrite
-        target = output_dir / f"{path.stem}-{n}{suffix}"
-        n += 1
-    written.add(target)
-    return target
+    if not dirs:
+        raise _fail(EXIT_INPUT, "error: merge: give the output directories of the shards")
+    for folder in dirs:
+        if not (folder / RECORDS_DIR).is_dir():
+            raise _fail(EXIT_INPUT, f"error: merge: {folder}: not a batch output directory "
+                                    f"(no {RECORDS_DIR}/ in it)")
+    summary = merge(dirs)
+    text = json.dumps(summary, indent=2) + "\n"
+    sys.stdout.write(text)
+    err.print(summary_line(summary), markup=False)
+    if output_dir is not None:
+        try:
+            output_dir.mkdir(parents=True, exist_ok=True)
+            (output_dir / SUMMARY).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise _fail(EXIT_INPUT, f"error: --output-dir {output_dir}: {exc}") from None
+    raise typer.Exit(EXIT_OK)
 
 
-def _batch_out(i: int, total: int, path: Path, outcome: _Outcome, stream: str) -> None:
-    """The status line on stderr, and the file's part of stdout: a JSON line, a YAML
-    document, or its report under a heading."""
+def _batch_out(i: int, total: int, task: FileTask, outcome: FileResult, stream: str) -> None:
+    """The file's part of stdout, in argument order: a JSON line, a YAML document, or its
+    report under a heading."""
     line = outcome.line
-    err.print(f"[{i}/{total}] {path}: {line['status']}", markup=False)
     if stream == "json":
         out = json.dumps(line) + "\n"
     elif stream == "yaml":
@@ -664,7 +660,7 @@ def _batch_out(i: int, total: int, path: Path, outcome: _Outcome, stream: str) -
     else:
         body = outcome.report or (f"{line['status']} (exit code {line['exitCode']})\n\n"
                                   + _fenced(str(line.get("error", "")), stream))
-        head = f"# `{path}`\n\n" if stream == "markdown" else f"==> {path} <==\n"
+        head = f"# `{task.path}`\n\n" if stream == "markdown" else f"==> {task.path} <==\n"
         out = ("\n" if i > 1 else "") + head + body
     sys.stdout.write(out)
     sys.stdout.flush()
@@ -674,114 +670,6 @@ def _fenced(text: str, stream: str) -> str:
     if stream != "markdown":
         return text.rstrip("\n") + "\n"
     return "```text\n" + text.rstrip("\n").replace("```", "'''") + "\n```\n"
-
-
-def _write_index(target: Path, report: str, outcomes: list[_Outcome]) -> int:
-    rows = [_index_row(o) for o in outcomes]
-    text = _index_html(rows) if report == "html" else _index_markdown(rows)
-    try:
-        target.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        err.print(f"error: cannot write {target}: {exc}", markup=False)
-        return EXIT_INPUT
-    err.print(f"index: {target}", markup=False)
-    return EXIT_OK
-
-
-INDEX_COLUMNS = ("input", "status", "waste", "SPOF", "blast radius node / zone",
-                 "nodes used")
-
-
-@dataclass(frozen=True)
-class _IndexRow:
-    file: str
-    link: str | None  # the report's file name, beside the index
-    status: str
-    waste: str
-    spof: str
-    blast: str
-    nodes: str
-
-
-def _index_row(outcome: _Outcome) -> _IndexRow:
-    line = outcome.line
-    status = line["status"]
-    if line.get("error"):
-        status += ": " + str(line["error"]).splitlines()[0].removeprefix("error: ")
-    output = line.get("output")
-    link = Path(output).name if isinstance(output, str) else None
-    if outcome.result is None:
-        return _IndexRow(line["file"], link, status, "-", "-", "-", "-")
-    from advisor.report.digest import digest
-
-    d = digest(outcome.result)
-    sides = [s for s in (d.current, d.advised) if s is not None]
-
-    def each(value: Callable[[Side], str]) -> str:  # a review: current -> advised
-        return " → ".join(value(s) for s in sides)
-
-    def blast(side: Side) -> str:
-        radius = side.spof.get("blastRadius") or {}
-        return f"{_score(radius.get('node'))} / {_score(radius.get('zone'))}"
-
-    return _IndexRow(line["file"], link, status,
-                     each(lambda s: _score(s.waste.get("score"))),
-                     each(lambda s: _score(s.spof.get("score"))), each(blast),
-                     each(lambda s: str(s.nodes_used)))
-
-
-def _score(value: object) -> str:
-    return f"{value:.1f}" if isinstance(value, int | float) else "-"
-
-
-def _index_counts(rows: list[_IndexRow]) -> str:
-    counts: dict[str, int] = {}
-    for row in rows:
-        key = row.status.split(":", 1)[0]
-        counts[key] = counts.get(key, 0) + 1
-    return (f"{len(rows)} input{'s' if len(rows) != 1 else ''}: "
-            + ", ".join(f"{n} {status}" for status, n in counts.items()))
-
-
-def _index_markdown(rows: list[_IndexRow]) -> str:
-    def cell(text: str) -> str:
-        return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-
-    lines = ["# podlayout batch", "", _index_counts(rows) + ".", "",
-             "| " + " | ".join(INDEX_COLUMNS) + " |", "|---|---|---:|---:|---:|---:|"]
-    for r in rows:
-        name = f"[{cell(r.file)}]({quote(r.link)})" if r.link else cell(r.file)
-        lines.append(f"| {name} | {cell(r.status)} | {r.waste} | {r.spof} | {r.blast} | "
-                     f"{r.nodes} |")
-    return "\n".join(lines) + "\n"
-
-
-INDEX_STYLE = (
-    "body{font-family:system-ui,sans-serif;margin:2rem;color:#1b1b1b}"
-    "table{border-collapse:collapse}th,td{padding:.35rem .8rem;border-bottom:1px solid #ddd;"
-    "text-align:left;vertical-align:top}td.n{text-align:right;"
-    "font-variant-numeric:tabular-nums;white-space:nowrap}th{background:#f3f3f3}"
-)
-
-
-def _index_html(rows: list[_IndexRow]) -> str:
-    def esc(text: str) -> str:
-        return html.escape(text, quote=True)
-
-    body = []
-    for r in rows:
-        name = (f'<a href="{esc(quote(r.link))}">{esc(r.file)}</a>' if r.link
-                else esc(r.file))
-        cells = "".join(f'<td class="n">{esc(v)}</td>'
-                        for v in (r.waste, r.spof, r.blast, r.nodes))
-        body.append(f"<tr><td>{name}</td><td>{esc(r.status)}</td>{cells}</tr>")
-    head = "".join(f"<th>{esc(c)}</th>" for c in INDEX_COLUMNS)
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>podlayout batch</title><style>{INDEX_STYLE}</style></head>\n<body>"
-            f"<h1>podlayout batch</h1><p>{esc(_index_counts(rows))}</p>\n"
-            f"<table><thead><tr>{head}</tr></thead><tbody>\n" + "\n".join(body)
-            + "\n</tbody></table></body></html>\n")
 
 
 import_app = typer.Typer(
@@ -918,11 +806,22 @@ def schema() -> None:
     sys.stdout.write(json.dumps(Problem.model_json_schema(by_alias=True), indent=2) + "\n")
 
 
+def optional_values(args: list[str]) -> list[str]:
+    """`--frontier` may come without its count: the parser needs one, so give the default
+    when the next word is no number."""
+    out: list[str] = []
+    for i, arg in enumerate(args):
+        out.append(arg)
+        if arg == "--frontier" and (i + 1 == len(args) or not args[i + 1].isdigit()):
+            out.append(str(DEFAULT_FRONTIER_POINTS))
+    return out
+
+
 def main() -> None:
     # Ctrl-C must reach us even when started with SIGINT ignored (e.g. from `cmd &` in a script).
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        app()
+        app(args=optional_values(sys.argv[1:]))
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(EXIT_INTERRUPTED)

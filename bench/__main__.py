@@ -1,9 +1,12 @@
-"""`python -m bench {core,smoke,api,scale,startup}`: tables on stdout, progress on stderr.
+"""`python -m bench {core,smoke,api,scale,startup,migration,batch}`: tables on stdout,
+progress on stderr.
 
 Exit codes: 0 done, 1 the smoke test failed (an infeasible plan or one without a
 solver bound, or a VBP instance not solved to its optimum), the api benchmark saw
 an error (a non-2xx answer, a status other than optimal, a server that did not
-start) or a `podlayout` run of the startup benchmark failed, 2 bad usage, no
+start), a `podlayout` run of the startup benchmark failed, or the batch benchmark
+saw an input not solved exactly once by its shards or their merged summary differ
+from one process's (inputs, names, exit codes), 2 bad usage, no
 consistent problem for the arguments, no instance matching `scale --instances`, or
 the shared benchmark data missing.
 """
@@ -20,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench import migration
 from bench.generators import GeneratorError
 from bench.runner import (
     RunConfig,
@@ -60,6 +64,9 @@ HELP = {
              "kube-scheduler-style greedies; each advisor run in a subprocess",
     "startup": "how long `podlayout --version` and `podlayout --help` take, start to exit "
                "(the median of --runs runs each, in seconds)",
+    "batch": "`podlayout batch` over core-sized problems: --jobs 1 against --jobs 2, --resume "
+             "after a kill half-way, local shards merged against one process; fails when an "
+             "input is not solved exactly once or the merged summary differs",
 }
 # Small VBP instances the smoke test solves and compares with their proven optimum.
 SMOKE_VBP = ("class1_20_3_0", "class6_20_3_0", "class8_20_5_0")
@@ -130,11 +137,11 @@ def _api_parser(sub: argparse.ArgumentParser) -> None:
 
 
 def _scale_parser(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("--suite", choices=("vbp", "openb", "synthetic", "core", "all"),
+    sub.add_argument("--suite", choices=("vbp", "vbp-gen", "openb", "synthetic", "core", "all"),
                      default="vbp", help="instances to run (default vbp)")
     sub.add_argument("--time-limit", type=_positive, default=None,
-                     help="policy.timeLimitSeconds (default per suite: vbp 10, openb 60, "
-                          "synthetic 30, core 10)")
+                     help="policy.timeLimitSeconds (default per suite: vbp 10, vbp-gen 10, "
+                          "openb 60, synthetic 30, core 10)")
     sub.add_argument("--instances", default="*", metavar="GLOB",
                      help="only instances whose name matches, e.g. 'class1_*' (default *)")
     sub.add_argument("--workers", type=_workers, default=None,
@@ -150,11 +157,25 @@ def _startup_parser(sub: argparse.ArgumentParser) -> None:
                      help="also write the results as JSON to PATH")
 
 
+def _batch_parser(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--inputs", type=_between(2, 1000), default=40,
+                     help="core-sized problems (seeds 0..N-1; default 40)")
+    sub.add_argument("--time-limit", type=_positive, default=2.0,
+                     help="policy.timeLimitSeconds of each (default 2)")
+    sub.add_argument("--shards", type=_between(2, 64), default=4,
+                     help="local shard processes (default 4)")
+    sub.add_argument("--keep", type=Path, default=None, metavar="DIR",
+                     help="work in DIR and keep the inputs and outputs (default: a temporary "
+                          "directory, removed)")
+    sub.add_argument("--json", type=Path, default=None, metavar="PATH",
+                     help="also write the results as JSON to PATH")
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     subs = top.add_subparsers(dest="benchmark", required=True,
-                              metavar="{core,smoke,api,scale,startup}")
+                              metavar="{core,smoke,api,scale,startup,migration,batch}")
     for name, d in BENCHMARKS.items():
         sub = subs.add_parser(name, help=HELP[name], description=HELP[name])
         sub.add_argument("--seeds", type=_seeds, default=parse_seeds(d.seeds),
@@ -175,7 +196,45 @@ def parser() -> argparse.ArgumentParser:
     _scale_parser(subs.add_parser("scale", help=HELP["scale"], description=HELP["scale"]))
     _startup_parser(subs.add_parser("startup", help=HELP["startup"],
                                     description=HELP["startup"]))
+    _batch_parser(subs.add_parser("batch", help=HELP["batch"], description=HELP["batch"]))
+    _migration_parser(subs.add_parser("migration", help=migration.HELP,
+                                      description=migration.__doc__))
     return top
+
+
+def _budgets(text: str) -> list[int | None]:
+    try:
+        return migration.parse_budgets(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _migration_parser(sub: argparse.ArgumentParser) -> None:
+    core = BENCHMARKS["core"]
+    sub.add_argument("--seeds", type=_seeds, default=parse_seeds(core.seeds),
+                     help=f"seeds of the core problems (default {core.seeds})")
+    sub.add_argument("--budgets", type=_budgets, default=migration.parse_budgets(
+        migration.DEFAULT_BUDGETS), help="policy.maxMoves values, `none` for no budget "
+        f"(default {migration.DEFAULT_BUDGETS})")
+    sub.add_argument("--time-limit", type=_positive, default=core.time_limit,
+                     help=f"policy.timeLimitSeconds per solve (default {core.time_limit:g})")
+    sub.add_argument("--containers", type=int, default=core.containers)
+    sub.add_argument("--nodes", type=int, default=core.nodes)
+    sub.add_argument("--workers", type=_workers, default=None,
+                     help="policy.workers (default: the policy's default)")
+    sub.add_argument("--points", type=_between(2, 20), default=5,
+                     help="plans the frontier may have (default 5)")
+
+
+def main_migration(args: argparse.Namespace) -> int:
+    try:
+        print(migration.main(args.seeds, args.budgets, containers=args.containers,
+                             nodes=args.nodes, time_limit=args.time_limit,
+                             workers=args.workers, points=args.points, log=log))
+    except GeneratorError as exc:
+        log(f"error: {exc}")
+        return 2
+    return 0
 
 
 def log(line: str) -> None:
@@ -314,6 +373,13 @@ def main(argv: list[str] | None = None) -> int:
         return main_scale(args, args_list)
     if args.benchmark == "startup":
         return main_startup(args, args_list)
+    if args.benchmark == "batch":
+        from bench import batch  # noqa: PLC0415
+
+        return batch.main(batch.BatchConfig(args.inputs, args.time_limit, args.shards),
+                          args.keep, args.json, log)
+    if args.benchmark == "migration":
+        return main_migration(args)
     defaults = BENCHMARKS[args.benchmark]
     config = RunConfig(benchmark=args.benchmark, seeds=args.seeds, containers=args.containers,
                        nodes=args.nodes, time_limit=args.time_limit, workers=args.workers)

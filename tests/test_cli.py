@@ -144,9 +144,12 @@ def test_batch_writes_one_line_per_file_and_worst_exit_code(tmp_path: Path) -> N
     lines = [json.loads(x) for x in result.stdout.splitlines()]
     assert [x["exitCode"] for x in lines] == [0, 0, 2]
     assert "containers[0].requests.cpu" in lines[2]["error"]
-    plan = json.loads((tmp_path / "out" / "good.plan.json").read_text())
+    # names from the path (stem and a hash of it); a review is saved as one
+    [plan_file] = (tmp_path / "out").glob("good-*.plan.json")
+    plan = json.loads(plan_file.read_text())
     assert plan["status"] in ("optimal", "feasible")
-    review = json.loads((tmp_path / "out" / "reference-review.plan.json").read_text())
+    [review_file] = (tmp_path / "out").glob("reference-review-*.review.json")
+    review = json.loads(review_file.read_text())
     assert set(review) == {"current", "advised", "comparison", "whatIf", "migration"}
 
 

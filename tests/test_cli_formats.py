@@ -11,7 +11,6 @@ import re
 import subprocess
 import sys
 import threading
-import time
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import yaml
 from rich.console import Console
 
 from advisor import cli
+from advisor.batch.progress import BatchClock, minutes
 from advisor.model import Progress
 from advisor.report import FORMATS
 from tests.conftest import EXAMPLES, ROOT
@@ -198,11 +198,11 @@ def test_batch_markdown_writes_a_report_per_input_and_an_index(tmp_path: Path) -
     assert [x["exitCode"] for x in lines] == [0, 0, 2]
     assert set(lines[0]) == {"file", "exitCode", "status", "output"}
     assert "error" in lines[2]
-    reports = sorted(p.name for p in out.iterdir() if p.name != "index.md")
-    assert reports == ["good.plan.md", "reference-review.review.md"]
-    assert [Path(x["output"]).name for x in lines[:2]] == ["good.plan.md",
-                                                            "reference-review.review.md"]
-    assert "optimal" in (out / "good.plan.md").read_text()
+    reports = sorted(p.name for p in out.glob("*.md") if p.name != "index.md")
+    assert [re.sub(r"-[0-9a-f]{8}\.", ".", name) for name in reports] == [
+        "good.plan.md", "reference-review.review.md"]
+    assert [Path(x["output"]).name for x in lines[:2]] == reports
+    assert "optimal" in (out / reports[0]).read_text()
     index = (out / "index.md").read_text()
     for name in reports:
         assert f"]({name})" in index
@@ -220,8 +220,10 @@ def test_batch_html_index_links_each_report(tmp_path: Path) -> None:
     result = run(["batch", *batch_inputs(tmp_path)[:2], "-f", "html", "-o", str(out)])
     assert result.returncode == 0, result.stderr
     index = (out / "index.html").read_text()
-    for name in ("good.plan.html", "reference-review.review.html"):
-        assert (out / name).is_file()
+    names = sorted(p.name for p in out.glob("*.html") if p.name != "index.html")
+    assert [re.sub(r"-[0-9a-f]{8}\.", ".", name) for name in names] == [
+        "good.plan.html", "reference-review.review.html"]
+    for name in names:
         assert f'href="{name}"' in index
     assert "http://" not in index
     assert "https://" not in index
@@ -231,13 +233,14 @@ def test_batch_json_output_keeps_its_names_and_bytes(tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = run(["batch", REVIEW, "--format", "json", "-o", str(out)])
     assert result.returncode == 0, result.stderr
-    text = (out / "reference-review.plan.json").read_text()
+    [report] = out.glob("reference-review-*.review.json")
+    text = report.read_text()
     assert text == json.dumps(json.loads(text), indent=2) + "\n"
     assert not (out / "index.md").exists()
     # without --format and with --output-dir, the files are JSON whatever the terminal
     again = run(["batch", REVIEW, "-o", str(tmp_path / "again")])
     assert again.returncode == 0
-    assert (tmp_path / "again" / "reference-review.plan.json").is_file()
+    assert (tmp_path / "again" / report.name).is_file()
 
 
 @pytest.mark.parametrize("fmt", ["html", "sarif"])
@@ -284,8 +287,7 @@ def test_progress_shows_the_bar_numbers_and_the_stop_hint(monkeypatch: pytest.Mo
                                                           ) -> None:
     screen = Console(file=StringIO(), force_terminal=True, width=100, record=True)
     monkeypatch.setattr(cli, "err", screen)
-    clock = cli._BatchClock(total=4, done=1)
-    display = cli._SolveDisplay(limit=10.0, clock=clock)
+    display = cli._SolveDisplay(limit=10.0)
     display.update(2.5, Progress(objective=1200.0, bound=1000.0, elapsed=2.4, solutions=3),
                    stopping=False)
     screen.print(display.bars)
@@ -295,18 +297,15 @@ def test_progress_shows_the_bar_numbers_and_the_stop_hint(monkeypatch: pytest.Mo
     assert "bound 1,000" in shown
     assert "gap 16.7%" in shown
     assert "Ctrl-C: stop, keep best" in shown
-    assert "1/4 files" in shown
-    assert "ETA" in shown
+    assert "files" not in shown  # a batch draws its own display
     display.update(3.0, None, stopping=True)
     screen.print(display.bars)
     assert "keeping the best plan so far" in screen.export_text()
 
 
-def test_batch_eta_is_the_mean_time_per_file_for_the_files_left(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_batch_eta_is_the_mean_time_per_file_for_the_files_left() -> None:
     now = [100.0]
-    monkeypatch.setattr(time, "monotonic", lambda: now[0])
-    clock = cli._BatchClock(total=5, started=100.0, last_done=100.0)
+    clock = BatchClock(total=5, now=lambda: now[0])
     assert clock.eta() is None  # no file done: no estimate
     now[0] = 110.0
     clock.finish_one()
@@ -314,8 +313,14 @@ def test_batch_eta_is_the_mean_time_per_file_for_the_files_left(
     clock.finish_one()
     assert clock.eta() == pytest.approx(30.0)  # 10 s a file, 3 left
     now[0] = 124.0
-    assert clock.eta() == pytest.approx(26.0)  # 4 s into the third
-    assert cli._duration(75) == "1m15s"
+    assert clock.eta() == pytest.approx(26.0)  # counts down: 4 s into the third
+    now[0] = 200.0
+    assert clock.eta() == 0.0  # slower than the pace so far: never below nothing left
+    for _ in range(3):
+        clock.finish_one()
+    assert clock.eta() is None  # all done
+    assert minutes(75) == "1m15s"
+    assert minutes(6.4) == "0m06s"
 
 
 def test_batch_progress_on_a_terminal_leaves_stdout_to_the_lines(tmp_path: Path) -> None:
@@ -347,3 +352,5 @@ def test_batch_progress_on_a_terminal_leaves_stdout_to_the_lines(tmp_path: Path)
     assert [x["exitCode"] for x in lines] == [0, 0, 2]
     shown = b"".join(chunks).decode("utf-8", "replace")
     assert "[3/3]" in shown
+    assert "/3 files" in shown  # the live display was drawn
+    assert "elapsed, ETA" in shown
