@@ -23,16 +23,13 @@ from advisor.budget import Budget
 from advisor.errors import OutOfTimeError
 from advisor.greedy import Assignment
 from advisor.model import LayoutModel, LinearExpr
-from advisor.packing import initial_plan, pure_packing
 from advisor.prepare import Instance, prepare
-from advisor.solve import SolveControl, finish, wire_plan
+from advisor.solve import SolveControl, finish, start_job, wire_plan
 from advisor.strategies import (
     Job,
     Outcome,
     build,
     heuristic_only,
-    incomplete,
-    max_reward,
     price,
     search,
 )
@@ -83,17 +80,9 @@ def _setup(inst: Instance, control: SolveControl, budget: Budget, lower: int
            ) -> tuple[Job | None, LayoutModel | Outcome]:
     """The job and its exact model, as `advise_prepared` would build it; or the outcome of a
     single plan when there is none (clashing hints, replicas left out, no time to build)."""
-    if inst.conflicts:
-        return None, Outcome(None, "infeasible", message="the hints and limits named in "
-                             "conflicts cannot all hold", conflicts=tuple(inst.conflicts))
-    replicas = sum(u.replicas for u in inst.units)
-    first = initial_plan(inst, lower, budget.first_plan_seconds(pure_packing(inst), replicas),
-                         deadline=budget.deadline())
-    control.offer(inst, first, "heuristic")
-    job = Job.start(inst, control, budget, first, lower)
-    control.offset = float(max_reward(inst, job.weights, job.today))
-    if not job.first.complete:
-        return job, incomplete(job)
+    job = start_job(inst, control, budget, lower)
+    if isinstance(job, Outcome):
+        return None, job
     priced = price(job)
     if control.stopped:
         return job, job.heuristic("stopped before the exact search: greedy plan")

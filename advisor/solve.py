@@ -151,20 +151,10 @@ def advise_prepared(inst: Instance, control: SolveControl | None = None,
     control = control or SolveControl()
     budget = Budget.for_instance(inst, started)
     lower = nodes_lower_bound(inst)
-    if inst.conflicts:
-        return finish(inst, control, budget, lower, Outcome(
-            None, "infeasible", message="the hints and limits named in conflicts cannot all hold",
-            conflicts=tuple(inst.conflicts)))
-    replicas = sum(u.replicas for u in inst.units)
-    first = initial_plan(inst, lower, budget.first_plan_seconds(pure_packing(inst), replicas),
-                         deadline=budget.deadline())
-    control.offer(inst, first, "heuristic")
-    job = Job.start(inst, control, budget, first, lower)
-    control.offset = float(max_reward(inst, job.weights, job.today))
-    outcome: Outcome | None
-    if not first.complete:
-        outcome = incomplete(job)
-    elif (outcome := at_lower_bound(job)) is None:
+    job = start_job(inst, control, budget, lower)
+    if isinstance(job, Outcome):  # clashing hints, or replicas left out
+        return finish(inst, control, budget, lower, job)
+    if (outcome := at_lower_bound(job)) is None:
         priced = price(job)
         if control.stopped:  # asked while the heuristics ran: build nothing that will not run
             outcome = job.heuristic("stopped before the exact search: greedy plan",
@@ -175,6 +165,23 @@ def advise_prepared(inst: Instance, control: SolveControl | None = None,
         else:
             outcome = heuristic_only(job, priced)
     return finish(inst, control, budget, lower, outcome)
+
+
+def start_job(inst: Instance, control: SolveControl, budget: Budget, lower: int
+              ) -> Job | Outcome:
+    """The first plan and the job around it; the outcome itself when the hints clash or
+    the first plan leaves replicas out."""
+    if inst.conflicts:
+        return Outcome(
+            None, "infeasible", message="the hints and limits named in conflicts cannot all hold",
+            conflicts=tuple(inst.conflicts))
+    replicas = sum(u.replicas for u in inst.units)
+    first = initial_plan(inst, lower, budget.first_plan_seconds(pure_packing(inst), replicas),
+                         deadline=budget.deadline())
+    control.offer(inst, first, "heuristic")
+    job = Job.start(inst, control, budget, first, lower)
+    control.offset = float(max_reward(inst, job.weights, job.today))
+    return job if job.first.complete else incomplete(job)
 
 
 def finish(inst: Instance, control: SolveControl, budget: Budget, lower: int,
