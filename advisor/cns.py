@@ -22,7 +22,7 @@ resource that keeps the rest from fitting.
 
 Only for `packing.pure_packing` problems (one elastic pool of identical nodes, no
 node-level hints). Under `spread: node` two replicas of one pod never share a node, in
-every move and every exact check. The solve runs it (advisor/strategies.py) before the
+every move and every exact check. The solve runs it (advisor/packing_search.py) before the
 exact model is built on 60 replicas or more, then beside CP-SAT, or alone when no model
 fits in the time left.
 """

@@ -22,17 +22,11 @@ from advisor.bounds import nodes_lower_bound
 from advisor.budget import Budget
 from advisor.errors import OutOfTimeError
 from advisor.greedy import Assignment
+from advisor.job import Job, Outcome
 from advisor.model import LayoutModel, LinearExpr
 from advisor.prepare import Instance, prepare
 from advisor.solve import SolveControl, finish, start_job, wire_plan
-from advisor.strategies import (
-    Job,
-    Outcome,
-    build,
-    heuristic_only,
-    price,
-    search,
-)
+from advisor.strategies import build, heuristic_only, price, search
 from models import Frontier, FrontierPoint, Objective, Plan, Problem
 
 DEFAULT_POINTS = 5

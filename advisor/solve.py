@@ -1,7 +1,8 @@
 """advise(): prepare -> first plan -> a strategy (exact, partial, heuristic only, conflicts)
 -> score and explain.
 
-The strategies and what they return live in advisor/strategies.py, the time shares in
+The strategies live in advisor/strategies.py, what they work from and return in
+advisor/job.py, the packing search in advisor/packing_search.py, the time shares in
 advisor/budget.py; this module chooses among them and turns the outcome into a Plan.
 """
 
@@ -18,6 +19,14 @@ from advisor.bounds import nodes_lower_bound
 from advisor.budget import Budget
 from advisor.findings import findings
 from advisor.greedy import Assignment
+from advisor.job import (
+    Job,
+    Outcome,
+    allowed_candidates,
+    current_in_model_terms,
+    max_reward,
+    unplaced_weight,
+)
 from advisor.layout import (
     LayoutView,
     view_from_assignment,
@@ -30,19 +39,7 @@ from advisor.model import Progress, Snapshot
 from advisor.packing import initial_plan, pure_packing
 from advisor.prepare import Instance, prepare
 from advisor.scoring import score
-from advisor.strategies import (
-    Job,
-    Outcome,
-    allowed_candidates,
-    at_lower_bound,
-    current_in_model_terms,
-    exact,
-    heuristic_only,
-    incomplete,
-    max_reward,
-    price,
-    unplaced_weight,
-)
+from advisor.strategies import at_lower_bound, exact, heuristic_only, incomplete, price
 from models import Plan, Problem, SolverInfo
 from models.plan import Status
 

@@ -1,7 +1,7 @@
 """The ways a solve can end, each returning one immutable Outcome.
 
 - `exact`: the strict model (every replica placed), capped by the first plan's price;
-  for plain vector packing, the packing search (`search_first`, `packing_plans`) runs
+  for plain vector packing, the packing search (advisor/packing_search.py) runs
   before it is built (60 replicas or more) and in a thread beside it;
 - `partial`: the model that may leave replicas out, and the proof that they cannot all be
   placed;
@@ -16,135 +16,37 @@
 from __future__ import annotations
 
 import math
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
-from functools import cached_property
-from types import MappingProxyType, TracebackType
-from typing import Protocol
+from dataclasses import replace
 
-import numpy as np
-from numpy.typing import NDArray
 from ortools.sat.python import cp_model
 
-from advisor import cns
-from advisor.bounds import lower_bound, missing_capacity
-from advisor.budget import Budget
+from advisor.bounds import missing_capacity
 from advisor.conflicts import hint_conflicts
-from advisor.current import current_view
 from advisor.errors import OutOfTimeError
 from advisor.greedy import Assignment, plan_key
+from advisor.job import Job, Outcome, Priced, allowed_candidates
 from advisor.model import (
-    WEIGHTS,
-    Current,
     LayoutModel,
     Progress,
     Snapshot,
     SolveResult,
-    Weights,
-    blast_weight,
 )
-from advisor.moves import move_budget, pods_today, within_budget
-from advisor.packing import _arrays, _fills, applies, drain, pure_packing
-from advisor.packing import _Search as PoolPacking
+from advisor.packing import applies, drain, pure_packing
+from advisor.packing_search import (
+    PackingBeside,
+    bound_note,
+    improved_origin,
+    lowest_objective,
+    node_cost_only,
+    packing_plans,
+    plain_objective,
+    search_first,
+)
 from advisor.prepare import MAX_POOL_CANDIDATES, Instance
 from models import Conflict
-from models.plan import Status
-
-
-class Control(Protocol):
-    """What the strategies use of SolveControl (advisor/solve.py)."""
-
-    stopped: bool
-    keep_plans: bool
-
-    def offer(self, inst: Instance, assignment: Assignment | Snapshot, status: Status,
-              objective: float | None = None, bound: float | None = None) -> None: ...
-
-    def report(self, progress: Progress) -> None: ...
-
-    def attach(self, solver: cp_model.CpSolver) -> None: ...
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """How a solve ended: the plan (None when hints clash), its status, objective and bound
-    on the model's scale, the objective by named term, a message, conflicts."""
-
-    assignment: Assignment | None
-    status: Status
-    objective: float | None = None
-    bound: float | None = None
-    terms: Mapping[str, int] = field(default_factory=dict)
-    message: str = ""
-    conflicts: tuple[Conflict, ...] = ()
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "terms", MappingProxyType(dict(self.terms)))
-
-
-@dataclass
-class Job:
-    """What every strategy works from."""
-
-    inst: Instance
-    control: Control
-    budget: Budget
-    weights: Weights  # the objective's, with the weight of an unplaced replica
-    today: Current | None  # the current layout in model terms (review)
-    first: Assignment  # the first plan: hint, cap and fallback answer
-    lower: int  # fewest nodes any complete plan needs
-    # policy.maxMoves is set and no known plan keeps it: the first plan caps nothing.
-    over_budget: bool = False
-    origin: str = "greedy plan"  # what found the first plan, for messages
-
-    @classmethod
-    def start(cls, inst: Instance, control: Control, budget: Budget, first: Assignment,
-              lower: int) -> Job:
-        w = WEIGHTS[inst.problem.policy.objective]
-        today = current_in_model_terms(inst)
-        w = replace(w, unplaced=unplaced_weight(inst, w, today))
-        kept = within_budget(inst, first, today)
-        today_kept = kept is not None and kept is not first
-        if kept is not None and today_kept:
-            control.offer(inst, kept, "heuristic")  # the greedy plan moved too much
-        return cls(inst=inst, control=control, budget=budget, weights=w, today=today,
-                   first=kept or first, lower=lower, over_budget=kept is None,
-                   **({"origin": TODAY_ORIGIN} if today_kept else {}))
-
-    @property
-    def moves_capped(self) -> bool:
-        """policy.maxMoves holds: only plans the model checks, or today's layout, will do."""
-        return self.today is not None and self.today.max_moves is not None
-
-    def cells(self, allowed: list[int]) -> int:
-        """(unit, node) pairs a model over `allowed` has: what building it costs."""
-        return int(self._hosts[allowed].sum())
-
-    @cached_property
-    def _hosts(self) -> NDArray[np.int64]:
-        """Per candidate node, the units that may run there."""
-        eligible = np.array([u.eligible for u in self.inst.units], dtype=np.bool_)
-        shape = (len(self.inst.units), len(self.inst.candidates))
-        return np.asarray(eligible.reshape(shape).sum(axis=0), dtype=np.int64)
-
-    def heuristic(self, message: str, objective: float | None = None,
-                  terms: Mapping[str, int] | None = None) -> Outcome:
-        return Outcome(self.first, "heuristic", objective, None, terms or {}, message)
-
 
 # ---- pricing the first plan ---------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Priced:
-    """The nodes the exact model offers, and what the first plan costs when known."""
-
-    allowed: list[int]
-    cap: int | None  # the first plan's objective: no plan of the model may be worse
-    terms: Mapping[str, int]
-    model: LayoutModel | None  # the pricing model, when it already offers `allowed`
-
 
 def price(job: Job) -> Priced:
     """The first plan's objective involves only the nodes it uses: a small model prices it,
@@ -372,304 +274,9 @@ def search(job: Job, model: LayoutModel, share: float,
                        should_stop=lambda: control.stopped)
 
 
-# ---- more packing, alone or beside CP-SAT -------------------------------------------------
-
-# Node-filling runs after the first plan's start from this seed (the first plan's use 0).
-MORE_PACKING_SEED = 1
-# The fixed-node-count search after the one before the build (beside CP-SAT, or alone when
-# no model fits) starts from this offset to the policy's seed, not to retrace its attempts.
-LATER_SEARCH_SEED = 1
-
-
-def search_first(job: Job, priced: Priced) -> tuple[Job, Priced]:
-    """Plain packing of `search_replicas` or more, whose objective is node cost alone: the
-    fixed-node-count search (advisor/cns.py) alone, for a share of what remains, before the
-    exact model is built. A plan on fewer nodes becomes the first plan: CP-SAT's hint, and
-    the cap that decides how many pool nodes the model offers."""
-    inst, budget = job.inst, job.budget
-    replicas = sum(u.replicas for u in inst.units)
-    if (replicas < budget.shares.search_replicas or not pure_packing(inst)
-            or plain_objective(job, job.first) is None or job.control.stopped):
-        return job, priced
-    deadline = budget.search_first_deadline()
-    better, origin = shrunk(job, deadline), SHRINK_ORIGIN
-    searched = cns.improve(inst, better or job.first, deadline, seed=inst.problem.policy.seed,
-                           stop=lambda: job.control.stopped, lower=job.lower)
-    if searched is not None:
-        better, origin = searched, SEARCH_ORIGIN
-    objective = None if better is None else plain_objective(job, better)
-    if better is None or objective is None:
-        return job, priced
-    job.control.offer(inst, better, "heuristic", float(objective))
-    allowed = allowed_candidates(inst, job.weights, objective, job.today)
-    return (replace(job, first=better, origin=origin),
-            Priced(allowed, objective, {"node_cost": objective}, None))
-
-
-SEARCH_ORIGIN = "the fixed-node-count search's plan"
-SHRINK_ORIGIN = "the plan packed with every pool node open"
-
-
-def improved_origin(job: Job) -> str:
-    """What found the plan `improved` returns, when better than the first, for messages."""
-    if pure_packing(job.inst):
-        return "the packing searches' plan" if job.first.complete else \
-            "the packing heuristics' plan"
-    return "the greedy plan with its least loaded nodes emptied"
-
-
-def packing_plans(job: Job, stop: Callable[[], bool], deadline: float | None = None
-                  ) -> Iterator[Assignment]:
-    """Ever better plans for plain packing, until `stop` or `deadline` (default the
-    budget's): every pool node open and packed into fewer, down to the lower bound, then the
-    fixed-node-count search from the best plan (one node fewer each); node-filling runs
-    when the first plan leaves replicas out."""
-    inst = job.inst
-    if not pure_packing(inst):
-        return
-    if not job.first.complete:
-        yield from more_plans(job, stop)
-        return
-    deadline = job.budget.deadline() if deadline is None else deadline
-    start = job.first
-    if (packed := shrunk(job, deadline)) is not None:
-        yield packed
-        start = packed
-    yield from cns.plans(inst, start, deadline, seed=inst.problem.policy.seed + LATER_SEARCH_SEED,
-                         stop=stop, lower=job.lower)
-
-
-def shrunk(job: Job, deadline: float) -> Assignment | None:
-    """The first plan's nodes, all open at once and packed into fewer pool nodes down to the
-    lower bound (packing's pool shrinking), when that places every replica on fewer; None
-    otherwise. The first plan does the same when it has time: on 10,000 replicas on a busy
-    machine it may not have had it, and one node fewer at a time is slow to make up for it."""
-    if len(job.first.used_nodes()) <= job.lower:
-        return None
-    search = PoolPacking(job.inst, job.lower, max(0.0, deadline - time.monotonic()), deadline)
-    search.consider(job.first)
-    (pool_nodes,) = search.pools.values()
-    search.shrink_pool(pool_nodes)
-    return None if search.best is job.first else search.best
-
-
-def bound_note(job: Job, what: str) -> str:
-    """Which lower bound a plan on as few nodes as it meets (advisor/bounds.py)."""
-    value, name = lower_bound(job.inst)
-    return f"{what}: {value} nodes, the lower bound ({name}), so optimal"
-
-
-def more_plans(job: Job, stop: Callable[[], bool]) -> Iterator[Assignment]:
-    """Ever better plans from node-filling runs with seeded noise (pure packing only),
-    until `stop` or the budget's deadline; a run starts only when the time left holds one
-    more of the longest so far."""
-    inst = job.inst
-    if not pure_packing(inst) or not job.first.complete:
-        return
-    deadline = job.budget.deadline()
-    longest = 0.0
-    last = time.monotonic()
-
-    def done() -> bool:
-        nonlocal longest, last
-        now = time.monotonic()
-        longest, last = max(longest, now - last), now
-        return stop() or now + longest > deadline
-
-    nodes = sorted((c.index for c in inst.candidates), key=lambda k: inst.candidates[k].pool_rank)
-    best = plan_key(inst, job.first)
-    for plan in _fills(inst, _arrays(inst), nodes, MORE_PACKING_SEED, done, deadline):
-        if plan_key(inst, plan) < best:
-            best = plan_key(inst, plan)
-            yield plan
-
-
-class PackingBeside:
-    """The packing search in a thread while CP-SAT searches, for plain vector packing
-    whose objective is node cost alone (so a plan's objective follows from its nodes).
-    CP-SAT releases the GIL while it searches and numpy while it computes, so both cores
-    work; improving plans go to the control as they come, and the best is set against
-    CP-SAT's at the end. A plan on as few nodes as the lower bound stops the search.
-
-    The search waits for CP-SAT's first solution (or half the search time): loading the model
-    and presolving run on one thread, and a busy neighbour slowed them 2.5-fold."""
-
-    def __init__(self, job: Job) -> None:
-        self.job = job
-        self.found: tuple[Assignment, int] | None = None  # the best plan and its objective
-        self._stop = threading.Event()
-        self._go = threading.Event()
-        self._delay = job.budget.remaining() / 2
-        self._solver: cp_model.CpSolver | None = None
-        self._lock = threading.Lock()
-        self._failure: BaseException | None = None
-        self._thread: threading.Thread | None = None
-        self.floor = lowest_objective(job)
-        if pure_packing(job.inst) and plain_objective(job, job.first) is not None:
-            self._thread = threading.Thread(target=self._run, name="packing beside CP-SAT",
-                                            daemon=True)
-
-    def __enter__(self) -> PackingBeside:
-        if self._thread is not None:
-            self._thread.start()
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
-        self._stop.set()
-        self._go.set()
-        if self._thread is not None:
-            self._thread.join()
-        if self._failure is not None and error is None:
-            raise self._failure
-
-    def attach(self, solver: cp_model.CpSolver) -> None:
-        with self._lock:
-            self._solver = solver
-
-    def searching(self) -> None:
-        """CP-SAT has a solution: its single-threaded start is over."""
-        self._go.set()
-
-    def outcome(self, found: tuple[Assignment, int], result: SolveResult) -> Outcome:
-        """Its best plan, better than CP-SAT's `result`: optimal when it meets CP-SAT's
-        bound or the lower bound, `feasible` beside a CP-SAT plan, else `heuristic`."""
-        plan, objective = found
-        bounds = [b for b in (result.bound, self.floor) if b is not None]
-        bound = float(max(bounds)) if bounds else None
-        status: Status = ("optimal" if bound is not None and objective <= bound
-                          else "feasible" if result.assignment is not None else "heuristic")
-        if status == "heuristic":
-            return Outcome(plan, status, float(objective), None, {"node_cost": objective},
-                           f"CP-SAT found no plan in time ({result.status}); the best of the "
-                           "packing heuristics run beside it")
-        what = "the packing search's plan (beside CP-SAT)"
-        message = (bound_note(self.job, what) if self.floor is not None
-                   and objective <= self.floor else f"{what}, optimal by CP-SAT's bound" if status
-                   == "optimal" else what)
-        return Outcome(plan, status, float(objective), bound, {"node_cost": objective},
-                       message)
-
-    def _run(self) -> None:
-        job = self.job
-        self._go.wait(self._delay)
-        try:
-            for plan in packing_plans(job, self._stop.is_set):
-                objective = plain_objective(job, plan)
-                assert objective is not None
-                self.found = (plan, objective)
-                job.control.offer(job.inst, plan, "feasible", float(objective))
-                if self.floor is not None and objective <= self.floor:
-                    with self._lock:  # nothing can beat it: the search may stop
-                        if self._solver is not None:
-                            self._solver.stop_search()
-                    return
-        except Exception as exc:  # handed to the solving thread, which raises it
-            self._failure = exc
-
-
-# ---- the objective without the model ------------------------------------------------------
-
-def node_cost_only(job: Job) -> bool:
-    """The objective is node cost alone: no critical component, no chatty pair or shared
-    volume, no current layout."""
-    inst = job.inst
-    return job.today is None and not inst.traffic and not any(
-        u.critical_components for u in inst.units)
-
-
-def plain_objective(job: Job, plan: Assignment) -> int | None:
-    """The model's objective for a complete plan when it is node cost alone (see
-    node_cost_only); None otherwise."""
-    if not plan.complete or not node_cost_only(job):
-        return None
-    inst = job.inst
-    return sum(inst.candidates[k].cost_weight * job.weights.node + 1 for k in plan.used_nodes())
-
-
-def lowest_objective(job: Job) -> int | None:
-    """What the lower bound on nodes costs at least, when the objective is node cost alone
-    and every node costs the same; None otherwise."""
-    inst = job.inst
-    weights = {c.cost_weight for c in inst.candidates}
-    if len(weights) != 1 or plain_objective(job, job.first) is None:
-        return None
-    return job.lower * (weights.pop() * job.weights.node + 1)
-
-
-# ---- model sizing and weights -------------------------------------------------------------
-
-def max_reward(inst: Instance, w: Weights, today: Current | None) -> int:
-    """The most the negative objective terms (traffic kept, moves avoided) can take off."""
-    total = 0
-    if today is not None:
-        total += w.keep * sum(sum(per_node.values()) for per_node in today.counts.values())
-        total += w.keep * sum(inst.units[v].replicas for v, _ in today.together)
-    for u, v, weight, _ in inst.traffic:
-        coef = max(1, round(w.traffic * weight))
-        total += coef * min(inst.units[u].replicas, inst.units[v].replicas)
-        total += coef * inst.units[v].replicas
-    return total
-
-
-def unplaced_weight(inst: Instance, w: Weights, today: Current | None) -> int:
-    """Weight of one unplaced replica: more than all other terms can ever add up to, so that
-    the model leaving replicas out places the most it can before anything else."""
-    nodes = sum(c.cost_weight for c in inst.candidates) * w.node
-    blast = blast_weight(w, len(inst.candidates))  # at most what term_blast_radius weighs
-    spof = (w.spof + blast) * 2 * sum(len(u.critical_components) for u in inst.units)
-    return max(w.unplaced, 2 * (nodes + spof + max_reward(inst, w, today)) + 1)
-
-
-def allowed_candidates(inst: Instance, w: Weights, objective_cap: int | None,
-                       today: Current | None = None) -> list[int]:
-    """Fixed nodes, plus as many nodes per pool as a plan no worse than the cap could pay for."""
-    allowed = [c.index for c in inst.candidates if c.pool is None]
-    pinned = {k for per_node in (today.counts.values() if today else []) for k in per_node
-              if inst.candidates[k].pool is not None}
-    allowed += sorted(pinned)
-    for ks in inst.pool_candidates.values():
-        if not ks:
-            continue
-        if objective_cap is None:
-            allowed += ks
-            continue
-        per_node = inst.candidates[ks[0]].cost_weight * w.node
-        affordable = max(0, (objective_cap + max_reward(inst, w, today)) // max(1, per_node))
-        # Per zone, since nodes of one zone are opened in order (the greedy's too).
-        by_zone: dict[str | None, list[int]] = {}
-        for k in ks:
-            by_zone.setdefault(inst.candidates[k].zone, []).append(k)
-        for zone_ks in by_zone.values():
-            allowed += [k for k in zone_ks if k not in pinned][:affordable]
-    return sorted(set(allowed))
-
-
-def current_in_model_terms(inst: Instance) -> Current | None:
-    """The problem's current layout as per-unit node counts, for `term_moves`."""
-    budget = move_budget(inst)
-    if inst.problem.layout is None:
-        return None
-    view = current_view(inst)
-    pod_of = {c: p for p, pod in enumerate(view.pods) for c in pod.containers}
-    counts: dict[int, dict[int, int]] = {}
-    for u, unit in enumerate(inst.units):
-        main = inst.container_names.index(unit.name)
-        counts[u] = view.replicas_on(pod_of[main])
-    together = {
-        (v, s) for v, options in inst.merge_options.items() for s in options
-        if pod_of[inst.container_names.index(inst.units[v].name)]
-        == pod_of[inst.container_names.index(inst.units[s].name)]
-    }
-    return Current(counts=counts, together=together, pods=pods_today(inst, view),
-                   max_moves=budget)
-
-
 # ---- messages and conflicts ---------------------------------------------------------------
 
 # The first plan when the greedy plan moves more than policy.maxMoves allows.
-TODAY_ORIGIN = "today's layout, the replicas it lacks scheduled (within policy.maxMoves)"
-
 
 def over_budget_note(job: Job, *, proven: bool = False) -> str:
     """Why the answer moves more than policy.maxMoves allows (`proven`: the exact model has

@@ -10,22 +10,19 @@ import pytest
 
 from advisor.bounds import nodes_lower_bound
 from advisor.budget import Budget, Shares
+from advisor.job import Job, Outcome, allowed_candidates
 from advisor.model import LayoutModel
 from advisor.packing import initial_plan, pack, unit_order
+from advisor.packing_search import PackingBeside, plain_objective
 from advisor.prepare import prepare
 from advisor.solve import SolveControl, advise, finish
 from advisor.strategies import (
-    Job,
-    Outcome,
-    PackingBeside,
-    allowed_candidates,
     at_lower_bound,
     conflicts,
     exact,
     heuristic_only,
     incomplete,
     partial,
-    plain_objective,
     price,
     strict_attempt,
 )
