@@ -11,7 +11,7 @@ from advisor.migration import plan_migration
 from advisor.prepare import Instance, prepare
 from advisor.scoring import score
 from advisor.solve import SolveControl, advise_prepared
-from advisor.whatif import view_of_plan, what_if
+from advisor.whatif import default_failures, view_of_plan, what_if
 from models import Assessment, Comparison, Plan, Problem, Review, Scores
 from models.plan import Migration, ReviewWhatIf
 
@@ -78,11 +78,16 @@ def _blast_words(current: Scores, advised: Scores) -> str:
 
 
 def _what_if(inst: Instance, view: LayoutView, advised: Plan) -> ReviewWhatIf | None:
-    """The default failures (worst node, worst zone, every zone of few) on both layouts."""
+    """The default failures (worst node, worst zone, every zone of few) of either layout,
+    simulated on both, so that the two sides answer the same questions."""
     if not view.placements:
         return None
-    current = what_if(inst, view)
-    after = what_if(inst, view_of_plan(inst, advised)) if advised.placements else None
+    after_view = view_of_plan(inst, advised) if advised.placements else None
+    chosen = default_failures(inst, view)
+    if after_view is not None:
+        chosen += [f for f in default_failures(inst, after_view) if f not in chosen]
+    current = what_if(inst, view, chosen)
+    after = what_if(inst, after_view, chosen) if after_view is not None else None
     return ReviewWhatIf(current=current, advised=after)
 
 

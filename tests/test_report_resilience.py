@@ -106,3 +106,12 @@ def test_plans_have_no_such_sections() -> None:
     plan = advise(_example("reference.yaml")).to_wire()
     assert "What if" not in render("text", plan)
     assert 'id="whatif"' not in render("html", plan)
+
+
+def test_both_sides_answer_the_same_failures(reviewed: dict[str, Any]) -> None:
+    """The worst node of either layout is simulated on both, so no cell says 'not
+    simulated' and the table compares like with like."""
+    sides = [[(f["failure"]["kind"], f["failure"]["name"])
+              for f in reviewed["whatIf"][side]["failures"]] for side in ("current", "advised")]
+    assert sides[0] == sides[1]
+    assert "not simulated" not in render("text", reviewed)
