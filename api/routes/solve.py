@@ -26,6 +26,8 @@ from models.plan import AdviseAnswer
 router = APIRouter(prefix="/v1", tags=["solve"])
 
 CAPPED_HEADER = "X-Podlayout-Time-Limit-Capped"
+NO_FRONTIER_SARIF = ("a frontier has no SARIF report (it is several layouts): ask for "
+                     "application/json, text/plain, text/markdown or text/html")
 DISCONNECT_POLL_SECONDS = 0.5
 
 
@@ -43,6 +45,8 @@ async def _solve(request: Request, settings: Settings, gate: GateDep, fmt: str, 
             raise ApiError(422, "review needs the current layout", [
                 FieldIssue("layout", "review needs the current `layout` in the problem")],
                 title="Invalid problem")
+        if fmt == "sarif" and not review and problem.policy.objective == Objective.FRONTIER:
+            raise ApiError(406, NO_FRONTIER_SARIF)  # said before the solve, not after it
         live.add(control)  # a shutdown stops it (api/cli.py), and it answers with its best plan
         task = asyncio.ensure_future(run_in_threadpool(work, problem, control))
         while not (await asyncio.wait({task}, timeout=DISCONNECT_POLL_SECONDS))[0]:
@@ -53,10 +57,6 @@ async def _solve(request: Request, settings: Settings, gate: GateDep, fmt: str, 
         live.discard(control)
         gate.release()
     if isinstance(result, Frontier):
-        if fmt == "sarif":
-            raise ApiError(406, "a frontier has no SARIF report (it is several layouts): "
-                                "ask for application/json, text/plain, text/markdown or "
-                                "text/html")
         body: dict[str, Any] = result.to_wire()
         if notes:
             body["message"] = "; ".join([*notes, body["message"]])
