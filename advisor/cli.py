@@ -181,8 +181,10 @@ def _options(nodes: str | None, defaults: str | None = None,
 
 
 def _load(file: str, nodes: str | None = None, defaults: str | None = None,
-          injected: list[str] | None = None) -> Problem:
-    """A problem file, Kubernetes manifests or a Compose file (told apart by content)."""
+          injected: list[str] | None = None,
+          warn: Callable[[list[str]], None] | None = None) -> Problem:
+    """A problem file, Kubernetes manifests or a Compose file (told apart by content); the
+    import's warnings go to `warn` (default: stderr)."""
     from advisor.kube.common import ManifestError
     from advisor.kube.detect import read_input
     from models import ProblemError
@@ -196,7 +198,7 @@ def _load(file: str, nodes: str | None = None, defaults: str | None = None,
         raise _BadInputError("\n".join(lines)) from None
     except ManifestError as exc:
         raise _BadInputError(f"error: {exc}") from None
-    _warn(warnings)
+    (warn or _warn)(warnings)
     return problem
 
 

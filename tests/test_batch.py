@@ -154,3 +154,23 @@ def test_merge_needs_batch_output_directories(tmp_path: Path) -> None:
     result = batch(["merge", str(tmp_path)])
     assert result.returncode == 2
     assert "records" in result.stderr
+
+
+def test_an_import_s_warnings_are_printed_once_with_their_file(tmp_path: Path) -> None:
+    """A child's import warnings reach stderr through the batch (above its display on a
+    terminal), each once and named with its input; stdout keeps only the JSON lines."""
+    quiet = tmp_path / "web.yaml"  # one container: nothing to warn about
+    quiet.write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n"
+        "  replicas: 2\n  selector: {matchLabels: {app: web}}\n  template:\n"
+        "    metadata: {labels: {app: web}}\n    spec:\n      containers:\n"
+        "        - {name: web, image: web:1}\n", encoding="utf-8")
+    noisy = str(ROOT / "examples" / "bookstore.yaml")  # a main container guessed, a Service
+    done = batch([noisy, str(quiet), "--nodes", "examples/nodes.json", "--time-limit", "2",
+                  "-o", str(tmp_path / "out"), "--jobs", "2"])
+    assert done.returncode == 0, done.stderr
+    warnings = [x for x in done.stderr.splitlines() if x.startswith("warning: ")]
+    assert len(warnings) >= 2, done.stderr
+    assert all(x.startswith(f"warning: {noisy}: ") for x in warnings), warnings
+    assert len(warnings) == len(set(warnings))
+    assert [line["file"] for line in lines(done.stdout)] == [noisy, str(quiet)]

@@ -71,9 +71,11 @@ class _Run:
         output_dir = self.options.output_dir
         if output_dir is not None and not result.line.get("resumed"):
             write_record(output_dir, record)
-        self.watcher.finished(task, f"[{self.clock.done}/{len(self.tasks)}] {task.path}: "
-                              f"{record.status}{' (resumed)' if result.line.get('resumed') else ''}"
-                              f"{self._eta()}")
+        # The import's warnings, printed here rather than by the child: above the display.
+        said = [f"warning: {task.path}: {w}" for w in result.warnings]
+        said.append(f"[{self.clock.done}/{len(self.tasks)}] {task.path}: {record.status}"
+                    f"{' (resumed)' if result.line.get('resumed') else ''}{self._eta()}")
+        self.watcher.finished(task, "\n".join(said))
         while self.printed < len(self.tasks):
             task = self.tasks[self.printed]
             if task.position not in self.results:

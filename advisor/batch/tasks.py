@@ -34,3 +34,4 @@ class FileResult:
     sides: list[Figures] = field(default_factory=list)
     report: str | None = None  # rendered for stdout (text, markdown) when there is no -o
     interrupted: bool = False
+    warnings: list[str] = field(default_factory=list)  # the import's, printed by the parent

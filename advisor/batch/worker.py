@@ -51,10 +51,12 @@ def _figures(side: Side) -> Figures:
                    nodes_used=side.nodes_used)
 
 
-def _problem(task: FileTask) -> Problem:
-    """The input with the batch's overrides, and its share of the CP-SAT workers."""
+def _problem(task: FileTask, warnings: list[str]) -> Problem:
+    """The input with the batch's overrides, and its share of the CP-SAT workers; the
+    import's warnings go to `warnings` (the parent prints them, above its display)."""
     problem = cli._override(
-        cli._load(task.path, task.nodes, task.defaults, list(task.injected) or None),
+        cli._load(task.path, task.nodes, task.defaults, list(task.injected) or None,
+                  warn=warnings.extend),
         task.time_limit, None, task.workers)
     if task.share > 1:
         problem = cli._override(problem, None, None,
@@ -65,11 +67,19 @@ def _problem(task: FileTask) -> Problem:
 def solve_file(task: FileTask, on_limit: Any = None) -> FileResult:
     """Load, solve (a review when the input has a `layout`), write the report."""
     line: dict[str, Any] = {"file": task.path}
+    warnings: list[str] = []
     try:
-        problem = _problem(task)
+        problem = _problem(task, warnings)
     except cli._BadInputError as exc:
         line.update(exitCode=EXIT_INPUT, status="invalid", error=str(exc))
-        return FileResult(line)
+        return FileResult(line, warnings=warnings)
+    outcome = _solve(task, problem, line, on_limit)
+    outcome.warnings = warnings
+    return outcome
+
+
+def _solve(task: FileTask, problem: Problem, line: dict[str, Any], on_limit: Any
+           ) -> FileResult:
     if on_limit is not None:
         on_limit(problem.policy.time_limit_seconds)
     limit = problem.policy.time_limit_seconds
