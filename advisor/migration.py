@@ -110,7 +110,8 @@ class _Migrator:
 
     def _diff(self) -> tuple[dict[Key, str], list[tuple[int, int, str]]]:
         """Advised replicas to create (-> node) and current ones to delete: per node and
-        container set, as many as both layouts run there stay (the lowest replicas)."""
+        container set, as many as both layouts run there stay (the same replica numbers
+        first, so that the replica deleted is the one the advice moves)."""
         olds: dict[tuple[int, frozenset[int]], list[Key]] = {}
         news: dict[tuple[int, frozenset[int]], list[Key]] = {}
         for view, into in ((self.cur, olds), (self.adv, news)):
@@ -119,7 +120,7 @@ class _Migrator:
         creates: dict[Key, str] = {}
         deletes: list[tuple[int, int, str]] = []
         for where in sorted({*olds, *news}, key=lambda w: (w[0], sorted(w[1]))):
-            old, new = sorted(olds.get(where, [])), sorted(news.get(where, []))
+            old, new = _paired(olds.get(where, []), news.get(where, []))
             keep = min(len(old), len(new))
             name = self.inst.candidates[where[0]].name
             deletes += [(p, r, name) for p, r in old[keep:]]
@@ -417,6 +418,17 @@ class _Migrator:
 
     def _safe(self, comps: set[str]) -> bool:
         return all(self.ready[c] - 1 >= self.need[c] for c in comps)
+
+
+def _paired(old: list[Key], new: list[Key]) -> tuple[list[Key], list[Key]]:
+    """Both layouts' replicas on one node (one container set), in the order they pair: the
+    replica numbers both run there first, then the lowest."""
+    shared = {r for _, r in old} & {r for _, r in new}
+
+    def order(key: Key) -> tuple[bool, int, int]:
+        return key[1] not in shared, key[1], key[0]
+
+    return sorted(old, key=order), sorted(new, key=order)
 
 
 def _least(budgets: list[DisruptionBudget], total: int) -> int:

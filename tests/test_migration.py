@@ -369,3 +369,23 @@ def _random_pair(seed: int) -> tuple[dict[str, Any], Plan]:
 @pytest.mark.parametrize("seed", range(60))
 def test_random_layouts_on_tight_nodes_migrate_validly(seed: int) -> None:
     _migrate(*_random_pair(seed))
+
+
+@pytest.mark.parametrize("budget", [1, 2, 4])
+def test_a_replica_the_advice_keeps_in_place_is_never_the_one_deleted(budget: int) -> None:
+    """Replica numbers pair across the layouts where they can: when the advice keeps
+    `orders/1` on node-3 and moves `orders/0`, the step deletes `orders/0` from node-3."""
+    data = load_example("moves-review.yaml")
+    data["policy"] = {**data.get("policy", {}), "maxMoves": budget, "workers": 1,
+                      "timeLimitSeconds": 5}
+    result = review(parse_problem(data)).to_wire()
+    today = {(p["pod"], p["replica"]): p["node"] for p in result["current"]["placements"]}
+    advised = {(p["pod"], p["replica"]): p["node"] for p in result["advised"]["placements"]}
+    kept = {key for key, node in advised.items() if today.get(key) == node}
+    steps = result["migration"]["steps"]
+    assert any(s["action"] == "delete" for s in steps)
+    for step in steps:
+        if step["action"] == "delete":
+            assert (step["pod"], step["replica"]) not in kept, step
+    assert validate_migration(parse_problem(data), result["current"], result["advised"],
+                              result["migration"]) == []
