@@ -100,8 +100,11 @@ def _step(step: dict[str, Any]) -> Step:
 def migration_headline(view: MigrationView) -> str:
     extra = (f", {view.extra_nodes} extra node(s) during the migration" if view.extra_nodes
              else ", no extra node")
-    return (f"{len(view.steps) + view.hidden} step(s), {view.moves} replica move(s), "
-            f"at most {view.peak_nodes} node(s) at once{extra}")
+    # A move, as policy.maxMoves counts it: a replica leaving its node or its re-grouped pod
+    # (the grouping changes above count a re-grouped pod's replicas as created and deleted).
+    return (f"{len(view.steps) + view.hidden} step(s), {view.moves} replica move(s) (off its "
+            f"node or out of a re-grouped pod), at most {view.peak_nodes} node(s) at once"
+            f"{extra}")
 
 
 def text_lines(result: dict[str, Any]) -> list[str]:
