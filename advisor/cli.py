@@ -161,6 +161,17 @@ def _warn(warnings: list[str]) -> None:
         err.print(f"warning: {w}", markup=False)
 
 
+def one_plan_of_frontier(command: str, problem: Problem) -> list[str]:
+    """The warning for a command that solves one plan of a problem asking for the frontier:
+    that plan is solved at the balanced weights (advisor.model.WEIGHTS)."""
+    from models import Objective
+
+    if problem.policy.objective != Objective.FRONTIER:
+        return []
+    return [f"policy.objective frontier: {command} advises one plan (balanced); use "
+            "podlayout advise --frontier"]
+
+
 def _options(nodes: str | None, defaults: str | None = None,
              injected: list[str] | None = None) -> ImportOptions:
     from advisor.kube.bodies import OptionError, import_options
@@ -390,9 +401,9 @@ MovesOpt = Annotated[int | None, typer.Option(
     "--max-moves", metavar="K", help="Override policy.maxMoves: the advised plan moves at "
     "most K replicas off their current node (needs the current `layout`).")]
 FrontierOpt = Annotated[int | None, typer.Option(
-    "--frontier", metavar="[N]", min=1, max=MAX_FRONTIER_POINTS,
-    help="Print up to N plans (default 5) trading node cost against SPOF, cheapest to "
-    "safest, the knee recommended (as policy.objective: frontier).")]
+    "--frontier", metavar="[N]", min=2, max=MAX_FRONTIER_POINTS,
+    help="Print up to N plans (N from 2 to 20, default 5) trading node cost against SPOF, "
+    "cheapest to safest, the knee (if any) recommended (as policy.objective: frontier).")]
 
 
 @app.command()
@@ -449,6 +460,7 @@ def review(file: FileArg, time_limit: TimeOpt = None, seed: SeedOpt = None,
                         seed, workers, max_moves)
     if problem.layout is None:
         raise _fail(EXIT_INPUT, "error: layout: review needs the current `layout` in the input")
+    _warn(one_plan_of_frontier("review", problem))
     result, interrupted = _solve_or_fail(file, problem.policy.time_limit_seconds,
                                          lambda control: run_review(problem, control))
     _emit(result, interrupted, report, problem, _source_name(file))
@@ -457,7 +469,8 @@ def review(file: FileArg, time_limit: TimeOpt = None, seed: SeedOpt = None,
 FailOpt = Annotated[list[str] | None, typer.Option(
     "--fail", metavar="node=NAME|zone=NAME",
     help="A failure to simulate; repeatable. Default: the worst node(s), the worst zone, and "
-    "every zone when there are at most five.")]
+    "every zone when there are at most five (not a zone holding every node: the whole "
+    "cluster down).")]
 WorstOpt = Annotated[int, typer.Option(
     "--worst", min=1, max=50, help="How many of the worst nodes to try when no --fail is "
     "given.")]

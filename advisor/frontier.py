@@ -7,7 +7,8 @@ solves share the time limit: the cheapest plan (least cost, then least risk), th
 (least risk, then least cost), and between them the least risk under evenly spaced caps on
 the cost. Each point says whether it is proven optimal for its bound; dominated points are
 dropped, and the knee (the point farthest below the chord between the extremes, costs and
-risks scaled to 0-1) is recommended.
+risks scaled to 0-1) is recommended; when none lies clearly below it (the points on one
+line), the message says there is no clear knee and the least cost plus risk is recommended.
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ from advisor.strategies import build, heuristic_only, price, search
 from models import Frontier, FrontierPoint, Objective, Plan, Problem
 
 DEFAULT_POINTS = 5
+# How far below the chord between the extremes (both axes scaled to 0-1) a point must lie to
+# be a knee: closer, the points lie on one line and none stands out.
+KNEE_TOLERANCE = 0.05
+NO_KNEE = ("no clear knee: the points lie on one line; the recommended plan is the one with "
+           "the least node cost plus risk")
 COST = ("node_cost",)
 RISK = ("spof_one_node", "spof_one_zone", "spof_bundled", "spof_budget", "blast_radius_node",
         "blast_radius_zone")
@@ -167,15 +173,27 @@ def nondominated(points: list[Point]) -> list[Point]:
     return kept
 
 
-def knee(axes: list[tuple[int, int]]) -> int:
-    """Index of the knee of (cost, risk) points sorted by cost: the farthest below the chord
-    from the cheapest to the safest, both axes scaled to 0-1; with fewer than three, the
-    one with the least cost plus risk."""
-    if len(axes) < 3:
-        return min(range(len(axes)), key=lambda i: (sum(axes[i]), i))
+def _below(axes: list[tuple[int, int]]) -> list[float]:
+    """How far each (cost, risk) point, sorted by cost, lies below the chord from the
+    cheapest to the safest, both axes scaled to 0-1 (0 on the chord)."""
     (c0, r0), (c1, r1) = axes[0], axes[-1]
     span_c, span_r = max(1, c1 - c0), max(1, r0 - r1)
-    below = [1 - (c - c0) / span_c - (r - r1) / span_r for c, r in axes]
+    return [1 - (c - c0) / span_c - (r - r1) / span_r for c, r in axes]
+
+
+def has_knee(axes: list[tuple[int, int]]) -> bool:
+    """Whether some point lies clearly (more than KNEE_TOLERANCE, axes scaled to 0-1) below
+    the chord between the extremes; two points, or points on one line, have no knee."""
+    return len(axes) >= 3 and max(_below(axes)) > KNEE_TOLERANCE
+
+
+def knee(axes: list[tuple[int, int]]) -> int:
+    """Index of the knee of (cost, risk) points sorted by cost: the farthest below the chord
+    from the cheapest to the safest, both axes scaled to 0-1; without a clear knee
+    (`has_knee`), the one with the least cost plus risk."""
+    if not has_knee(axes):
+        return min(range(len(axes)), key=lambda i: (sum(axes[i]), i))
+    below = _below(axes)
     return max(range(len(axes)), key=lambda i: (below[i], -i))
 
 
@@ -196,8 +214,10 @@ def _assemble(inst: Instance, control: SolveControl, budget: Budget, lower: int,
                + ("; the cheapest and the safest are proven" if proven else
                   "; the extremes are not both proven within the time limit")
                + ("; stopped early" if control.stopped else ""))
-    return Frontier(plans=plans, points=points,
-                    recommended=knee([(p.cost, p.risk) for p in kept]) if kept else 0,
+    axes = [(p.cost, p.risk) for p in kept]
+    if len(kept) >= 2 and not has_knee(axes):
+        message += "; " + NO_KNEE
+    return Frontier(plans=plans, points=points, recommended=knee(axes) if kept else 0,
                     extremes_proven=proven, wall_time_seconds=round(budget.elapsed(), 3),
                     message=message)
 

@@ -43,7 +43,9 @@ def view_of_plan(inst: Instance, plan: Plan) -> LayoutView:
 def default_failures(inst: Instance, view: LayoutView, worst: int = 1
                      ) -> list[tuple[Kind, str]]:
     """The `worst` nodes whose failure stops the most critical components (then host the
-    most replicas), the worst zone, and every zone when there are few."""
+    most replicas), the worst zone, and every zone when there are few. A zone holding every
+    node the layout could use (no fixed node and no pool node outside it) is left out: its
+    failure is the whole cluster down (an explicit failure still simulates it)."""
     components = critical_components(inst, view)
     hosting = sorted({k for _, _, k in view.placements})
     if not hosting:
@@ -63,7 +65,8 @@ def default_failures(inst: Instance, view: LayoutView, worst: int = 1
         return sorted(load, key=lambda d: (-lost.get(d, 0), -load[d], d))
 
     out: list[tuple[Kind, str]] = [("node", n) for n in ranked("node")[:max(1, worst)]]
-    zones = [z for z in ranked("zone") if z in set(inst.zones)]
+    zones = [z for z in ranked("zone") if z in set(inst.zones)
+             and any(c.zone != z for c in inst.candidates)]
     if zones:
         chosen = sorted(zones) if len(zones) <= MAX_ZONES_BY_DEFAULT else zones[:1]
         out += [("zone", z) for z in chosen]

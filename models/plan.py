@@ -259,7 +259,9 @@ class Frontier(Out):
         "Per plan, in the same order: its node cost and risk, its bound, and its delta."))
     recommended: int = Field(default=0, description=(
         "Index in `plans` of the knee: the plan after which more safety costs most per "
-        "unit of risk removed."))
+        "unit of risk removed; when no plan lies clearly below the line from the cheapest "
+        "to the safest (no clear knee, as `message` says), of the plan with the least node "
+        "cost plus risk."))
     extremes_proven: bool = Field(default=False, description=(
         "The cheapest and the safest plans are proven: the least node cost and the least "
         "risk any plan can have."))

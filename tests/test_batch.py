@@ -15,7 +15,7 @@ import pytest
 from bench.generators import generate_problem
 from models import parse_problem
 from tests.batch_support import batch, lines, records, small_problem, write_inputs
-from tests.conftest import EXAMPLES, ROOT
+from tests.conftest import EXAMPLES, ROOT, load_example
 from tests.validator import validate
 
 
@@ -174,3 +174,25 @@ def test_an_import_s_warnings_are_printed_once_with_their_file(tmp_path: Path) -
     assert all(x.startswith(f"warning: {noisy}: ") for x in warnings), warnings
     assert len(warnings) == len(set(warnings))
     assert [line["file"] for line in lines(done.stdout)] == [noisy, str(quiet)]
+
+
+def test_a_frontier_objective_is_said_to_get_one_balanced_plan(tmp_path: Path) -> None:
+    """`review` and `batch` solve one plan: a problem asking for the frontier is told so
+    (on stderr, named with its file in a batch), and still gets its plan."""
+    data = load_example("reference-review.yaml")
+    data["policy"] = {**data.get("policy", {}), "objective": "frontier",
+                      "timeLimitSeconds": 2, "workers": 1}
+    path = tmp_path / "front.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    said = ("policy.objective frontier: {} advises one plan (balanced); use podlayout "
+            "advise --frontier")
+    done = subprocess.run([sys.executable, "-m", "advisor.cli", "review", str(path)],
+                          capture_output=True, text=True, timeout=120, check=False, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert f"warning: {said.format('review')}" in done.stderr
+    assert "advised" in json.loads(done.stdout)
+    done = batch([str(path), "--time-limit", "2"])
+    assert done.returncode == 0, done.stderr
+    assert f"warning: {path}: {said.format('batch')}" in done.stderr
+    [line] = lines(done.stdout)
+    assert line["status"] in ("optimal", "feasible")

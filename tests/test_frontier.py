@@ -12,12 +12,12 @@ import pytest
 from typer.testing import CliRunner
 
 from advisor.cli import app, optional_values
-from advisor.frontier import Point, frontier, knee, nondominated
+from advisor.frontier import Point, frontier, has_knee, knee, nondominated
 from advisor.greedy import Assignment
 from advisor.report import render
 from models import Frontier, parse_problem
 from tests.api_support import serve
-from tests.conftest import load_example
+from tests.conftest import EXAMPLES, load_example
 from tests.validator import nodes_lower_bound, validate
 
 
@@ -97,6 +97,42 @@ def test_knee_is_below_the_chord() -> None:
     straight = [(0, 100), (50, 50), (100, 0)]
     assert knee(straight) in range(3)
     assert knee([(1, 5)]) == 0
+    assert has_knee(axes)
+
+
+def test_points_on_one_line_have_no_knee() -> None:
+    # examples/frontier.yaml's frontier: evenly spaced on the chord (scaled, below it by 0).
+    line = [(2002, 2250), (3003, 2000), (4004, 1750), (6006, 1250)]
+    assert not has_knee(line)
+    assert not has_knee([(0, 100), (50, 49), (100, 0)])  # within the tolerance
+    assert not has_knee([(0, 100), (100, 0)])
+    assert knee(line) == 0  # the least node cost plus risk
+    assert knee([(0, 100), (60, 38), (100, 0)]) == 1  # plus risk 98: least, off the chord
+
+
+def test_no_knee_is_said_and_not_called_the_knee() -> None:
+    runner = CliRunner()
+    out = runner.invoke(app, ["advise", str(EXAMPLES / "frontier.yaml"),
+                              "--frontier", "5", "-t", "6", "--workers", "2", "-f", "json"])
+    assert out.exit_code == 0, out.output
+    wire = json.loads(out.stdout)
+    assert "no clear knee: the points lie on one line" in wire["message"]
+    assert wire["recommended"] == 0
+    for fmt in ("text", "markdown", "html"):
+        page = render(fmt, wire, None)
+        assert "no clear knee: the points lie on one line" in page
+        assert "the knee)" not in page
+    knee_wire = {**wire, "message": "3 plan(s) from 3 solve(s)"}
+    assert "(* the recommended plan, the knee)" in render("text", knee_wire, None)
+
+
+def test_frontier_of_fewer_than_two_plans_is_a_usage_error(tmp_path: Path) -> None:
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(_services()), encoding="utf-8")
+    for count in ("1", "0"):
+        out = CliRunner().invoke(app, ["advise", str(path), "--frontier", count])
+        assert out.exit_code == 2
+        assert "--frontier" in out.output
 
 
 def test_optional_count_of_the_frontier_option() -> None:

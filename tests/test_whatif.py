@@ -14,11 +14,12 @@ import pytest
 from advisor.current import current_view
 from advisor.errors import InputError
 from advisor.prepare import prepare
-from advisor.report.whatif import FAILURE_RULES, render_whatif
+from advisor.report.whatif import FAILURE_RULES, WHATIF_FORMATS, render_whatif
 from advisor.whatif import default_failures, simulate, what_if
 from models import parse_problem
 from models.quantity import parse_quantity
 from tests.api_support import PROBLEM_JSON, serve
+from tests.conftest import ROOT
 from tests.support import container, node, problem
 from tests.test_report_sarif import validate as validate_sarif
 
@@ -133,6 +134,21 @@ def test_default_failures_are_the_worst_node_and_every_zone_of_few() -> None:
     assert [f.failure.name for f in result.failures] == ["c-1", "zone-a", "zone-b", "zone-c"]
 
 
+def test_a_zone_holding_every_node_is_no_default_failure() -> None:
+    """Both nodes in one zone: its failure is the whole cluster down, left out by default
+    (still simulated when asked); a pool that may add a node elsewhere keeps it in."""
+    data = problem([container("web", cpu="500m", replicas=2)],
+                   [node("n1", zone="zone-a"), node("n2", zone="zone-a")])
+    data["layout"] = _layout({"web": (["web"], ["n1", "n2"])})
+    inst = prepare(parse_problem(data))
+    assert default_failures(inst, current_view(inst)) == [("node", "n1")]
+    assert not _run(data, "zone", "zone-a").recovers
+    data["pools"] = [{"name": "spare", "allocatable": {"cpu": "2", "memory": "4Gi"},
+                      "zones": ["zone-b"], "maxCount": 2}]
+    inst = prepare(parse_problem(data))
+    assert default_failures(inst, current_view(inst)) == [("node", "n1"), ("zone", "zone-a")]
+
+
 def test_an_unknown_node_or_zone_is_a_named_input_error() -> None:
     data = _zoned({"web": (["web"], ["a-1"])})
     inst = prepare(parse_problem(data))
@@ -195,3 +211,31 @@ def test_whatif_reports_in_every_format(tmp_path: Path) -> None:
         assert "<code>zone zone-c</code>" in answer.text
         refused = client.post("/v1/whatif", json=data, headers={"Accept": "image/png"})
         assert refused.status_code == 406
+
+
+def test_whatif_messages_agree_in_number_and_titles_without_a_source() -> None:
+    def failure(lost: list[str], degraded: list[str]) -> dict[str, Any]:
+        return {"failure": {"kind": "node", "name": "n1"}, "recovers": True, "evicted": 2,
+                "lostComponents": lost, "degradedComponents": degraded,
+                "pendingReplicas": [], "summary": ""}
+
+    result = {"failures": [failure(["api"], ["db"]), failure(["a", "b"], ["c", "d"])]}
+    texts = [r["message"]["text"]
+             for r in json.loads(render_whatif("sarif", result))["runs"][0]["results"]]
+    assert texts == [
+        "If node n1 fails, api stops until rescheduled.",
+        "If node n1 fails, db runs below its budget or half its replicas.",
+        "If node n1 fails, a, b stop until rescheduled.",
+        "If node n1 fails, c, d run below their budget or half their replicas."]
+    assert render_whatif("markdown", result).startswith("## What if: the layout\n")
+    assert render_whatif("markdown", result, "app.yaml").startswith("## What if: `app.yaml`\n")
+    assert "<h1>What if: the layout</h1>" in render_whatif("html", result)
+
+
+def test_readme_lists_every_whatif_format() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    [row] = [x for x in readme.splitlines() if x.startswith("| `podlayout whatif")]
+    assert "[-f " + "\\|".join(WHATIF_FORMATS) + "]" in row
+    [api] = [x for x in readme.splitlines() if x.startswith("| `POST /v1/whatif")]
+    assert "`Accept`" in api
+    assert "`/v1/whatif` and `GET /v1/jobs/{id}` answer by the\n`Accept` header" in readme

@@ -73,6 +73,7 @@ def solve_file(task: FileTask, on_limit: Any = None) -> FileResult:
     except cli._BadInputError as exc:
         line.update(exitCode=EXIT_INPUT, status="invalid", error=str(exc))
         return FileResult(line, warnings=warnings)
+    warnings += cli.one_plan_of_frontier("batch", problem)
     outcome = _solve(task, problem, line, on_limit)
     outcome.warnings = warnings
     return outcome

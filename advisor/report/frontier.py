@@ -70,8 +70,11 @@ def _cells(row: Row) -> list[str]:
 
 
 def headline(result: dict[str, Any]) -> str:
-    return ("Frontier, cheapest to safest (* the recommended plan, the knee): "
-            + str(result.get("message", "")))
+    """The frontier's message, the recommended plan called the knee only when it is one."""
+    message = str(result.get("message", ""))
+    mark = "the recommended plan" if "no clear knee" in message or len(
+        result.get("plans") or []) < 2 else "the recommended plan, the knee"
+    return f"Frontier, cheapest to safest (* {mark}): {message}"
 
 
 def render_text(result: dict[str, Any], problem: Problem | None, source: str | None) -> str:

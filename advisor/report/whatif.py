@@ -74,7 +74,8 @@ def render_whatif(fmt: str, result: dict[str, Any], source: str | None = None) -
             rows.append(f"| {f['kind']} `{f['name']}` | {', '.join(x['lostComponents']) or '-'}"
                         f" | {', '.join(x['degradedComponents']) or '-'} | "
                         f"{len(x['pendingReplicas'])} | {'yes' if x['recovers'] else '**no**'} |")
-        return f"## What if: `{source or 'layout'}`\n\n" + "\n".join(rows) + "\n"
+        title = f"`{source}`" if source else "the layout"
+        return f"## What if: {title}\n\n" + "\n".join(rows) + "\n"
     if fmt == "html":
         return environment().get_template("whatif.html").render(
             title=source or "the layout", failures=failures,
@@ -118,12 +119,14 @@ def _failure_results(failure: dict[str, Any]) -> list[tuple[str, list[str], str]
     out = []
     if failure["lostComponents"]:
         lost = failure["lostComponents"]
+        verb = "stops" if len(lost) == 1 else "stop"
         out.append(("FAILURE_STOPS_COMPONENTS", lost,
-                    f"{', '.join(lost)} stop until rescheduled"))
+                    f"{', '.join(lost)} {verb} until rescheduled"))
     if failure["degradedComponents"]:
         degraded = failure["degradedComponents"]
-        out.append(("FAILURE_DEGRADES_COMPONENTS", degraded,
-                    f"{', '.join(degraded)} run below their budget or half their replicas"))
+        what = ("runs below its budget or half its replicas" if len(degraded) == 1
+                else "run below their budget or half their replicas")
+        out.append(("FAILURE_DEGRADES_COMPONENTS", degraded, f"{', '.join(degraded)} {what}"))
     if failure["pendingReplicas"]:
         pending = [f"{p['pod']}/{p['replica']}" for p in failure["pendingReplicas"]]
         out.append(("FAILURE_LEAVES_PENDING", pending,

@@ -29,7 +29,8 @@ MAX_WORST = 50
     openapi_extra=problem_body(review=True),
     description="For each failure (`?fail=node=NAME`, `?fail=zone=NAME`, repeatable; by "
                 "default the `worst` nodes, the worst zone and every zone when there are at "
-                "most five): the critical components it stops (`lostComponents`), those left "
+                "most five, but not a zone holding every node, the whole cluster): the "
+                "critical components it stops (`lostComponents`), those left "
                 "below their disruption budget or half (`degradedComponents`), where "
                 "kube-scheduler's defaults place the evicted replicas again (pools growing), "
                 "what stays Pending, and whether the application recovers. The layout is "
