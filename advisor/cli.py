@@ -59,9 +59,11 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 T = TypeVar("T")
 
 FileArg = Annotated[str, typer.Argument(
+    metavar="FILE",
     help="Problem file (JSON or YAML), Kubernetes manifests or a Compose file, or - for stdin.")]
 NodesOpt = Annotated[str | None, typer.Option(
-    "--nodes", help="Node list for manifests and Compose files: `kubectl get nodes -o json` "
+    "--nodes", metavar="FILE",
+    help="Node list for manifests and Compose files: `kubectl get nodes -o json` "
     "output (JSON or YAML). Without it, an elastic pool of 4-cpu / 16Gi nodes is assumed.")]
 DefaultsOpt = Annotated[str | None, typer.Option(
     "--default-requests", metavar="RES=AMOUNT,...",
@@ -73,10 +75,12 @@ InjectedOpt = Annotated[list[str] | None, typer.Option(
     "annotations set none; repeatable. Defaults: istio-proxy:cpu=100m,memory=128Mi, "
     "daprd:cpu=100m,memory=250Mi.")]
 TimeOpt = Annotated[
-    float | None, typer.Option("--time-limit", "-t", help="Override policy.timeLimitSeconds.")
+    float | None, typer.Option("--time-limit", "-t", metavar="SECONDS",
+                                help="Override policy.timeLimitSeconds.")
 ]
-SeedOpt = Annotated[int | None, typer.Option("--seed", help="Override policy.seed.")]
-WorkersOpt = Annotated[int | None, typer.Option("--workers", help="Override policy.workers.")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", metavar="N", help="Override policy.seed.")]
+WorkersOpt = Annotated[int | None, typer.Option("--workers", metavar="N",
+                                                         help="Override policy.workers.")]
 ReportOpt = Annotated[str | None, typer.Option(
     "--format", "-f", metavar="FORMAT",
     help="json, yaml, text, markdown, html or sarif. Default: text on a terminal, json "
@@ -472,7 +476,8 @@ FailOpt = Annotated[list[str] | None, typer.Option(
     "every zone when there are at most five (not a zone holding every node: the whole "
     "cluster down).")]
 WorstOpt = Annotated[int, typer.Option(
-    "--worst", min=1, max=50, help="How many of the worst nodes to try when no --fail is "
+    "--worst", metavar="N", min=1, max=50,
+    help="How many of the worst nodes to try when no --fail is "
     "given.")]
 
 
@@ -506,7 +511,7 @@ BatchFormatOpt = Annotated[str | None, typer.Option(
     "need --output-dir; html and markdown add an index page there). Default: json with "
     "--output-dir, else text on a terminal and json otherwise.")]
 JobsOpt = Annotated[int | None, typer.Option(
-    "--jobs", "-j", min=1, max=1024,
+    "--jobs", "-j", metavar="N", min=1, max=1024,
     help="Inputs solved at once, each in a process of its own; the CP-SAT workers of each "
     "solve (policy.workers) are divided among them. Default: the number of cores.")]
 ResumeOpt = Annotated[bool, typer.Option(
@@ -520,7 +525,8 @@ ShardsOpt = Annotated[int | None, typer.Option(
     "--shards", metavar="N", help="Split into N shards and solve the one JOB_COMPLETION_INDEX "
     "names (a Kubernetes Indexed Job sets it in each pod).")]
 BatchWorkersOpt = Annotated[int | None, typer.Option(
-    "--workers", help="Override policy.workers (CP-SAT workers for all the solves running "
+    "--workers", metavar="N",
+    help="Override policy.workers (CP-SAT workers for all the solves running "
     "at once; each gets its share).")]
 MemoryOpt = Annotated[str | None, typer.Option(
     "--memory-limit", metavar="SIZE", help="Address space of each input's process (e.g. "
@@ -530,11 +536,13 @@ MemoryOpt = Annotated[str | None, typer.Option(
 @app.command()
 def batch(
     files: Annotated[list[Path], typer.Argument(
+        metavar="FILE",
         help="Problem files (JSON or YAML), Kubernetes manifests or Compose files; or "
         "`merge DIR...` to join the summaries of shards' output directories.")],
     output_dir: Annotated[
         Path | None,
-        typer.Option("--output-dir", "-o", help="Write each report here (NAME-HASH.plan.json, "
+        typer.Option("--output-dir", "-o", metavar="DIR",
+                     help="Write each report here (NAME-HASH.plan.json, "
                      "NAME-HASH.review.json, or the format's suffix), a record per input "
                      "and summary.json, instead of printing the reports."),
     ] = None,
@@ -696,8 +704,10 @@ app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
 
 FilesArg = Annotated[list[str], typer.Argument(
+    metavar="FILE",
     help="Files to import, in order (later Compose files override earlier ones); - for stdin.")]
-FormatOpt = Annotated[str, typer.Option("--format", "-f", help="yaml or json.")]
+FormatOpt = Annotated[str, typer.Option("--format", "-f", metavar="FORMAT",
+                                                  help="yaml or json.")]
 
 
 def _import(kind: Literal["k8s", "compose"], files: list[str], nodes: str | None,
@@ -749,7 +759,8 @@ def export_k8s_command(
         metavar="PLAN", help="A plan from `podlayout advise` or a review (its advised plan), "
         "JSON; - for stdin.")],
     problem_file: Annotated[str, typer.Option(
-        "--problem", "-p", help="The problem, manifests or Compose file the plan was made "
+        "--problem", "-p", metavar="FILE",
+        help="The problem, manifests or Compose file the plan was made "
         "from: images, ports, volumes and hints come from it.")],
     nodes: NodesOpt = None,
     default_requests: DefaultsOpt = None,
