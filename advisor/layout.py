@@ -112,26 +112,9 @@ def view_from_assignment(inst: Instance, a: Assignment, unplaced_reason: str) ->
             "a pod of its own" + (": " + "; ".join(near) if near
                                   else ": no hint couples it to another container")
         )
-    _keep_today_names(inst, pods)
     return LayoutView(pods=pods, placements=placements, unplaced=unplaced,
                       provisioned=provisioned_for(inst, a.used_nodes()))
 
-
-def _keep_today_names(inst: Instance, pods: list[PodView]) -> None:
-    """A pod that runs exactly the containers of a pod of the current layout keeps that
-    pod's name (it is that pod, kept or scaled), unless another pod has the name."""
-    layout = inst.problem.layout
-    if layout is None:
-        return
-    today = {frozenset(p.containers): p.name for p in layout.pods}
-    names = inst.container_names
-    taken = {pod.name for pod in pods}
-    for pod in pods:
-        name = today.get(frozenset(names[c] for c in pod.containers))
-        if name is not None and name not in taken:
-            taken.discard(pod.name)
-            taken.add(name)
-            pod.name = name
 
 
 def wire_pods(inst: Instance, view: LayoutView) -> list[PlannedPod]:

@@ -9,7 +9,6 @@ import pytest
 from advisor import advise, review
 from advisor.errors import InputError
 from models import parse_problem
-from tests.conftest import load_example
 from tests.validator import validate
 
 
@@ -130,16 +129,3 @@ def test_memory_in_plain_bytes_is_flagged() -> None:
     codes = {f.code: f for f in advise(parse_problem(data)).findings}
     assert "512Mi" in codes["TINY_MEMORY_REQUEST"].suggestion
 
-
-def test_a_pod_the_advice_keeps_keeps_its_name() -> None:
-    """Under a move budget of 0 the monolith stays one pod, scaled: it is still called
-    monolith (not after its first container), so the steps read as scaling it."""
-    data = load_example("reference-review.yaml")
-    data["policy"] = {**data.get("policy", {}), "maxMoves": 0, "timeLimitSeconds": 5}
-    result = review(parse_problem(data)).to_wire()
-    today = {p["name"]: sorted(p["containers"]) for p in result["current"]["pods"]}
-    advised = {p["name"]: sorted(p["containers"]) for p in result["advised"]["pods"]}
-    assert advised == today == {"monolith": today["monolith"]}
-    assert all(s["pod"] == "monolith" for s in result["migration"]["steps"])
-    free = review(parse_problem(load_example("reference-review.yaml"))).to_wire()
-    assert "monolith" not in {p["name"] for p in free["advised"]["pods"]}  # re-grouped
