@@ -8,7 +8,7 @@ import importlib.metadata
 import json
 from typing import Any
 
-from advisor.report import render
+from advisor.report import FORMATS, render
 from advisor.report.html import environment
 from advisor.report.sarif import (
     FINGERPRINT_KEY,
@@ -20,7 +20,7 @@ from advisor.report.sarif import (
     fingerprint,
 )
 
-WHATIF_FORMATS = ("json", "yaml", "text", "markdown", "html", "sarif")
+WHATIF_FORMATS = FORMATS  # every report format
 
 # The SARIF rules of a simulated failure: (level, short description, help).
 FAILURE_RULES: dict[str, tuple[str, str, str]] = {
